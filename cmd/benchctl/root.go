@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/benchctl/benchctl/provision"
+)
+
+// globals are the persistent flags every command sees.
+type globals struct {
+	stateDir  string
+	verbosity int
+}
+
+// store returns the cluster store under --state-dir.
+func (g *globals) store() *provision.Store { return provision.NewStore(g.stateDir) }
+
+// subcommands are added to the root by each command's file, so the files
+// of different stages do not edit one list.
+var subcommands []func(*globals) *cobra.Command
+
+func register(f func(*globals) *cobra.Command) { subcommands = append(subcommands, f) }
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "benchctl",
+		Short: "Reproducible benchmarks for a Kubernetes workflow controller",
+		Long: `benchctl measures the overhead a FlytePropeller-style workflow controller adds
+to each workflow and node, and tells whether one config or branch is faster
+than another, with statistics you can gate CI on.
+
+A run has four stages, each a command: provision a cluster, deploy the
+bundled controller under a named config, run the workflow portfolio, and
+aggregate traces and metrics into a YAML report. 'benchctl run' chains them.`,
+		Example: `  # Everything, on an embedded local cluster (etcd + kube-apiserver + KWOK):
+  benchctl run
+
+  # One stage at a time:
+  benchctl provision --provider local --name dev --nodes 3
+  kubectl --kubeconfig "$(benchctl kubeconfig dev)" get nodes
+  benchctl teardown dev`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelWarn
+			switch {
+			case g.verbosity == 1:
+				level = slog.LevelInfo
+			case g.verbosity >= 2:
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", provision.DefaultStateDir(),
+		"where cluster records, kubeconfigs and logs live (env BENCHCTL_STATE_DIR; default $XDG_STATE_HOME/benchctl or ~/.local/state/benchctl)")
+	root.PersistentFlags().CountVarP(&g.verbosity, "verbose", "v", "log more: -v for progress details, -vv for debug")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	for _, f := range subcommands {
+		root.AddCommand(f(g))
+	}
+	return root
+}
+
+// exactArgs is cobra.ExactArgs whose error is a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError(fmt.Errorf("%s takes %d argument(s), got %d; see '%s --help'", cmd.CommandPath(), n, len(args), cmd.CommandPath()))
+		}
+		return nil
+	}
+}

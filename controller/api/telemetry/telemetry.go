@@ -1,0 +1,123 @@
+// Package telemetry is the observability contract between the bundled
+// controller, which emits these spans and metrics, and the harness, which
+// turns them into measurements. Both sides use these names and nothing
+// else, so a rename breaks the build rather than a report.
+package telemetry
+
+// Span names, in the hierarchy of DESIGN.md.
+const (
+	// SpanWorkflowHandle is one work-queue item.
+	SpanWorkflowHandle = "workflow.handle"
+	// SpanWorkflowStreak is one evaluation round (rounds of one work item
+	// form a streak, bounded by maxStreakLength).
+	SpanWorkflowStreak = "workflow.streak"
+	// SpanNodeHandle is one node's evaluation within a round that moved it.
+	SpanNodeHandle = "node.handle"
+	// SpanCatalogGet and SpanCatalogPut are cache catalog operations.
+	SpanCatalogGet = "catalog.get"
+	SpanCatalogPut = "catalog.put"
+	// SpanBlobRead and SpanBlobWrite are blobstore operations.
+	SpanBlobRead  = "blob.read"
+	SpanBlobWrite = "blob.write"
+	// SpanPodCreate is a task pod create call.
+	SpanPodCreate = "pod.create"
+	// SpanEventRecord is one workflow, node or task event sent to the sink.
+	SpanEventRecord = "event.record"
+	// SpanWorkflowUpdate is the CRD write (etcd) that ends a round.
+	SpanWorkflowUpdate = "workflow.update"
+	// SpanWorkflowCreate is a launch-plan child Workflow create call.
+	SpanWorkflowCreate = "workflow.create"
+)
+
+// Span attribute keys. Every span carries AttrExecution.
+const (
+	AttrExecution = "execution.id"
+	AttrWorkflow  = "workflow"
+	AttrNamespace = "namespace"
+	// AttrRound is the round's index within its workflow.handle (from 0).
+	AttrRound = "round"
+	// AttrNode is the node's status path (see v1alpha1.NodePathSeparator).
+	AttrNode      = "node"
+	AttrNodeKind  = "node.kind"
+	AttrPhaseFrom = "phase.from"
+	AttrPhaseTo   = "phase.to"
+	AttrAttempt   = "attempt"
+	// AttrMapItem is the item index on spans of a map node's item.
+	AttrMapItem = "map.item"
+	// AttrUserStarted and AttrUserFinished are the user-code instants (unix
+	// nanoseconds) read from the pod's termination message; set on the
+	// node.handle span that observes the pod's end.
+	AttrUserStarted  = "user.started"
+	AttrUserFinished = "user.finished"
+	// AttrCached is set on node.handle when the catalog served the node.
+	AttrCached = "cached"
+	// AttrEventKind is workflow, node or task.
+	AttrEventKind = "event.kind"
+	// AttrBlobPurpose is inputs, outputs, closure or dynamic.
+	AttrBlobPurpose = "blob.purpose"
+	AttrBlobBytes   = "blob.bytes"
+	// AttrCacheHit is set on catalog.get.
+	AttrCacheHit = "cache.hit"
+	// AttrUpdateResult is ok, conflict, too_large or error on workflow.update.
+	AttrUpdateResult = "update.result"
+	// AttrUpdateBytes is the size of the object written.
+	AttrUpdateBytes = "update.bytes"
+	// AttrWorkflowPhase is the workflow phase that a workflow.update persisted.
+	AttrWorkflowPhase = "workflow.phase"
+	// AttrPod is the pod name on pod.create.
+	AttrPod = "pod"
+	// AttrChild is the child Workflow name on workflow.create.
+	AttrChild = "child"
+)
+
+// Values of AttrUpdateResult.
+const (
+	UpdateOK       = "ok"
+	UpdateConflict = "conflict"
+	UpdateTooLarge = "too_large"
+	UpdateError    = "error"
+)
+
+// Prometheus metric names (namespace benchflow). Histograms are in seconds.
+const (
+	MetricRoundDuration    = "benchflow_round_duration_seconds"
+	MetricRounds           = "benchflow_rounds_total"
+	MetricStreakLength     = "benchflow_streak_length_rounds"
+	MetricWorkersFree      = "benchflow_workers_free"
+	MetricQueueDepth       = "benchflow_queue_depth"
+	MetricWorkflowUpdate   = "benchflow_workflow_update_duration_seconds" // label result
+	MetricUpdateConflicts  = "benchflow_workflow_update_conflicts_total"
+	MetricUpdateTooLarge   = "benchflow_workflow_update_too_large_total"
+	MetricEventRecord      = "benchflow_event_record_duration_seconds" // label kind
+	MetricEventsDropped    = "benchflow_events_dropped_total"          // label kind
+	MetricBlobOperation    = "benchflow_blob_operation_duration_seconds"
+	MetricCatalogOperation = "benchflow_catalog_operation_duration_seconds" // label op=get|put
+	MetricCatalogHits      = "benchflow_catalog_hits_total"
+	MetricCatalogMisses    = "benchflow_catalog_misses_total"
+	MetricPodCreate        = "benchflow_pod_create_duration_seconds"
+	MetricWorkflowCreate   = "benchflow_workflow_create_duration_seconds"
+	MetricSpansDropped     = "benchflow_spans_dropped_total"
+	MetricNodeTransitions  = "benchflow_node_transitions_total" // labels kind, to
+	LabelResult            = "result"
+	LabelKind              = "kind"
+	LabelOp                = "op"
+	LabelTo                = "to"
+)
+
+// HTTP endpoints the controller serves on its (loopback by default) address.
+const (
+	// PathMetrics is the Prometheus endpoint.
+	PathMetrics = "/metrics"
+	// PathSpans serves one execution's spans as OTLP JSON
+	// (ExportTraceServiceRequest) for GET ?execution=ID; DELETE frees them.
+	PathSpans = "/v1/spans"
+	// HeaderSpansDropped carries the count of spans dropped for the
+	// execution because the in-memory store was full.
+	HeaderSpansDropped = "X-Benchflow-Spans-Dropped"
+	// PathConfig serves the effective config (after defaults) as YAML.
+	PathConfig = "/v1/config"
+	// PathVersion serves the controller's version as JSON.
+	PathVersion = "/v1/version"
+	PathHealthz = "/healthz"
+	PathReadyz  = "/readyz"
+)

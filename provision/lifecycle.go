@@ -1,0 +1,102 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Registry maps provider names to implementations.
+type Registry map[string]Provider
+
+// Get returns the named provider or an error listing the known ones.
+func (r Registry) Get(name string) (Provider, error) {
+	p, ok := r[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown provider %q: use one of %v", name, Providers)
+	}
+	return p, nil
+}
+
+// Create reserves spec.Name, creates the cluster and records it. On
+// failure the reservation is released, so the name can be used again.
+func Create(ctx context.Context, store *Store, reg Registry, spec Spec) (*Cluster, error) {
+	p, err := reg.Get(spec.Provider)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := store.Reserve(spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{
+		Name:      spec.Name,
+		Provider:  spec.Provider,
+		CreatedBy: CreatedByBenchctl,
+		CreatedAt: time.Now().UTC(),
+		Nodes:     spec.Nodes,
+		Dir:       dir,
+	}
+	if spec.Provider == ProviderExisting {
+		c.CreatedBy = CreatedByUser
+	}
+	// Record the reservation first: if benchctl dies mid-create, teardown
+	// still knows what it owns.
+	if err := store.Save(c); err != nil {
+		return nil, errors.Join(err, store.Remove(spec.Name))
+	}
+	if err := p.Create(ctx, spec, c); err != nil {
+		// The provider cleans up what it started; drop the record.
+		return nil, errors.Join(err, store.Remove(spec.Name))
+	}
+	if err := store.Save(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DeleteResult says what Delete did.
+type DeleteResult int
+
+// Delete outcomes.
+const (
+	// Deleted: benchctl created the cluster and removed it.
+	Deleted DeleteResult = iota
+	// Forgotten: the user brought the cluster; only benchctl's record of it
+	// was removed and the cluster was not touched.
+	Forgotten
+)
+
+// Delete removes a cluster benchctl created, or forgets one the user
+// brought (without touching it).
+func Delete(ctx context.Context, store *Store, reg Registry, name string) (DeleteResult, error) {
+	c, err := store.Load(name)
+	if errors.Is(err, ErrNotFound) {
+		// A directory without a record is a create that died early.
+		if list, lerr := store.List(); lerr == nil {
+			for _, l := range list {
+				if l.Name == name && l.Provider == "" {
+					slog.Warn("removing state of a cluster whose creation did not finish", "cluster", name, "dir", l.Dir)
+					return Deleted, store.Remove(name)
+				}
+			}
+		}
+		return Deleted, err
+	}
+	if err != nil {
+		return Deleted, err
+	}
+	if c.CreatedBy != CreatedByBenchctl {
+		return Forgotten, store.Remove(name)
+	}
+	p, err := reg.Get(c.Provider)
+	if err != nil {
+		return Deleted, err
+	}
+	if err := p.Delete(ctx, c); err != nil {
+		return Deleted, fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	return Deleted, store.Remove(name)
+}
