@@ -1,0 +1,80 @@
+// Package localtest starts a local cluster for a test and tears it down
+// when the test ends.
+package localtest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/local"
+)
+
+// EnvRequire, when set, turns a missing local cluster build into a test
+// failure instead of a skip. CI sets it.
+const EnvRequire = "BENCHCTL_REQUIRE_CLUSTER"
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	Kubeconfig string
+	RESTConfig *rest.Config
+	Clientset  kubernetes.Interface
+	Record     *provision.Cluster
+}
+
+// Start provisions a local cluster with the given number of fake nodes and
+// registers its teardown (which also checks that no process survives).
+func Start(t testing.TB, nodes int) *Cluster {
+	t.Helper()
+	cacheDir := local.DefaultCacheDir()
+	if _, err := local.FindBinaries(cacheDir); err != nil {
+		if errors.Is(err, local.ErrNotBuilt) && os.Getenv(EnvRequire) == "" {
+			t.Skipf("no local cluster: %v (set %s=1 to fail instead)", err, EnvRequire)
+		}
+		t.Fatal(err)
+	}
+	store := provision.NewStore(t.TempDir())
+	prov := local.New(store, cacheDir, testWriter{t})
+	reg := provision.Registry{provision.ProviderLocal: prov}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := provision.Create(ctx, store, reg, provision.Spec{Name: "test", Provider: provision.ProviderLocal, Nodes: nodes})
+	if err != nil {
+		t.Fatalf("provision local cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		procs := c.Processes
+		if _, err := provision.Delete(context.Background(), store, reg, c.Name); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		for name, up := range local.Alive(&provision.Cluster{Processes: procs}) {
+			if up {
+				t.Errorf("%s survived teardown", name)
+			}
+		}
+	})
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 500, 1000
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Cluster{Kubeconfig: c.Kubeconfig, RESTConfig: cfg, Clientset: cs, Record: c}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
