@@ -21,10 +21,10 @@ import (
 
 // pki holds the paths of the cluster's certificates and keys.
 type pki struct {
-	CACert, CAKey         string
+	CACert, CAKey           string
 	ServingCert, ServingKey string
-	AdminCert, AdminKey   string
-	SAKey, SAPub          string
+	AdminCert, AdminKey     string
+	SAKey, SAPub            string
 	// in memory, for the kubeconfig
 	caPEM, adminCertPEM, adminKeyPEM []byte
 }
@@ -47,7 +47,9 @@ func keyPEM(k *ecdsa.PrivateKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
 }
 
-func certPEM(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
 // writeSecret writes credentials with mode 0600.
 func writeSecret(path string, data []byte) error {
