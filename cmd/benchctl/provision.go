@@ -1,0 +1,242 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/local"
+)
+
+func init() {
+	register(newProvisionCmd)
+	register(newTeardownCmd)
+	register(newClustersCmd)
+	register(newKubeconfigCmd)
+}
+
+// registry builds the providers; progress lines go to stderr.
+func (g *globals) registry() provision.Registry {
+	return providerRegistry(g.store())
+}
+
+func newProvisionCmd(g *globals) *cobra.Command {
+	spec := provision.Spec{Provider: provision.ProviderLocal, Name: "benchctl", Nodes: 3}
+	cmd := &cobra.Command{
+		Use:   "provision",
+		Short: "Create a cluster to benchmark on",
+		Long: `Create a cluster and record it under --state-dir.
+
+Providers:
+  local     (default) etcd + kube-apiserver + kube-scheduler + kube-controller-manager
+            + KWOK as host processes on loopback; no Docker, no cloud. Needs the
+            binaries from 'make setup'. Returns when /readyz answers and every fake
+            node is Ready; the processes keep running after benchctl exits.
+  kind      Kubernetes in Docker/Podman containers (needs a running engine).
+  eks, gke  cloud clusters through eksctl / gcloud; --dry-run prints the commands.
+  existing  a cluster you name with --kubeconfig and --context; benchctl never
+            deletes it or changes anything outside its own namespace.`,
+		Example: `  benchctl provision --provider local --name a --nodes 3
+  kubectl --kubeconfig "$(benchctl kubeconfig a)" get nodes
+  benchctl provision --provider eks --name perf --region us-west-2 --node-type m6i.xlarge --nodes 5 --dry-run
+  benchctl provision --provider existing --name lab --kubeconfig ~/.kube/config --context lab`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			c, err := provision.Create(cmd.Context(), g.store(), g.registry(), spec)
+			if errors.Is(err, provision.ErrExists) || errors.Is(err, local.ErrNotBuilt) {
+				return usageError(err)
+			}
+			if err != nil {
+				return err
+			}
+			if spec.DryRun {
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s (%s, %d nodes, Kubernetes %s) ready in %.1fs\nkubeconfig: %s\n",
+				c.Name, c.Provider, c.Finger.Nodes, c.Finger.KubernetesVersion, time.Since(start).Seconds(), c.Kubeconfig)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.Provider, "provider", spec.Provider, "local, kind, eks, gke or existing")
+	f.StringVar(&spec.Name, "name", spec.Name, "cluster name (a DNS label, unique under --state-dir)")
+	f.IntVar(&spec.Nodes, "nodes", spec.Nodes, "number of worker nodes (fake KWOK nodes for local)")
+	f.StringVar(&spec.KubernetesVersion, "kubernetes-version", "", "Kubernetes version (kind, eks, gke; local runs its pinned version)")
+	f.BoolVar(&spec.DryRun, "dry-run", false, "print what would run without running it (eks, gke)")
+	f.BoolVar(&spec.UnsafeNoFsync, "unsafe-no-fsync", false, "local: run etcd with --unsafe-no-fsync (faster, unlike a real cluster; recorded in the fingerprint)")
+	f.StringVar(&spec.NodeImage, "node-image", "", "kind: node image (default: kind's image for --kubernetes-version)")
+	f.StringVar(&spec.Region, "region", "", "eks, gke: region")
+	f.StringVar(&spec.Zone, "zone", "", "gke: zone (instead of --region for a zonal cluster)")
+	f.StringVar(&spec.NodeType, "node-type", "", "eks, gke: instance / machine type")
+	f.StringVar(&spec.Project, "project", "", "gke: Google Cloud project")
+	f.StringVar(&spec.Kubeconfig, "kubeconfig", "", "existing: kubeconfig of the cluster to use")
+	f.StringVar(&spec.Context, "context", "", "existing: kubeconfig context to use")
+	_ = cmd.RegisterFlagCompletionFunc("provider", cobra.FixedCompletions(provision.Providers, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// completeClusters completes cluster names from the store.
+func completeClusters(g *globals) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		list, err := g.store().List()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var names []cobra.Completion
+		for _, c := range list {
+			names = append(names, c.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func newTeardownCmd(g *globals) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "teardown NAME | --all",
+		Short: "Delete a cluster benchctl created",
+		Long: `Delete a cluster benchctl created and remove its state. For a local cluster
+this stops exactly the recorded processes. A cluster registered with
+--provider existing is never touched: teardown only forgets benchctl's record
+of it. --all deletes every cluster benchctl created and skips the others.`,
+		Example: `  benchctl teardown a
+  benchctl teardown --all`,
+		ValidArgsFunction: completeClusters(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) == 1) || len(args) > 1 {
+				return usageError(errors.New("teardown takes one cluster NAME or --all"))
+			}
+			names := args
+			if all {
+				list, err := g.store().List()
+				if err != nil {
+					return err
+				}
+				names = nil
+				for _, c := range list {
+					if c.CreatedBy == provision.CreatedByUser {
+						fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: benchctl did not create it\n", c.Name)
+						continue
+					}
+					names = append(names, c.Name)
+				}
+			}
+			var errs []error
+			for _, name := range names {
+				res, err := provision.Delete(cmd.Context(), g.store(), g.registry(), name)
+				switch {
+				case errors.Is(err, provision.ErrNotFound):
+					errs = append(errs, usageError(err))
+				case err != nil:
+					errs = append(errs, err)
+				case res == provision.Forgotten:
+					fmt.Fprintf(cmd.OutOrStdout(), "forgot %s (benchctl did not create it; the cluster was not touched)\n", name)
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", name)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "delete every cluster benchctl created")
+	return cmd
+}
+
+func newClustersCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "clusters",
+		Short:   "List the clusters benchctl knows",
+		Example: `  benchctl clusters`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			list, err := g.store().List()
+			if err != nil {
+				return err
+			}
+			if len(list) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no clusters under %s\n", g.stateDir)
+				return nil
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tPROVIDER\tNODES\tKUBERNETES\tCREATED-BY\tAGE\tSTATUS")
+			for _, c := range list {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", c.Name, dash(c.Provider), c.Nodes, dash(c.Finger.KubernetesVersion),
+					dash(c.CreatedBy), age(c.CreatedAt), clusterStatus(c))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newKubeconfigCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:               "kubeconfig NAME",
+		Short:             "Print the path of a cluster's kubeconfig",
+		Example:           `  kubectl --kubeconfig "$(benchctl kubeconfig a)" get nodes`,
+		Args:              exactArgs(1),
+		ValidArgsFunction: completeClusters(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.store().Load(args[0])
+			if errors.Is(err, provision.ErrNotFound) {
+				return usageError(err)
+			}
+			if err != nil {
+				return err
+			}
+			p, err := g.registry().Get(c.Provider)
+			if err != nil {
+				return err
+			}
+			path, err := p.Kubeconfig(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(path); err != nil {
+				return fmt.Errorf("kubeconfig of cluster %q: %w", c.Name, err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), path)
+			return nil
+		},
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func age(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String()
+}
+
+// clusterStatus is what a user needs at a glance: for local clusters,
+// whether every recorded process still runs.
+func clusterStatus(c *provision.Cluster) string {
+	if c.Provider == "" {
+		return "incomplete (teardown to clean up)"
+	}
+	if c.Provider != provision.ProviderLocal {
+		return "recorded"
+	}
+	var down []string
+	for name, up := range local.Alive(c) {
+		if !up {
+			down = append(down, name)
+		}
+	}
+	if len(down) > 0 {
+		return fmt.Sprintf("degraded (%d of %d processes down)", len(down), len(c.Processes))
+	}
+	return "running"
+}
