@@ -230,7 +230,7 @@ func clusterStatus(c *provision.Cluster) string {
 		return "recorded"
 	}
 	var down []string
-	for name, up := range local.Alive(c) {
+	for name, up := range local.RunningProcesses(c) {
 		if !up {
 			down = append(down, name)
 		}

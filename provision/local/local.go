@@ -99,7 +99,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(6)
+	ports, err := FreePorts(6)
 	if err != nil {
 		return err
 	}
@@ -118,14 +118,14 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 		return err
 	}
 
-	procs := map[string]*running{}
+	procs := map[string]*Running{}
 	launch := func(name, bin string, args []string) error {
-		r, err := startProcess(name, bin, args, filepath.Join(logs, name+".log"))
+		r, err := StartProcess(name, bin, args, filepath.Join(logs, name+".log"))
 		if err != nil {
 			return err
 		}
 		procs[name] = r
-		c.Processes = append(c.Processes, r.proc)
+		c.Processes = append(c.Processes, r.Proc)
 		// Checkpoint: teardown must know every PID even if we die now.
 		return p.store.Save(c)
 	}
@@ -136,10 +136,8 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 			if !ok {
 				continue
 			}
-			select {
-			case <-r.exited:
-				return fmt.Errorf("%s exited during startup (%v); last lines of %s:\n%s", name, r.err, r.proc.Log, logTail(r.proc.Log, 20))
-			default:
+			if done, err := r.Exited(); done {
+				return fmt.Errorf("%s exited during startup (%v); last lines of %s:\n%s", name, err, r.Proc.Log, LogTail(r.Proc.Log, 20))
 			}
 		}
 		return nil
@@ -300,7 +298,7 @@ func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
 func (p *Provider) stopAll(ctx context.Context, c *provision.Cluster) error {
 	var errs []error
 	for i := len(c.Processes) - 1; i >= 0; i-- {
-		if err := stopProcess(ctx, c.Processes[i], 10*time.Second); err != nil {
+		if err := StopProcess(ctx, c.Processes[i], 10*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -320,11 +318,11 @@ func (p *Provider) Fingerprint(_ context.Context, c *provision.Cluster) (provisi
 	return c.Finger, nil
 }
 
-// Alive reports which recorded processes are running, by name.
-func Alive(c *provision.Cluster) map[string]bool {
+// RunningProcesses reports which recorded processes are running, by name.
+func RunningProcesses(c *provision.Cluster) map[string]bool {
 	out := map[string]bool{}
 	for _, pr := range c.Processes {
-		out[pr.Name] = alive(pr)
+		out[pr.Name] = Alive(pr)
 	}
 	return out
 }

@@ -16,16 +16,27 @@ import (
 	"github.com/benchctl/benchctl/provision"
 )
 
-// running is a started process that benchctl watches while it is alive.
-type running struct {
-	proc   provision.Process
+// Running is a started process that benchctl watches while it is alive.
+type Running struct {
+	Proc   provision.Process
 	exited chan struct{}
 	err    error // valid once exited is closed
 }
 
-// startProcess starts a process in its own session, so it outlives
+// Exited returns the process's exit error once it has exited while
+// benchctl watched it, or nil while it still runs.
+func (r *Running) Exited() (bool, error) {
+	select {
+	case <-r.exited:
+		return true, r.err
+	default:
+		return false, nil
+	}
+}
+
+// StartProcess starts a process in its own session, so it outlives
 // benchctl, with stdout and stderr appended to logPath.
-func startProcess(name, bin string, args []string, logPath string) (*running, error) {
+func StartProcess(name, bin string, args []string, logPath string) (*Running, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open %s log: %w", name, err)
@@ -41,8 +52,8 @@ func startProcess(name, bin string, args []string, logPath string) (*running, er
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("read start time of %s: %w", name, err), cmd.Process.Kill())
 	}
-	r := &running{
-		proc:   provision.Process{Name: name, PID: cmd.Process.Pid, Args: append([]string{bin}, args...), Log: logPath, StartTime: st},
+	r := &Running{
+		Proc:   provision.Process{Name: name, PID: cmd.Process.Pid, Args: append([]string{bin}, args...), Log: logPath, StartTime: st},
 		exited: make(chan struct{}),
 	}
 	// Reap the child if it dies while benchctl still runs, so the error
@@ -74,9 +85,9 @@ func procStartTime(pid int) (uint64, error) {
 	return strconv.ParseUint(fields[19], 10, 64)
 }
 
-// alive reports whether the recorded process still runs (and is the same
+// Alive reports whether the recorded process still runs (and is the same
 // process, not a recycled PID).
-func alive(p provision.Process) bool {
+func Alive(p provision.Process) bool {
 	st, err := procStartTime(p.PID)
 	if err != nil {
 		return false
@@ -93,10 +104,10 @@ func alive(p provision.Process) bool {
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
 
-// stopProcess sends SIGTERM, waits up to grace, then SIGKILLs. It only
+// StopProcess sends SIGTERM, waits up to grace, then SIGKILLs. It only
 // signals the PID if it is still the process benchctl started.
-func stopProcess(ctx context.Context, p provision.Process, grace time.Duration) error {
-	if !alive(p) {
+func StopProcess(ctx context.Context, p provision.Process, grace time.Duration) error {
+	if !Alive(p) {
 		return nil
 	}
 	if err := syscall.Kill(p.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -104,7 +115,7 @@ func stopProcess(ctx context.Context, p provision.Process, grace time.Duration) 
 	}
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if !alive(p) {
+		if !Alive(p) {
 			return nil
 		}
 		select {
@@ -113,12 +124,12 @@ func stopProcess(ctx context.Context, p provision.Process, grace time.Duration) 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if alive(p) {
+	if Alive(p) {
 		if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("kill %s (pid %d): %w", p.Name, p.PID, err)
 		}
 		for range 100 {
-			if !alive(p) {
+			if !Alive(p) {
 				return nil
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -128,8 +139,8 @@ func stopProcess(ctx context.Context, p provision.Process, grace time.Duration) 
 	return nil
 }
 
-// logTail returns the last n lines of a log file, for error messages.
-func logTail(path string, n int) string {
+// LogTail returns the last n lines of a log file, for error messages.
+func LogTail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
@@ -141,10 +152,10 @@ func logTail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePorts reserves n distinct free loopback ports. The listeners are
+// FreePorts reserves n distinct free loopback ports. The listeners are
 // closed before the servers bind, so a race with another program is
 // possible but unlikely; a bind failure shows up as a process exit.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {

@@ -54,7 +54,7 @@ func Start(t testing.TB, nodes int) *Cluster {
 		if _, err := provision.Delete(context.Background(), store, reg, c.Name); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
-		for name, up := range local.Alive(&provision.Cluster{Processes: procs}) {
+		for name, up := range local.RunningProcesses(&provision.Cluster{Processes: procs}) {
 			if up {
 				t.Errorf("%s survived teardown", name)
 			}
