@@ -1,0 +1,226 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/local"
+)
+
+// Chart values that the local provider sets. The local cluster has no
+// kubelet, so the chart's Deployment runs no replicas and benchctl runs the
+// controller on the host from the rendered ConfigMap instead.
+const (
+	valReplicas    = "replicaCount"
+	valHTTPAddress = "config.http.address"
+	valBlobURL     = "config.blobstore.url"
+	valTaskOutputs = "config.taskOutputs"
+	valTaskImage   = "config.taskPod.image"
+	valImageRepo   = "image.repository"
+	valImageTag    = "image.tag"
+)
+
+// hostController is a controller process run on the host for a local
+// cluster.
+type hostController struct {
+	dir     string
+	address string
+}
+
+// prepareHost picks the controller's loopback address and blobstore
+// directory and forces the values that make the rendered config run on the
+// host.
+func prepareHost(opts Options, vals map[string]any) (*hostController, error) {
+	ports, err := local.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	h := &hostController{
+		dir:     filepath.Join(opts.Cluster.Dir, "controllers", opts.Release),
+		address: "127.0.0.1:" + strconv.Itoa(ports[0]),
+	}
+	if err := os.MkdirAll(h.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", h.dir, err)
+	}
+	setValue(vals, valReplicas, 0)
+	setValue(vals, valHTTPAddress, h.address)
+	setValue(vals, valBlobURL, "file://"+filepath.Join(h.dir, "blobs")+"?create_dir=1&no_tmp_dir=1")
+	// No code runs in KWOK pods: the controller writes task outputs on
+	// their behalf (see the controller's taskOutputs documentation).
+	setValue(vals, valTaskOutputs, "simulate")
+	return h, nil
+}
+
+// start writes the rendered config, gets a token for the chart's service
+// account (so the controller runs with exactly the chart's RBAC), starts
+// the process and waits for /readyz.
+func (h *hostController) start(ctx context.Context, opts Options, build *Build, manifest string, d *Deployment) error {
+	cm, sa, err := manifestObjects(manifest)
+	if err != nil {
+		return err
+	}
+	if len(cm.Data) != 1 {
+		return fmt.Errorf("chart ConfigMap %s has %d data keys, want exactly one (the controller config)", cm.Name, len(cm.Data))
+	}
+	cfgPath := filepath.Join(h.dir, "config.yaml")
+	for _, v := range cm.Data {
+		if err := os.WriteFile(cfgPath, []byte(v), 0o600); err != nil {
+			return fmt.Errorf("write controller config: %w", err)
+		}
+	}
+	kubeconfig, err := saKubeconfig(ctx, opts.Cluster, opts.Namespace, sa, filepath.Join(h.dir, "kubeconfig"))
+	if err != nil {
+		return err
+	}
+
+	name := "benchflow-" + opts.Release
+	if err := stopRecorded(ctx, opts, name); err != nil {
+		return err
+	}
+	args := append(append([]string{}, build.Command[1:]...), "--config", cfgPath, "--kubeconfig", kubeconfig, "--namespace", opts.Namespace)
+	logPath := filepath.Join(opts.Cluster.Dir, "logs", name+".log")
+	_ = os.Remove(logPath)
+	r, err := local.StartProcess(name, build.Command[0], args, logPath)
+	if err != nil {
+		return err
+	}
+	d.Process = &r.Proc
+	d.Endpoint = "http://" + h.address
+	// Record the process with the cluster so teardown stops it too.
+	opts.Cluster.Processes = append(opts.Cluster.Processes, r.Proc)
+	if err := opts.Store.Save(opts.Cluster); err != nil {
+		return err
+	}
+
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(opts.Timeout)
+	for {
+		if done, err := r.Exited(); done {
+			return fmt.Errorf("controller exited during startup (%v); last lines of %s:\n%s", err, logPath, local.LogTail(logPath, 30))
+		}
+		if resp, err := client.Get(d.Endpoint + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("controller not ready at %s/readyz after %s; last lines of %s:\n%s", d.Endpoint, opts.Timeout, logPath, local.LogTail(logPath, 30))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stopRecorded stops a host process of this name recorded with the
+// cluster (a previous deploy of the same release) and forgets it.
+func stopRecorded(ctx context.Context, opts Options, name string) error {
+	var keep []provision.Process
+	var errs []error
+	for _, p := range opts.Cluster.Processes {
+		if p.Name == name {
+			errs = append(errs, local.StopProcess(ctx, p, 10*time.Second))
+			continue
+		}
+		keep = append(keep, p)
+	}
+	if len(keep) == len(opts.Cluster.Processes) {
+		return nil
+	}
+	opts.Cluster.Processes = keep
+	errs = append(errs, opts.Store.Save(opts.Cluster))
+	return errors.Join(errs...)
+}
+
+func stopHost(ctx context.Context, opts Options, p provision.Process) error {
+	return stopRecorded(ctx, opts, p.Name)
+}
+
+// manifestObjects finds the controller's ConfigMap and ServiceAccount in a
+// rendered release.
+func manifestObjects(manifest string) (*corev1.ConfigMap, string, error) {
+	var cm *corev1.ConfigMap
+	sa := ""
+	for _, doc := range strings.Split(manifest, "\n---") {
+		var meta metav1.TypeMeta
+		if err := utilyaml.Unmarshal([]byte(doc), &meta); err != nil || meta.Kind == "" {
+			continue
+		}
+		switch meta.Kind {
+		case "ConfigMap":
+			cm = &corev1.ConfigMap{}
+			if err := utilyaml.Unmarshal([]byte(doc), cm); err != nil {
+				return nil, "", fmt.Errorf("decode chart ConfigMap: %w", err)
+			}
+		case "ServiceAccount":
+			var obj corev1.ServiceAccount
+			if err := utilyaml.Unmarshal([]byte(doc), &obj); err != nil {
+				return nil, "", fmt.Errorf("decode chart ServiceAccount: %w", err)
+			}
+			sa = obj.Name
+		}
+	}
+	if cm == nil {
+		return nil, "", errors.New("the chart rendered no ConfigMap holding the controller config")
+	}
+	if sa == "" {
+		return nil, "", errors.New("the chart rendered no ServiceAccount for the controller")
+	}
+	return cm, sa, nil
+}
+
+// saKubeconfig writes (mode 0600) a kubeconfig that authenticates as the
+// chart's service account with a token from the TokenRequest API.
+func saKubeconfig(ctx context.Context, c *provision.Cluster, ns, sa, path string) (string, error) {
+	raw, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("load kubeconfig %s: %w", c.Kubeconfig, err)
+	}
+	rc, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return "", err
+	}
+	expiry := int64((7 * 24 * time.Hour).Seconds())
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for service account %s/%s: %w", ns, sa, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["cluster"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthorityData: rc.CAData}
+	cfg.AuthInfos[sa] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["controller"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: sa, Namespace: ns}
+	cfg.CurrentContext = "controller"
+	b, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return path, nil
+}

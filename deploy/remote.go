@@ -1,0 +1,283 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+	"sigs.k8s.io/yaml"
+
+	"github.com/benchctl/benchctl/controller/api/telemetry"
+	"github.com/benchctl/benchctl/provision"
+)
+
+// ImageLoader loads an image archive into a cluster (kind).
+type ImageLoader interface {
+	LoadImages(ctx context.Context, c *provision.Cluster, archive string) error
+}
+
+// setImages points the chart at images the cluster can pull. kind gets
+// images built here and loaded into its nodes; cloud and existing clusters
+// pull from --image-repo.
+func setImages(opts Options, build *Build, vals map[string]any) error {
+	tag := build.Commit
+	repo := strings.TrimSuffix(opts.ImageRepo, "/")
+	if repo == "" {
+		if opts.Cluster.Provider != provision.ProviderKind {
+			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s and REPO/benchtask:%s (build and push them with 'make images IMAGE_REPO=REPO')", opts.Cluster.Provider, tag, tag)
+		}
+		return errors.New("kind: building the controller images needs Docker (docker build), and loading them uses kind's node image loader; no container engine is available here. Pass --image-repo with prebuilt images instead")
+	}
+	setValue(vals, valImageRepo, repo+"/benchflow")
+	setValue(vals, valImageTag, tag)
+	setValue(vals, valTaskImage, repo+"/benchtask:"+tag)
+	return nil
+}
+
+// BuildImages builds the benchflow and benchtask images of a source tree
+// with docker and saves them into one archive for kind. It fails with a
+// message naming Docker when no engine runs.
+func BuildImages(ctx context.Context, tree, tag, archive string) error {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return errors.New("building images needs the docker CLI and a running Docker engine; neither was found")
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		return fmt.Errorf("building images needs a running Docker engine; `docker info` said: %s", strings.TrimSpace(string(out)))
+	}
+	var refs []string
+	for _, img := range []string{"benchflow", "benchtask"} {
+		ref := "benchctl.local/" + img + ":" + tag
+		cmd := exec.CommandContext(ctx, "docker", "build", "-f", filepath.Join(tree, "controller", "Dockerfile."+img), "-t", ref, tree)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("docker build %s: %w\n%s", img, err, out)
+		}
+		refs = append(refs, ref)
+	}
+	if out, err := exec.CommandContext(ctx, "docker", append([]string{"save", "-o", archive}, refs...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker save: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// Connect returns the controller's HTTP base URL. For a local cluster it
+// is the host process's loopback address; elsewhere it port-forwards a
+// loopback port to the controller pod until stop is called.
+func Connect(ctx context.Context, c *provision.Cluster, d *Deployment) (endpoint string, stop func(), err error) {
+	if d.Endpoint != "" {
+		return d.Endpoint, func() {}, nil
+	}
+	rc, err := restConfig(c)
+	if err != nil {
+		return "", nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return "", nil, err
+	}
+	pods, err := cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + d.Release})
+	if err != nil {
+		return "", nil, fmt.Errorf("find controller pod: %w", err)
+	}
+	var pod *corev1.Pod
+	for i := range pods.Items {
+		if pods.Items[i].Status.Phase == corev1.PodRunning {
+			pod = &pods.Items[i]
+			break
+		}
+	}
+	if pod == nil {
+		return "", nil, fmt.Errorf("no running controller pod of release %s in namespace %s", d.Release, d.Namespace)
+	}
+	remotePort, err := controllerPort(d)
+	if err != nil {
+		return "", nil, err
+	}
+	transport, upgrader, err := spdy.RoundTripperFor(rc)
+	if err != nil {
+		return "", nil, err
+	}
+	u := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	stopCh, readyCh := make(chan struct{}), make(chan struct{})
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(remotePort)}, stopCh, readyCh, io.Discard, io.Discard)
+	if err != nil {
+		return "", nil, fmt.Errorf("port-forward to %s: %w", pod.Name, err)
+	}
+	errCh := make(chan error, 1)
+	go func() { errCh <- pf.ForwardPorts() }()
+	select {
+	case <-readyCh:
+	case err := <-errCh:
+		return "", nil, fmt.Errorf("port-forward to %s: %w", pod.Name, err)
+	case <-ctx.Done():
+		close(stopCh)
+		return "", nil, ctx.Err()
+	}
+	ports, err := pf.GetPorts()
+	if err != nil || len(ports) == 0 {
+		close(stopCh)
+		return "", nil, fmt.Errorf("port-forward to %s: no local port", pod.Name)
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(int(ports[0].Local)), func() { close(stopCh) }, nil
+}
+
+// controllerPort is the port of the controller's HTTP address inside its
+// pod, from the effective config.
+func controllerPort(d *Deployment) (int, error) {
+	var cfg struct {
+		HTTP struct {
+			Address string `json:"address"`
+		} `json:"http"`
+	}
+	if err := yaml.Unmarshal([]byte(d.EffectiveConfig), &cfg); err != nil || cfg.HTTP.Address == "" {
+		return 8080, nil
+	}
+	_, port, ok := strings.Cut(cfg.HTTP.Address, ":")
+	if !ok {
+		return 0, fmt.Errorf("controller http.address %q has no port", cfg.HTTP.Address)
+	}
+	return strconv.Atoi(port)
+}
+
+func restConfig(c *provision.Cluster) (*rest.Config, error) {
+	raw, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", c.Kubeconfig, err)
+	}
+	rc, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
+	}
+	return rc, nil
+}
+
+// fetchEffectiveConfig asks the running controller for its configuration
+// after defaults: what the report records and hashes.
+func fetchEffectiveConfig(ctx context.Context, opts Options, d *Deployment) error {
+	endpoint, stop, err := Connect(ctx, opts.Cluster, d)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	body, err := httpGet(ctx, endpoint+telemetry.PathConfig)
+	if err != nil {
+		return fmt.Errorf("controller config: %w", err)
+	}
+	d.EffectiveConfig = string(body)
+	d.ConfigHash = hashConfig(body)
+	if v, err := httpGet(ctx, endpoint+telemetry.PathVersion); err == nil {
+		var info struct {
+			Version string `json:"version"`
+			Commit  string `json:"commit"`
+		}
+		if json.Unmarshal(v, &info) == nil {
+			if info.Version != "" {
+				d.Controller.Version = info.Version
+			}
+			if info.Commit != "" {
+				d.Controller.Commit = info.Commit
+			}
+		}
+	}
+	return nil
+}
+
+func httpGet(ctx context.Context, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+func deploymentPath(c *provision.Cluster, release string) string {
+	return filepath.Join(c.Dir, "deployments", url.PathEscape(release)+".yaml")
+}
+
+func saveDeployment(c *provision.Cluster, d *Deployment) error {
+	b, err := yaml.Marshal(d)
+	if err != nil {
+		return err
+	}
+	p := deploymentPath(c, d.Release)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
+		return fmt.Errorf("write deployment record: %w", err)
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// LoadDeployment reads the record of a release deployed on the cluster.
+func LoadDeployment(c *provision.Cluster, release string) (*Deployment, error) {
+	b, err := os.ReadFile(deploymentPath(c, release))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("release %q is not deployed on cluster %q (run 'benchctl deploy')", release, c.Name)
+		}
+		return nil, err
+	}
+	var d Deployment
+	if err := yaml.UnmarshalStrict(b, &d); err != nil {
+		return nil, fmt.Errorf("%s: %w", deploymentPath(c, release), err)
+	}
+	return &d, nil
+}
+
+// Deployments lists the releases deployed on the cluster.
+func Deployments(c *provision.Cluster) ([]*Deployment, error) {
+	entries, err := os.ReadDir(filepath.Join(c.Dir, "deployments"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Deployment
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".yaml")
+		if !ok {
+			continue
+		}
+		rel, _ := url.PathUnescape(name)
+		d, err := LoadDeployment(c, rel)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
