@@ -1,0 +1,209 @@
+package aggregate
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchctl/benchctl/controller/api/telemetry"
+	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+)
+
+// spanBuilder writes a synthetic controller trace, following the span
+// contract in controller/api/telemetry, on a millisecond clock.
+type spanBuilder struct {
+	t0    time.Time
+	spans []*Span
+	next  int
+}
+
+func (b *spanBuilder) at(ms float64) time.Time {
+	return b.t0.Add(time.Duration(ms * float64(time.Millisecond)))
+}
+
+func (b *spanBuilder) add(parent *Span, name string, from, to float64, attrs map[string]any) *Span {
+	b.next++
+	s := &Span{Name: name, ID: fmt.Sprintf("%016x", b.next), Start: b.at(from), End: b.at(to), Attrs: attrs}
+	if parent != nil {
+		s.ParentID = parent.ID
+	}
+	if s.Attrs == nil {
+		s.Attrs = map[string]any{}
+	}
+	b.spans = append(b.spans, s)
+	return s
+}
+
+func node(id, kind, from, to string, attempt int64) map[string]any {
+	return map[string]any{telemetry.AttrNode: id, telemetry.AttrNodeKind: kind, telemetry.AttrPhaseFrom: from, telemetry.AttrPhaseTo: to, telemetry.AttrAttempt: attempt}
+}
+
+func chainClosure() *v1alpha1.WorkflowClosure {
+	t := v1alpha1.NewTemplate()
+	t.AddNode("n0", v1alpha1.NodeSpec{Kind: v1alpha1.NodeKindTask, Task: "t"})
+	t.AddNode("n1", v1alpha1.NodeSpec{Kind: v1alpha1.NodeKindTask, Task: "t"})
+	t.AddEdge(v1alpha1.StartNodeID, "n0")
+	t.AddEdge("n0", "n1")
+	t.AddEdge("n1", v1alpha1.EndNodeID)
+	return &v1alpha1.WorkflowClosure{Primary: t, Tasks: map[string]v1alpha1.TaskSpec{"t": {}}}
+}
+
+// chainTrace is a two-task chain; conflict makes the round that observes
+// n0's end fail its write, so a later round persists it.
+func chainTrace(conflict bool) (*spanBuilder, time.Time) {
+	b := &spanBuilder{t0: time.Unix(1_800_000_000, 0)}
+	created := b.at(0)
+	h1 := b.add(nil, telemetry.SpanWorkflowHandle, 2, 20, nil)
+	r0 := b.add(h1, telemetry.SpanWorkflowStreak, 2, 20, map[string]any{telemetry.AttrRound: int64(0)})
+	b.add(r0, telemetry.SpanNodeHandle, 3, 4, node(v1alpha1.StartNodeID, "start", "", "Succeeded", 0))
+	b.add(r0, telemetry.SpanWorkflowUpdate, 4, 10, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
+	r1 := b.add(h1, telemetry.SpanWorkflowStreak, 10, 20, map[string]any{telemetry.AttrRound: int64(1)})
+	n0 := b.add(r1, telemetry.SpanNodeHandle, 11, 16, node("n0", "task", "", "Running", 1))
+	b.add(n0, telemetry.SpanPodCreate, 12, 15, map[string]any{telemetry.AttrNode: "n0", telemetry.AttrAttempt: int64(1)})
+	b.add(r1, telemetry.SpanWorkflowUpdate, 16, 20, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
+
+	// n0 runs user code from 30 to 130 ms.
+	end := map[string]any{telemetry.AttrUserStarted: b.at(30).UnixNano(), telemetry.AttrUserFinished: b.at(130).UnixNano()}
+	h2 := b.add(nil, telemetry.SpanWorkflowHandle, 140, 170, nil)
+	r2 := b.add(h2, telemetry.SpanWorkflowStreak, 140, 150, nil)
+	a := node("n0", "task", "Running", "Succeeded", 1)
+	for k, v := range end {
+		a[k] = v
+	}
+	b.add(r2, telemetry.SpanNodeHandle, 141, 142, a)
+	result := "ok"
+	if conflict {
+		result = "conflict"
+	}
+	b.add(r2, telemetry.SpanWorkflowUpdate, 142, 150, map[string]any{telemetry.AttrUpdateResult: result})
+	next := 150.0
+	if conflict {
+		// The next round re-observes n0's end and persists it.
+		h3 := b.add(nil, telemetry.SpanWorkflowHandle, 160, 180, nil)
+		r := b.add(h3, telemetry.SpanWorkflowStreak, 160, 180, nil)
+		b.add(r, telemetry.SpanNodeHandle, 161, 162, a)
+		b.add(r, telemetry.SpanWorkflowUpdate, 162, 180, map[string]any{telemetry.AttrUpdateResult: "ok"})
+		next = 180
+	}
+	r3 := b.add(h2, telemetry.SpanWorkflowStreak, next, next+20, nil)
+	n1 := b.add(r3, telemetry.SpanNodeHandle, next+1, next+8, node("n1", "task", "", "Running", 1))
+	b.add(n1, telemetry.SpanPodCreate, next+2, next+7, map[string]any{telemetry.AttrNode: "n1", telemetry.AttrAttempt: int64(1)})
+	b.add(r3, telemetry.SpanWorkflowUpdate, next+8, next+20, map[string]any{telemetry.AttrUpdateResult: "ok"})
+
+	h4 := b.add(nil, telemetry.SpanWorkflowHandle, 400, 430, nil)
+	r4 := b.add(h4, telemetry.SpanWorkflowStreak, 400, 430, nil)
+	a1 := node("n1", "task", "Running", "Succeeded", 1)
+	a1[telemetry.AttrUserStarted] = b.at(next + 40).UnixNano()
+	a1[telemetry.AttrUserFinished] = b.at(next + 240).UnixNano()
+	b.add(r4, telemetry.SpanNodeHandle, 401, 402, a1)
+	b.add(r4, telemetry.SpanNodeHandle, 402, 403, node(v1alpha1.EndNodeID, "end", "", "Succeeded", 0))
+	b.add(r4, telemetry.SpanEventRecord, 403, 404, map[string]any{telemetry.AttrEventKind: "workflow"})
+	b.add(r4, telemetry.SpanWorkflowUpdate, 404, 430, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Succeeded"})
+	return b, created
+}
+
+func TestMeasureChain(t *testing.T) {
+	tests := []struct {
+		name     string
+		conflict bool
+		n0Done   float64 // ms
+	}{
+		{"every write succeeds", false, 150},
+		{"a conflicting write", true, 180},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, created := chainTrace(tt.conflict)
+			e, err := Measure(b.spans, created, chainClosure())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(e.Problems) > 0 {
+				t.Fatalf("problems: %v", e.Problems)
+			}
+			if len(e.Attempts) != 2 {
+				t.Fatalf("attempts = %d, want 2", len(e.Attempts))
+			}
+			a0 := e.Attempts[0]
+			want := map[string]time.Time{"ready": b.at(10), "launched": b.at(15), "started": b.at(30), "finished": b.at(130), "done": b.at(tt.n0Done)}
+			got := map[string]time.Time{"ready": a0.Ready, "launched": a0.Launched, "started": a0.Started, "finished": a0.Finished, "done": a0.Done}
+			for k := range want {
+				if !got[k].Equal(want[k]) {
+					t.Errorf("n0 %s = %v, want %v", k, got[k].Sub(b.t0), want[k].Sub(b.t0))
+				}
+			}
+			if a0.User() != 100*time.Millisecond || a0.Kubernetes() != 15*time.Millisecond {
+				t.Errorf("n0 user %v kubernetes %v", a0.User(), a0.Kubernetes())
+			}
+			a1 := e.Attempts[1]
+			if !a1.Ready.Equal(a0.Done) {
+				t.Errorf("n1 ready = %v, want n0 done %v", a1.Ready.Sub(b.t0), a0.Done.Sub(b.t0))
+			}
+			for _, a := range e.Attempts {
+				if a.User()+a.Kubernetes()+a.Controller() != a.Total() {
+					t.Errorf("%s: user+kubernetes+controller != done-ready", a.Node)
+				}
+			}
+			if e.User != 300*time.Millisecond {
+				t.Errorf("user sum = %v, want 300ms", e.User)
+			}
+			if e.Wall() != 430*time.Millisecond || e.Setup() != 10*time.Millisecond || e.Teardown() != 0 {
+				t.Errorf("wall %v setup %v teardown %v", e.Wall(), e.Setup(), e.Teardown())
+			}
+			if n := len(e.Infra[InfraCRDUpdates]); n != 5+map[bool]int{false: 0, true: 1}[tt.conflict] {
+				t.Errorf("crd updates = %d", n)
+			}
+			if len(e.Infra[InfraEventsWorkflow]) != 1 || len(e.Infra[InfraPodCreates]) != 2 {
+				t.Errorf("infra = %v", e.Infra)
+			}
+		})
+	}
+}
+
+func TestMeasureBrokenTraces(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func([]*Span) []*Span
+		wantErr string
+		problem string
+	}{
+		{"no rounds", func(s []*Span) []*Span { return nil }, "no workflow.streak spans", ""},
+		{"missing pod create", func(s []*Span) []*Span {
+			var out []*Span
+			for _, x := range s {
+				if !(x.Name == telemetry.SpanPodCreate && x.Str(telemetry.AttrNode) == "n1") {
+					out = append(out, x)
+				}
+			}
+			return out
+		}, "", "n1 attempt 1 item -1: no pod.create span"},
+		{"start node never persisted", func(s []*Span) []*Span {
+			var out []*Span
+			for _, x := range s {
+				if x.Str(telemetry.AttrNode) != v1alpha1.StartNodeID {
+					out = append(out, x)
+				}
+			}
+			return out
+		}, "no node.handle moved start-node", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, created := chainTrace(false)
+			e, err := Measure(tt.mutate(b.spans), created, chainClosure())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(strings.Join(e.Problems, "\n"), tt.problem) {
+				t.Fatalf("problems %v lack %q", e.Problems, tt.problem)
+			}
+		})
+	}
+}

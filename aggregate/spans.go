@@ -1,0 +1,100 @@
+package aggregate
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+
+	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Span is a finished span, reduced to what the measurements use.
+type Span struct {
+	Name     string
+	ID       string
+	ParentID string
+	Start    time.Time
+	End      time.Time
+	Attrs    map[string]any
+}
+
+// Duration of the span.
+func (s *Span) Duration() time.Duration { return s.End.Sub(s.Start) }
+
+// Str returns a string attribute ("" when absent).
+func (s *Span) Str(key string) string {
+	v, _ := s.Attrs[key].(string)
+	return v
+}
+
+// Int returns an integer attribute and whether it is present.
+func (s *Span) Int(key string) (int64, bool) {
+	switch v := s.Attrs[key].(type) {
+	case int64:
+		return v, true
+	case float64:
+		return int64(v), true
+	}
+	return 0, false
+}
+
+// Bool returns a boolean attribute (false when absent).
+func (s *Span) Bool(key string) bool {
+	v, _ := s.Attrs[key].(bool)
+	return v
+}
+
+// DecodeOTLP decodes an OTLP JSON ExportTraceServiceRequest, as the
+// controller serves it, into spans sorted by start time.
+func DecodeOTLP(b []byte) ([]*Span, error) {
+	var req collectorpb.ExportTraceServiceRequest
+	if err := protojson.Unmarshal(b, &req); err != nil {
+		return nil, fmt.Errorf("decode OTLP JSON: %w", err)
+	}
+	var out []*Span
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				s := &Span{
+					Name:  sp.GetName(),
+					ID:    hex.EncodeToString(sp.GetSpanId()),
+					Start: time.Unix(0, int64(sp.GetStartTimeUnixNano())),
+					End:   time.Unix(0, int64(sp.GetEndTimeUnixNano())),
+					Attrs: make(map[string]any, len(sp.GetAttributes())),
+				}
+				if p := sp.GetParentSpanId(); len(p) > 0 {
+					s.ParentID = hex.EncodeToString(p)
+				}
+				for _, kv := range sp.GetAttributes() {
+					s.Attrs[kv.GetKey()] = anyValue(kv.GetValue())
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+func anyValue(v *commonpb.AnyValue) any {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return x.StringValue
+	case *commonpb.AnyValue_IntValue:
+		return x.IntValue
+	case *commonpb.AnyValue_BoolValue:
+		return x.BoolValue
+	case *commonpb.AnyValue_DoubleValue:
+		return x.DoubleValue
+	case *commonpb.AnyValue_ArrayValue:
+		var out []any
+		for _, e := range x.ArrayValue.GetValues() {
+			out = append(out, anyValue(e))
+		}
+		return out
+	}
+	return nil
+}
