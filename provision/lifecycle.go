@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -99,4 +100,32 @@ func Delete(ctx context.Context, store *Store, reg Registry, name string) (Delet
 		return Deleted, fmt.Errorf("delete cluster %q: %w", name, err)
 	}
 	return Deleted, store.Remove(name)
+}
+
+// DryRunner is a provider that can print what Create would run.
+type DryRunner interface {
+	DryRun(ctx context.Context, spec Spec, dir string, w io.Writer) error
+}
+
+// DryRun prints the plan for spec without creating or recording anything.
+func DryRun(ctx context.Context, store *Store, reg Registry, spec Spec, w io.Writer) error {
+	p, err := reg.Get(spec.Provider)
+	if err != nil {
+		return err
+	}
+	dr, ok := p.(DryRunner)
+	if !ok {
+		return fmt.Errorf("--dry-run is not supported by --provider %s", spec.Provider)
+	}
+	if err := ValidateName(spec.Name); err != nil {
+		return err
+	}
+	return dr.DryRun(ctx, spec, store.ClusterDir(spec.Name), w)
+}
+
+// IsUsageError reports whether err is the user's to fix (a missing or bad
+// flag), as marked by providers with a UsageError() bool method.
+func IsUsageError(err error) bool {
+	var u interface{ UsageError() bool }
+	return errors.As(err, &u) && u.UsageError()
 }

@@ -47,16 +47,16 @@ Providers:
   benchctl provision --provider existing --name lab --kubeconfig ~/.kube/config --context lab`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if spec.DryRun {
+				return asUsage(provision.DryRun(cmd.Context(), g.store(), g.registry(), spec, cmd.OutOrStdout()))
+			}
 			start := time.Now()
 			c, err := provision.Create(cmd.Context(), g.store(), g.registry(), spec)
 			if errors.Is(err, provision.ErrExists) || errors.Is(err, local.ErrNotBuilt) {
 				return usageError(err)
 			}
 			if err != nil {
-				return err
-			}
-			if spec.DryRun {
-				return nil
+				return asUsage(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s (%s, %d nodes, Kubernetes %s) ready in %.1fs\nkubeconfig: %s\n",
 				c.Name, c.Provider, c.Finger.Nodes, c.Finger.KubernetesVersion, time.Since(start).Seconds(), c.Kubeconfig)
@@ -66,19 +66,28 @@ Providers:
 	f := cmd.Flags()
 	f.StringVar(&spec.Provider, "provider", spec.Provider, "local, kind, eks, gke or existing")
 	f.StringVar(&spec.Name, "name", spec.Name, "cluster name (a DNS label, unique under --state-dir)")
-	f.IntVar(&spec.Nodes, "nodes", spec.Nodes, "number of worker nodes (fake KWOK nodes for local)")
-	f.StringVar(&spec.KubernetesVersion, "kubernetes-version", "", "Kubernetes version (kind, eks, gke; local runs its pinned version)")
-	f.BoolVar(&spec.DryRun, "dry-run", false, "print what would run without running it (eks, gke)")
+	f.IntVar(&spec.Nodes, "nodes", spec.Nodes, "number of worker nodes (fake KWOK nodes for local; kind adds a control-plane node; ignored for existing)")
+	f.StringVar(&spec.KubernetesVersion, "kubernetes-version", "", "Kubernetes version: kind v1.33.1, eks 1.33, gke 1.33 or latest (local runs its pinned version)")
+	f.BoolVar(&spec.DryRun, "dry-run", false, "print what would run without running or recording anything")
 	f.BoolVar(&spec.UnsafeNoFsync, "unsafe-no-fsync", false, "local: run etcd with --unsafe-no-fsync (faster, unlike a real cluster; recorded in the fingerprint)")
 	f.StringVar(&spec.NodeImage, "node-image", "", "kind: node image (default: kind's image for --kubernetes-version)")
-	f.StringVar(&spec.Region, "region", "", "eks, gke: region")
-	f.StringVar(&spec.Zone, "zone", "", "gke: zone (instead of --region for a zonal cluster)")
-	f.StringVar(&spec.NodeType, "node-type", "", "eks, gke: instance / machine type")
+	f.StringVar(&spec.Region, "region", "", "eks (required), gke: region")
+	f.StringVar(&spec.Zone, "zone", "", "gke: zone (a zonal cluster); eks: pins the node group to one zone")
+	f.StringVar(&spec.NodeType, "node-type", "", "eks, gke: instance / machine type (default m5.large / e2-standard-2)")
 	f.StringVar(&spec.Project, "project", "", "gke: Google Cloud project")
 	f.StringVar(&spec.Kubeconfig, "kubeconfig", "", "existing: kubeconfig of the cluster to use")
 	f.StringVar(&spec.Context, "context", "", "existing: kubeconfig context to use")
 	_ = cmd.RegisterFlagCompletionFunc("provider", cobra.FixedCompletions(provision.Providers, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// asUsage marks provider errors that are the user's to fix as usage
+// errors (exit code 2).
+func asUsage(err error) error {
+	if provision.IsUsageError(err) {
+		return usageError(err)
+	}
+	return err
 }
 
 // completeClusters completes cluster names from the store.
