@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/benchctl/benchctl/reports"
+)
+
+func init() { register(newDiffCmd) }
+
+func newDiffCmd(*globals) *cobra.Command {
+	var (
+		format  string
+		failOn  []string
+		junit   string
+		showAll bool
+	)
+	opts := reports.DefaultDiffOptions
+	cmd := &cobra.Command{
+		Use:   "diff A.yaml B.yaml",
+		Short: "Compare two reports with significance tests; gate CI on regressions",
+		Long: `Compare report B against baseline A: every workflow (wall, setup, teardown,
+user, kubernetes, controller), the nodes with the most overhead, and every
+infrastructure metric. Each row shows A, B, the delta and the % change of the
+medians, and the Mann-Whitney U test over the raw samples (golang.org/x/perf/
+benchmath, as benchstat): '~' when the difference is not significant at
+--alpha, with p and n either way. A warning says when there are too few
+samples for any difference ever to be significant (n=3 can never reach
+p<0.05). Geomean rows summarise each workflow metric.
+
+Reports of a different schema, provider or portfolio hash are refused unless
+--force. Other environment differences (Kubernetes version, nodes, host) are
+shown as warnings.
+
+Gate (--fail-on, repeatable):
+` + indentHelp(reports.ThresholdHelp) + `
+
+Exit status:
+  0  B is the same or better (no threshold exceeded)
+  1  a significant regression beyond a --fail-on threshold
+  2  usage error, unreadable or incomparable reports, or an invalid run
+     (a report whose validity verdict is invalid)`,
+		Example: `  # What changed between two configs:
+  benchctl diff out/default.yaml out/workers-800.yaml
+
+  # CI: fail on a significant wall-time regression over 5% or any significant
+  # controller-overhead regression over 20ms; write JUnit for the CI's test tab:
+  benchctl diff base.yaml head.yaml --fail-on 'wall>+5%' --fail-on 'controller>20ms' --junit diff.xml
+
+  # Gate one workflow's CRD updates and every p95 latency:
+  benchctl diff base.yaml head.yaml --fail-on 'long-chain:crd.updates.count>+0' --fail-on '*.p95>+25%'
+
+  # A pull-request comment, every row included:
+  benchctl diff base.yaml head.yaml --format markdown --all > comment.md
+
+  # Stricter significance, machine-readable:
+  benchctl diff base.yaml head.yaml --alpha 0.01 --format yaml`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !(opts.Alpha > 0 && opts.Alpha < 1) {
+				return usageError(fmt.Errorf("--alpha %v: want a level between 0 and 1, such as 0.05", opts.Alpha))
+			}
+			if opts.TopNodes < 0 {
+				return usageError(fmt.Errorf("--top-nodes %d: want 0 or more", opts.TopNodes))
+			}
+			switch format {
+			case "text", "markdown", "yaml":
+			default:
+				return usageError(fmt.Errorf("--format %q: want text, markdown or yaml", format))
+			}
+			var ths []reports.Threshold
+			for _, s := range failOn {
+				th, err := reports.ParseThreshold(s)
+				if err != nil {
+					return usageError(fmt.Errorf("--fail-on: %w", err))
+				}
+				ths = append(ths, th)
+			}
+			// From here on a failure is also reported in the JUnit file,
+			// so a CI test tab shows why the job failed.
+			fail := func(name string, err error) error {
+				if junit != "" {
+					var buf bytes.Buffer
+					if jerr := reports.WriteJUnitError(&buf, name, err.Error()); jerr == nil {
+						if werr := os.WriteFile(junit, buf.Bytes(), 0o644); werr != nil {
+							err = errors.Join(err, fmt.Errorf("writing --junit: %w", werr))
+						}
+					}
+				}
+				return usageError(err)
+			}
+			a, err := reports.Load(args[0])
+			if err != nil {
+				return fail("load", err)
+			}
+			b, err := reports.Load(args[1])
+			if err != nil {
+				return fail("load", err)
+			}
+			opts.FileA, opts.FileB = args[0], args[1]
+			d, err := reports.Compare(a, b, opts)
+			if err != nil {
+				return fail("comparability", err)
+			}
+			if len(ths) > 0 {
+				if err := d.ApplyGate(ths); err != nil {
+					return fail("fail-on", err)
+				}
+			}
+			out := cmd.OutOrStdout()
+			ro := reports.DiffRenderOptions{All: showAll}
+			switch format {
+			case "text":
+				err = d.WriteText(out, ro)
+			case "markdown":
+				err = d.WriteMarkdown(out, ro)
+			case "yaml":
+				err = d.WriteYAML(out)
+			}
+			if err != nil {
+				return err
+			}
+			if junit != "" {
+				var buf bytes.Buffer
+				if err := d.WriteJUnit(&buf); err != nil {
+					return err
+				}
+				if err := os.WriteFile(junit, buf.Bytes(), 0o644); err != nil {
+					return fmt.Errorf("writing --junit: %w", err)
+				}
+			}
+			for _, s := range []struct {
+				file string
+				r    *reports.Report
+			}{{args[0], a}, {args[1], b}} {
+				if !s.r.Validity.Valid {
+					return usageError(fmt.Errorf("%s is an invalid run (%s); fix the run, its numbers cannot gate anything", s.file, s.r.Validity.Summary()))
+				}
+			}
+			if d.Gate != nil && !d.Gate.Passed() {
+				return withCode(exitFailure, fmt.Errorf("%d significant regression(s) beyond --fail-on thresholds", len(d.Gate.Violations)))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&format, "format", "o", "text", "output format: text, markdown (for a pull-request comment) or yaml (every row)")
+	f.Float64Var(&opts.Alpha, "alpha", opts.Alpha, "significance level of the Mann-Whitney U test")
+	f.StringArrayVar(&failOn, "fail-on", nil, "fail (exit 1) on a significant change beyond this threshold, e.g. 'wall>+5%' (repeatable; grammar above)")
+	f.StringVar(&junit, "junit", "", "also write JUnit XML to this file: one test case per compared metric")
+	f.BoolVar(&opts.Force, "force", false, "compare reports of a different schema, provider or portfolio anyway")
+	f.IntVar(&opts.TopNodes, "top-nodes", opts.TopNodes, "compare this many nodes per workflow with the most controller + kubernetes overhead, per report")
+	f.BoolVar(&showAll, "all", false, "show every node and infrastructure row in text and markdown, not only significant ones")
+	return cmd
+}
+
+func indentHelp(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

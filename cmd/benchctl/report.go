@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/benchctl/benchctl/reports"
+)
+
+func init() { register(newReportCmd) }
+
+func newReportCmd(*globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Render saved benchmark reports",
+		Long: `Work with the YAML reports that 'benchctl aggregate' and 'benchctl run' write
+(apiVersion benchctl/v1, kind Report). Every number in a report keeps its raw
+samples, one per measured execution; 'benchctl diff' compares two reports.`,
+		Example: `  benchctl report show out/default.yaml
+  benchctl diff out/default.yaml out/workers-800.yaml`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError(fmt.Errorf("unknown command %q for %s; see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath()))
+			}
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(newReportShowCmd())
+	return cmd
+}
+
+func newReportShowCmd() *cobra.Command {
+	var format string
+	opts := reports.DefaultRenderOptions
+	cmd := &cobra.Command{
+		Use:   "show FILE",
+		Short: "Print a saved report as text, Markdown, YAML or Go benchmark format",
+		Long: `Print a saved report. The file is checked strictly first: an unknown field, a
+wrong apiVersion or a summary that does not match its samples is an error
+naming the file, the line and the field.
+
+Formats:
+  text       the summary: per workflow, wall time with controller and kubernetes
+             overhead, per-node lines, then the infrastructure table
+             (count, p50, p90, p95, max of events, CRD updates, blob and catalog
+             operations, pod creates, rounds and streaks)
+  markdown   the same, as GitHub-flavoured Markdown
+  yaml       the report itself, re-validated
+  benchstat  Go benchmark format, one line per measured execution, for benchstat
+             and other golang.org/x/perf tools`,
+		Example: `  # The summary of a run:
+  benchctl report show out/default.yaml
+
+  # Every node of large workflows, not only the 10 with the most overhead:
+  benchctl report show out/default.yaml --max-nodes 0
+
+  # Markdown for a wiki page or a pull request:
+  benchctl report show out/default.yaml --format markdown > report.md
+
+  # Compare two runs with benchstat (ignore the keys that name what differs):
+  benchctl report show a.yaml --format benchstat > a.txt
+  benchctl report show b.yaml --format benchstat > b.txt
+  benchstat -ignore ` + strings.Join(reports.BenchfmtIgnore, ",") + ` a.txt b.txt`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.MaxNodes < 0 {
+				return usageError(fmt.Errorf("--max-nodes %d: want 0 (all) or more", opts.MaxNodes))
+			}
+			write, ok := map[string]func(*reports.Report) error{
+				"text":      func(r *reports.Report) error { return reports.WriteText(cmd.OutOrStdout(), r, opts) },
+				"markdown":  func(r *reports.Report) error { return reports.WriteMarkdown(cmd.OutOrStdout(), r, opts) },
+				"yaml":      func(r *reports.Report) error { return reports.Encode(cmd.OutOrStdout(), r) },
+				"benchstat": func(r *reports.Report) error { return reports.WriteBenchfmt(cmd.OutOrStdout(), r) },
+			}[format]
+			if !ok {
+				return usageError(fmt.Errorf("--format %q: want text, markdown, yaml or benchstat", format))
+			}
+			r, err := reports.Load(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			return write(r)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "o", "text", "output format: text, markdown, yaml or benchstat")
+	cmd.Flags().IntVar(&opts.MaxNodes, "max-nodes", opts.MaxNodes, "per-node lines per workflow in text and markdown, those with the most controller overhead (0: all)")
+	return cmd
+}

@@ -1,0 +1,230 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// RenderOptions tune the text and Markdown renderers.
+type RenderOptions struct {
+	// MaxNodes caps the per-node lines of a workflow; workflows with more
+	// nodes show those with the largest controller overhead. 0 shows all.
+	MaxNodes int
+}
+
+// DefaultRenderOptions keep a 500-node workflow to a screenful.
+var DefaultRenderOptions = RenderOptions{MaxNodes: 10}
+
+// Legend explains the numbers of the text and Markdown summaries.
+const Legend = "Medians over the measured executions. Overhead is summed over a workflow's nodes; " +
+	"percentages are shares of node time (user + kubernetes + controller)."
+
+// WriteText renders the summary in the shape of the RFC example:
+//
+//	short-chain: 5.34s with 370ms (6.9%) controller overhead and 300ms (5.6%) kubernetes overhead
+//	  n0: 1.02s with 50.0ms (4.9%) controller and 40.0ms (3.9%) kubernetes
+//	                   count  p50     p90     p95     max
+//	  events workflow  5      21.0ms  ...
+func WriteText(w io.Writer, r *Report, o RenderOptions) error {
+	ew := &errWriter{w: w}
+	for _, l := range headerLines(r) {
+		ew.printf("%s\n", l)
+	}
+	ew.printf("\n%s\n", Legend)
+	for _, wf := range r.Workflows {
+		ew.printf("\n%s: %s with %s (%s) controller overhead and %s (%s) kubernetes overhead\n",
+			wf.Name, FormatValue(UnitSeconds, wf.Wall.Median),
+			FormatValue(UnitSeconds, wf.Overhead.Controller.Median), pct(wf.Overhead.ControllerRatio.Median),
+			FormatValue(UnitSeconds, wf.Overhead.Kubernetes.Median), pct(wf.Overhead.KubernetesRatio.Median))
+		ew.printf("  n=%d  wall %s  setup %s  teardown %s  user %s (%s)\n",
+			wf.Executions, withCI(wf.Wall), FormatValue(UnitSeconds, wf.Setup.Median),
+			FormatValue(UnitSeconds, wf.Teardown.Median),
+			FormatValue(UnitSeconds, wf.Overhead.User.Median), pct(wf.Overhead.UserRatio.Median))
+		nodes, hidden := pickNodes(wf.Nodes, o.MaxNodes)
+		for _, n := range nodes {
+			ew.printf("  %s: %s with %s (%s) controller and %s (%s) kubernetes\n",
+				n.Name, FormatValue(UnitSeconds, n.Total.Median),
+				FormatValue(UnitSeconds, n.Controller.Median), pct(n.ControllerRatio.Median),
+				FormatValue(UnitSeconds, n.Kubernetes.Median), pct(n.KubernetesRatio.Median))
+		}
+		if hidden > 0 {
+			ew.printf("  ... %d more nodes; the %d above have the most controller overhead (--max-nodes 0 shows all)\n", hidden, len(nodes))
+		}
+		if len(wf.Infrastructure) > 0 {
+			tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "  \tcount\tp50\tp90\tp95\tmax\n")
+			for _, m := range wf.Infrastructure {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", infraLabel(m.Name), FormatValue(UnitCount, m.Count.Median),
+					latency(m.P50), latency(m.P90), latency(m.P95), latency(m.Max))
+			}
+			if err := tw.Flush(); err != nil && ew.err == nil {
+				ew.err = err
+			}
+		}
+	}
+	return ew.err
+}
+
+// headerLines describe where and how the run happened.
+func headerLines(r *Report) []string {
+	e := r.Environment
+	lines := []string{
+		fmt.Sprintf("config %s (%s), controller %s, portfolio %s tier %s (%s)",
+			e.Config.Name, shortHash(e.Config.Hash), buildString(e.Controller.Version, e.Controller.Commit),
+			e.Portfolio.Name, orDash(e.Portfolio.Tier), shortHash(e.Portfolio.Hash)),
+		fmt.Sprintf("provider %s, Kubernetes %s, %d nodes; host %s/%s, %d CPUs, %s; benchctl %s",
+			e.Provider.Name, orDash(e.Provider.KubernetesVersion), e.Provider.Nodes,
+			e.Host.OS, e.Host.Arch, e.Host.CPUs, orDash(e.Host.GoVersion), buildString(e.Benchctl.Version, e.Benchctl.Commit)),
+		runLine(r.Run),
+		"validity: " + r.Validity.Summary(),
+	}
+	for _, rs := range r.Validity.Reasons {
+		where := ""
+		if rs.Workflow != "" {
+			where = rs.Workflow + ": "
+		}
+		lines = append(lines, fmt.Sprintf("  %s %s: %s%s", rs.Severity, rs.Kind, where, rs.Message))
+	}
+	return lines
+}
+
+func runLine(ri RunInfo) string {
+	s := fmt.Sprintf("run: %d warm-up, %d repetitions, interleaving %s", ri.Warmup, ri.Repetitions, ri.Interleaving.Mode)
+	if len(ri.Interleaving.Configs) > 0 {
+		s += " (" + strings.Join(ri.Interleaving.Configs, " ") + ")"
+	}
+	if !ri.Start.IsZero() {
+		s += ", started " + ri.Start.UTC().Format(time.RFC3339)
+		if !ri.End.IsZero() {
+			s += ", took " + ri.End.Sub(ri.Start).Round(time.Second).String()
+		}
+	}
+	return s
+}
+
+func buildString(version, commit string) string {
+	s := orDash(version)
+	if commit != "" {
+		c := commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		s += " (" + c + ")"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// withCI renders a median with its confidence interval when there is one.
+func withCI(s Stats) string {
+	v := FormatValue(s.Unit, s.Median)
+	if s.MedianCI != nil {
+		v += fmt.Sprintf(" [%s, %s]", FormatValue(s.Unit, s.MedianCI.Lo), FormatValue(s.Unit, s.MedianCI.Hi))
+	}
+	return v
+}
+
+func latency(s Stats) string {
+	if s.N == 0 {
+		return "-"
+	}
+	return FormatValue(UnitSeconds, s.Median)
+}
+
+func infraLabel(name string) string { return strings.ReplaceAll(name, ".", " ") }
+
+// pickNodes returns all nodes, or the max with the largest median
+// controller overhead (kept in their original order) and how many were
+// left out.
+func pickNodes(nodes []Node, max int) ([]Node, int) {
+	if max <= 0 || len(nodes) <= max {
+		return nodes, 0
+	}
+	idx := make([]int, len(nodes))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return cmp.Compare(nodes[b].Controller.Median, nodes[a].Controller.Median)
+	})
+	idx = idx[:max]
+	slices.Sort(idx)
+	out := make([]Node, len(idx))
+	for i, j := range idx {
+		out[i] = nodes[j]
+	}
+	return out, len(nodes) - max
+}
+
+// WriteMarkdown renders the report as Markdown (GitHub flavour).
+func WriteMarkdown(w io.Writer, r *Report, o RenderOptions) error {
+	ew := &errWriter{w: w}
+	e := r.Environment
+	ew.printf("## benchctl report: config `%s`\n\n", mdEscape(e.Config.Name))
+	h := headerLines(r)
+	for _, l := range h[:3] {
+		ew.printf("- %s\n", mdEscape(l))
+	}
+	status := "✅ valid"
+	if !r.Validity.Valid {
+		status = "❌ **invalid**"
+	} else if len(r.Validity.Reasons) > 0 {
+		status = "⚠️ valid, with warnings"
+	}
+	ew.printf("- validity: %s\n", status)
+	for _, rs := range r.Validity.Reasons {
+		where := ""
+		if rs.Workflow != "" {
+			where = "`" + mdEscape(rs.Workflow) + "`: "
+		}
+		ew.printf("  - %s `%s`: %s%s\n", rs.Severity, rs.Kind, where, mdEscape(rs.Message))
+	}
+	ew.printf("\n%s\n\n", Legend)
+	ew.printf("| workflow | n | wall | setup | teardown | user | kubernetes | controller |\n")
+	ew.printf("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, wf := range r.Workflows {
+		ew.printf("| %s | %d | %s | %s | %s | %s (%s) | %s (%s) | %s (%s) |\n", mdEscape(wf.Name), wf.Executions,
+			withCI(wf.Wall), FormatValue(UnitSeconds, wf.Setup.Median), FormatValue(UnitSeconds, wf.Teardown.Median),
+			FormatValue(UnitSeconds, wf.Overhead.User.Median), pct(wf.Overhead.UserRatio.Median),
+			FormatValue(UnitSeconds, wf.Overhead.Kubernetes.Median), pct(wf.Overhead.KubernetesRatio.Median),
+			FormatValue(UnitSeconds, wf.Overhead.Controller.Median), pct(wf.Overhead.ControllerRatio.Median))
+	}
+	for _, wf := range r.Workflows {
+		ew.printf("\n### %s\n", mdEscape(wf.Name))
+		nodes, hidden := pickNodes(wf.Nodes, o.MaxNodes)
+		if len(nodes) > 0 {
+			title := fmt.Sprintf("%d nodes", len(wf.Nodes))
+			if hidden > 0 {
+				title = fmt.Sprintf("%d of %d nodes, those with the most controller overhead", len(nodes), len(wf.Nodes))
+			}
+			ew.printf("\n<details><summary>%s</summary>\n\n", title)
+			ew.printf("| node | kind | time | user | kubernetes | controller |\n|---|---|--:|--:|--:|--:|\n")
+			for _, n := range nodes {
+				ew.printf("| %s | %s | %s | %s | %s (%s) | %s (%s) |\n", mdEscape(n.Name), mdEscape(orDash(n.Kind)),
+					FormatValue(UnitSeconds, n.Total.Median), FormatValue(UnitSeconds, n.User.Median),
+					FormatValue(UnitSeconds, n.Kubernetes.Median), pct(n.KubernetesRatio.Median),
+					FormatValue(UnitSeconds, n.Controller.Median), pct(n.ControllerRatio.Median))
+			}
+			ew.printf("\n</details>\n")
+		}
+		if len(wf.Infrastructure) > 0 {
+			ew.printf("\n| infrastructure | count | p50 | p90 | p95 | max |\n|---|--:|--:|--:|--:|--:|\n")
+			for _, m := range wf.Infrastructure {
+				ew.printf("| %s | %s | %s | %s | %s | %s |\n", mdEscape(infraLabel(m.Name)), FormatValue(UnitCount, m.Count.Median),
+					latency(m.P50), latency(m.P90), latency(m.P95), latency(m.Max))
+			}
+		}
+	}
+	return ew.err
+}

@@ -1,0 +1,275 @@
+// Package reports defines benchctl's versioned report format
+// (apiVersion benchctl/v1, kind Report), the statistics every number in a
+// report is computed with, the text/Markdown/Go-benchmark renderers, and
+// the diff of two reports with its significance tests and CI gate.
+//
+// # Units
+//
+// Every statistic is a [Stats] with a unit field. Times are seconds as
+// float64 (unit "s"), so YAML stays readable and any tool can read it
+// without a duration parser; counts are unit "count" and shares of a total
+// are unit "ratio" (0..1). The raw samples, one per measured execution,
+// are kept next to the summary: the summary is recomputed from them when a
+// report is saved or loaded, and a mismatch is an error, so nothing in a
+// report can be typed in by hand or synthesised.
+//
+// # Constructors
+//
+// The aggregate stage builds a report with [NewWorkflow] from one
+// [ExecutionSample] per measured execution (or, at a lower level, with
+// [NewStats], [NewBreakdown] and [NewInfraMetric]), [NewConfig] for the
+// effective controller config and its hash, [CurrentHost], [NewReason]
+// and [NewValidity], then [Save]s it.
+package reports
+
+import "time"
+
+// Schema identifiers. A report with another apiVersion or kind is refused
+// by Load, so a future v2 never gets misread as v1.
+const (
+	APIVersion = "benchctl/v1"
+	KindReport = "Report"
+	KindDiff   = "Diff"
+)
+
+// Units of a Stats.
+const (
+	UnitSeconds = "s"
+	UnitCount   = "count"
+	UnitRatio   = "ratio"
+)
+
+// Report is one benchmark run of one config: the environment it ran in,
+// how it ran, the measurements per workflow and whether they can be
+// trusted.
+type Report struct {
+	APIVersion  string      `yaml:"apiVersion"`
+	Kind        string      `yaml:"kind"`
+	Environment Environment `yaml:"environment"`
+	Run         RunInfo     `yaml:"run"`
+	// Workflows are in portfolio order.
+	Workflows []Workflow `yaml:"workflows"`
+	Validity  Validity   `yaml:"validity"`
+}
+
+// Environment fingerprints everything that can change a result. Two
+// reports are comparable when schema, provider and portfolio hash agree.
+type Environment struct {
+	Provider   Provider   `yaml:"provider"`
+	Benchctl   Build      `yaml:"benchctl"`
+	Controller Controller `yaml:"controller"`
+	Config     Config     `yaml:"config"`
+	Portfolio  Portfolio  `yaml:"portfolio"`
+	Host       Host       `yaml:"host"`
+}
+
+// Provider is the cluster the run used.
+type Provider struct {
+	// Name is local, kind, eks, gke or existing.
+	Name              string `yaml:"name"`
+	KubernetesVersion string `yaml:"kubernetesVersion"`
+	Nodes             int    `yaml:"nodes"`
+	// Options are the provider options that can change results (instance
+	// types, region, KWOK stage delays, ...).
+	Options map[string]string `yaml:"options,omitempty"`
+}
+
+// Build identifies a binary.
+type Build struct {
+	Version string `yaml:"version"`
+	Commit  string `yaml:"commit"`
+}
+
+// Controller identifies the controller under test.
+type Controller struct {
+	Version string `yaml:"version"`
+	Commit  string `yaml:"commit"`
+	// Source is where it was built from: a directory or a git ref.
+	Source string `yaml:"source,omitempty"`
+}
+
+// Config is the named controller config with its effective values (after
+// defaults) and their hash; build it with NewConfig.
+type Config struct {
+	Name   string         `yaml:"name"`
+	Values map[string]any `yaml:"values,omitempty"`
+	// Hash is "sha256:" + hex of the canonical JSON of Values.
+	Hash string `yaml:"hash"`
+}
+
+// Portfolio identifies the workflows that ran.
+type Portfolio struct {
+	Name string `yaml:"name"`
+	Tier string `yaml:"tier"`
+	// Hash covers the compiled portfolio; diff refuses reports whose
+	// hashes differ because they did not run the same workflows.
+	Hash string `yaml:"hash"`
+}
+
+// Host is the machine benchctl ran on; build it with CurrentHost.
+type Host struct {
+	OS        string `yaml:"os"`
+	Arch      string `yaml:"arch"`
+	CPUs      int    `yaml:"cpus"`
+	GoVersion string `yaml:"goVersion"`
+}
+
+// Interleaving modes.
+const (
+	// InterleaveNone: each config's repetitions ran back to back.
+	InterleaveNone = "none"
+	// InterleaveRoundRobin: configs alternated repetition by repetition
+	// (A B A B ...), so drift hits all of them alike.
+	InterleaveRoundRobin = "round-robin"
+)
+
+// RunInfo says how the executions were scheduled.
+type RunInfo struct {
+	// Warmup executions ran first and are not in any statistic.
+	Warmup int `yaml:"warmup"`
+	// Repetitions is the number of measured executions asked for per
+	// workflow; Workflow.Executions is how many produced samples.
+	Repetitions  int          `yaml:"repetitions"`
+	Start        time.Time    `yaml:"start"`
+	End          time.Time    `yaml:"end"`
+	Interleaving Interleaving `yaml:"interleaving"`
+}
+
+// Interleaving records whether this config's executions alternated with
+// other configs' executions.
+type Interleaving struct {
+	Mode string `yaml:"mode"`
+	// Configs lists the configs in the order they alternated.
+	Configs []string `yaml:"configs,omitempty,flow"`
+}
+
+// Workflow holds the measurements of one portfolio workflow over its
+// measured executions. Every Stats in it has one sample per execution,
+// in execution order, except infrastructure latencies (see InfraMetric).
+type Workflow struct {
+	Name string `yaml:"name"`
+	// Executions is the number of measured executions: the sample count.
+	Executions int `yaml:"executions"`
+	// Wall is created -> the workflow's success persisted.
+	Wall Stats `yaml:"wall"`
+	// Setup is created -> the start node's success persisted.
+	Setup Stats `yaml:"setup"`
+	// Teardown is the last node done -> the workflow's success persisted.
+	Teardown Stats `yaml:"teardown"`
+	// Overhead sums the per-node breakdown of each execution.
+	Overhead Breakdown `yaml:"overhead"`
+	// Nodes has the same breakdown per node, in first-seen order.
+	Nodes []Node `yaml:"nodes,omitempty"`
+	// Infrastructure is the table of operation counts and latencies.
+	Infrastructure []InfraMetric `yaml:"infrastructure,omitempty"`
+}
+
+// Breakdown splits node time (done - ready) into user, kubernetes and
+// controller time. Build it with NewBreakdown, which also derives Total
+// and the ratios from the same samples.
+type Breakdown struct {
+	// User is finished - started: the task's own code.
+	User Stats `yaml:"user"`
+	// Kubernetes is started - launched: scheduling and pod start.
+	Kubernetes Stats `yaml:"kubernetes"`
+	// Controller is (launched - ready) + (done - finished).
+	Controller Stats `yaml:"controller"`
+	// Total is user + kubernetes + controller of each execution.
+	Total Stats `yaml:"total"`
+	// The ratios are each part over Total, per execution (0 when Total
+	// is 0). For a workflow they are ratios of the sums over its nodes.
+	UserRatio       Stats `yaml:"userRatio"`
+	KubernetesRatio Stats `yaml:"kubernetesRatio"`
+	ControllerRatio Stats `yaml:"controllerRatio"`
+}
+
+// Node is one node's breakdown. Name is its status path (nested nodes
+// joined by "/", as in the Workflow status).
+type Node struct {
+	Name      string `yaml:"name"`
+	Kind      string `yaml:"kind,omitempty"`
+	Breakdown `yaml:",inline"`
+}
+
+// Infrastructure metric names, in the order the table shows them.
+const (
+	InfraEventsWorkflow = "events.workflow"
+	InfraEventsNode     = "events.node"
+	InfraEventsTask     = "events.task"
+	InfraCRDUpdates     = "crd.updates"
+	InfraBlobReads      = "blob.reads"
+	InfraBlobWrites     = "blob.writes"
+	InfraCatalogGets    = "catalog.gets"
+	InfraCatalogPuts    = "catalog.puts"
+	InfraPodCreates     = "pod.creates"
+	InfraRounds         = "rounds"
+	InfraStreaks        = "streaks"
+)
+
+// InfraMetrics lists the standard infrastructure metrics in table order.
+var InfraMetrics = []string{
+	InfraEventsWorkflow, InfraEventsNode, InfraEventsTask, InfraCRDUpdates,
+	InfraBlobReads, InfraBlobWrites, InfraCatalogGets, InfraCatalogPuts,
+	InfraPodCreates, InfraRounds, InfraStreaks,
+}
+
+// InfraMetric is one row of the infrastructure table. Count has one
+// sample per execution (how many operations it did). P50..Max are
+// quantiles of that execution's operation latencies, so they have one
+// sample per execution that did at least one operation.
+type InfraMetric struct {
+	Name  string `yaml:"name"`
+	Count Stats  `yaml:"count"`
+	P50   Stats  `yaml:"p50"`
+	P90   Stats  `yaml:"p90"`
+	P95   Stats  `yaml:"p95"`
+	Max   Stats  `yaml:"max"`
+}
+
+// Severities of a validity reason.
+const (
+	// SeverityInvalid makes the run invalid: its numbers must not be used.
+	SeverityInvalid = "invalid"
+	// SeverityWarning is shown but leaves the run valid.
+	SeverityWarning = "warning"
+)
+
+// Kinds of validity reasons.
+const (
+	ReasonFailedExecution   = "failed-execution"
+	ReasonTimedOut          = "timed-out"
+	ReasonDroppedSpans      = "dropped-spans"
+	ReasonCountMismatch     = "count-mismatch"
+	ReasonClockSkew         = "clock-skew"
+	ReasonTooFewRepetitions = "too-few-repetitions"
+	ReasonNoisySamples      = "noisy-samples"
+)
+
+// defaultSeverity says which reasons invalidate a run. Too few or noisy
+// samples weaken conclusions but are not wrong numbers; the diff reports
+// their consequence (no significance) row by row.
+var defaultSeverity = map[string]string{
+	ReasonFailedExecution:   SeverityInvalid,
+	ReasonTimedOut:          SeverityInvalid,
+	ReasonDroppedSpans:      SeverityInvalid,
+	ReasonCountMismatch:     SeverityInvalid,
+	ReasonClockSkew:         SeverityInvalid,
+	ReasonTooFewRepetitions: SeverityWarning,
+	ReasonNoisySamples:      SeverityWarning,
+}
+
+// Validity is the run's verdict. Valid is false exactly when a reason has
+// severity invalid; build it with NewValidity.
+type Validity struct {
+	Valid   bool     `yaml:"valid"`
+	Reasons []Reason `yaml:"reasons,omitempty"`
+}
+
+// Reason is one finding about the run.
+type Reason struct {
+	Kind     string `yaml:"kind"`
+	Severity string `yaml:"severity"`
+	// Workflow is empty for run-wide findings.
+	Workflow string `yaml:"workflow,omitempty"`
+	Message  string `yaml:"message"`
+}
