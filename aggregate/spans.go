@@ -9,6 +9,8 @@ import (
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/benchctl/benchctl/controller/api/telemetry"
 )
 
 // Span is a finished span, reduced to what the measurements use.
@@ -97,4 +99,28 @@ func anyValue(v *commonpb.AnyValue) any {
 		return out
 	}
 	return nil
+}
+
+// ByWorkflow partitions spans by the Workflow object they worked on: the
+// workflow attribute of their workflow.handle ancestor. Launch-plan
+// children share their parent's execution id, so one execution's spans
+// can cover several objects. Spans outside any work item are returned
+// under "".
+func ByWorkflow(spans []*Span) map[string][]*Span {
+	byID := make(map[string]*Span, len(spans))
+	for _, s := range spans {
+		byID[s.ID] = s
+	}
+	out := map[string][]*Span{}
+	for _, s := range spans {
+		owner := ""
+		for p := s; p != nil; p = byID[p.ParentID] {
+			if p.Name == telemetry.SpanWorkflowHandle {
+				owner = p.Str(telemetry.AttrWorkflow)
+				break
+			}
+		}
+		out[owner] = append(out[owner], s)
+	}
+	return out
 }

@@ -236,11 +236,14 @@ const (
 
 // Kinds of validity reasons.
 const (
-	ReasonFailedExecution   = "failed-execution"
-	ReasonTimedOut          = "timed-out"
-	ReasonDroppedSpans      = "dropped-spans"
-	ReasonCountMismatch     = "count-mismatch"
-	ReasonClockSkew         = "clock-skew"
+	ReasonFailedExecution = "failed-execution"
+	ReasonTimedOut        = "timed-out"
+	ReasonDroppedSpans    = "dropped-spans"
+	ReasonCountMismatch   = "count-mismatch"
+	ReasonClockSkew       = "clock-skew"
+	// ReasonIncompleteTrace: the spans lacked something a measurement
+	// needs (a pod create, a persisted success), so it was not computed.
+	ReasonIncompleteTrace   = "incomplete-trace"
 	ReasonTooFewRepetitions = "too-few-repetitions"
 	ReasonNoisySamples      = "noisy-samples"
 )
@@ -254,6 +257,7 @@ var defaultSeverity = map[string]string{
 	ReasonDroppedSpans:      SeverityInvalid,
 	ReasonCountMismatch:     SeverityInvalid,
 	ReasonClockSkew:         SeverityInvalid,
+	ReasonIncompleteTrace:   SeverityInvalid,
 	ReasonTooFewRepetitions: SeverityWarning,
 	ReasonNoisySamples:      SeverityWarning,
 }
