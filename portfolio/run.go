@@ -1,0 +1,645 @@
+package portfolio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+)
+
+// Target is where one config's executions run: for an A/B comparison,
+// one Target per deployed config.
+type Target struct {
+	// Config names the deployed controller config ("default", ...).
+	Config string
+	// Namespace is where the Workflows are created.
+	Namespace string
+	// Client talks to the cluster; its scheme must know v1alpha1 and core
+	// v1 (see NewScheme).
+	Client client.WithWatch
+	// Hooks, if not nil, run around each execution.
+	Hooks Hooks
+}
+
+// Hooks collect an execution's artifacts; the aggregate implements them.
+// They write files into Execution.Dir; the runner lists those files in the
+// record. An error is recorded on the execution (which then does not
+// count as a success) and the run goes on.
+type Hooks interface {
+	// Before runs before the Workflow is created (scrape metrics).
+	Before(ctx context.Context, e *Execution) error
+	// After runs once a created Workflow has ended, successfully or not
+	// (failed, timed out), before it and its pods are deleted (fetch spans,
+	// scrape metrics, list pods). It does not run when Before failed.
+	After(ctx context.Context, e *Execution) error
+}
+
+// Execution is what the hooks see of one execution.
+type Execution struct {
+	PlanEntry
+	Namespace string
+	// Name is the Workflow's name, ExecutionID its spec.executionID (the
+	// controller's span attribute execution.id).
+	Name        string
+	ExecutionID string
+	// Dir is the execution's directory, for artifacts.
+	Dir string
+	// Created is when the create call returned (unix ns); set for After.
+	Created int64
+	// Final is the Workflow as last read; set for After (nil if it
+	// vanished before it finished).
+	Final *v1alpha1.Workflow
+}
+
+// Options control a run.
+type Options struct {
+	// Dir is the run directory (created if missing).
+	Dir string
+	// Resume continues the run in Dir: finished executions are kept and
+	// never run again; a half-done one is cleaned up and run again. On an
+	// empty Dir it starts a new run.
+	Resume bool
+	// Progress receives progress lines (a live line with an ETA when it is
+	// a terminal); nil means none.
+	Progress io.Writer
+	// KeepWorkflows leaves finished Workflows and their pods in the
+	// cluster. By default each is deleted once recorded, so that one
+	// execution's objects do not load the next.
+	KeepWorkflows bool
+	// CleanupTimeout bounds deleting one execution's objects (default 1m).
+	CleanupTimeout time.Duration
+	// Logger for details (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// fetchTimeout bounds reading the final object once the wait has ended.
+const fetchTimeout = 30 * time.Second
+
+// Overrides replace the portfolio's settings for every workflow; nil
+// fields keep them.
+type Overrides struct {
+	Repetitions *int
+	Warmup      *int
+	Timeout     *time.Duration
+}
+
+// Override applies o to every workflow of c.
+func (c *Compiled) Override(o Overrides) error {
+	if o.Repetitions != nil && *o.Repetitions < 1 {
+		return fmt.Errorf("repetitions must be >= 1, got %d", *o.Repetitions)
+	}
+	if o.Warmup != nil && *o.Warmup < 0 {
+		return fmt.Errorf("warm-up must be >= 0, got %d", *o.Warmup)
+	}
+	if o.Timeout != nil && *o.Timeout <= 0 {
+		return fmt.Errorf("timeout must be positive, got %s", *o.Timeout)
+	}
+	for _, w := range c.Workflows {
+		if o.Repetitions != nil {
+			w.Repetitions = *o.Repetitions
+		}
+		if o.Warmup != nil {
+			w.Warmup = *o.Warmup
+		}
+		if o.Timeout != nil {
+			w.Timeout = *o.Timeout
+		}
+	}
+	return nil
+}
+
+// Plan orders the executions: workflow by workflow; for each, the warm-ups
+// then the measured repetitions; each repetition once per config, in
+// target order (A B A B ...), so drift during the run hits every config
+// alike.
+func Plan(c *Compiled, configs []string) []PlanEntry {
+	var plan []PlanEntry
+	for _, w := range c.Workflows {
+		for _, warm := range []bool{true, false} {
+			n := w.Repetitions
+			if warm {
+				n = w.Warmup
+			}
+			for rep := 1; rep <= n; rep++ {
+				for _, cfg := range configs {
+					plan = append(plan, PlanEntry{Seq: len(plan), Workflow: w.Name, Config: cfg, Repetition: rep, Warmup: warm})
+				}
+			}
+		}
+	}
+	return plan
+}
+
+// Execute runs the compiled portfolio on the targets, strictly serially,
+// and returns the run as LoadRun reads it. Each execution's record is
+// written before the next starts. When ctx is cancelled the in-flight
+// Workflow is deleted, nothing is recorded for it, and Execute returns
+// the partial run with an error wrapping context.Canceled; Options.Resume
+// continues it later.
+func Execute(ctx context.Context, c *Compiled, targets []Target, opts Options) (*Run, error) {
+	r, err := newRunner(c, targets, opts)
+	if err != nil {
+		return nil, err
+	}
+	done, err := r.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prog := newProgress(opts.Progress, r.manifest.Plan, done)
+	defer prog.stop()
+	for _, p := range r.manifest.Plan {
+		if _, ok := done[p.Seq]; ok {
+			continue
+		}
+		if ctx.Err() != nil {
+			run, _ := LoadRun(r.dir)
+			return run, fmt.Errorf("interrupted before %s: %w", p.dirName(), context.Cause(ctx))
+		}
+		prog.start(p)
+		rec, err := r.execute(ctx, p)
+		if err != nil {
+			run, _ := LoadRun(r.dir)
+			return run, err
+		}
+		prog.finish(rec)
+	}
+	return LoadRun(r.dir)
+}
+
+type runner struct {
+	dir      string
+	opts     Options
+	log      *slog.Logger
+	compiled *Compiled
+	targets  map[string]Target
+	refs     []TargetRef
+	manifest Manifest
+}
+
+func newRunner(c *Compiled, targets []Target, opts Options) (*runner, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("portfolio run: no run directory")
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("portfolio run: no targets")
+	}
+	if opts.CleanupTimeout <= 0 {
+		opts.CleanupTimeout = time.Minute
+	}
+	r := &runner{dir: opts.Dir, opts: opts, log: opts.Logger, compiled: c, targets: map[string]Target{}}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	var configs []string
+	for _, t := range targets {
+		switch {
+		case t.Config == "" || t.Namespace == "" || t.Client == nil:
+			return nil, fmt.Errorf("portfolio run: target %+v needs a config name, a namespace and a client", t)
+		case len(t.Config) > 63:
+			return nil, fmt.Errorf("portfolio run: config name %q is longer than a label value (63)", t.Config)
+		}
+		if _, dup := r.targets[t.Config]; dup {
+			return nil, fmt.Errorf("portfolio run: config %q given twice", t.Config)
+		}
+		r.targets[t.Config] = t
+		r.refs = append(r.refs, TargetRef{Config: t.Config, Namespace: t.Namespace})
+		configs = append(configs, t.Config)
+	}
+	r.manifest = Manifest{
+		Schema:    ManifestSchema,
+		Portfolio: PortfolioRef{Name: c.Name, Tier: c.Tier, Hash: c.Hash},
+		Targets:   r.refs,
+		Plan:      Plan(c, configs),
+	}
+	return r, nil
+}
+
+// open starts or resumes the run directory and returns the finished
+// executions. On resume it removes half-done execution directories and
+// deletes every Workflow of the run that is still in the cluster.
+func (r *runner) open(ctx context.Context) (map[int]*Record, error) {
+	mpath := filepath.Join(r.dir, ManifestFile)
+	var old Manifest
+	err := readJSON(mpath, &old)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if entries, err := os.ReadDir(r.dir); err == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("%s is not empty and holds no run (%s); choose a new or empty output directory", r.dir, ManifestFile)
+		}
+		if err := r.create(); err != nil {
+			return nil, err
+		}
+		return map[int]*Record{}, nil
+	case err != nil:
+		return nil, err
+	case !r.opts.Resume:
+		return nil, fmt.Errorf("%s already holds a run (%s); pass --resume to continue it or choose another output directory", r.dir, old.RunID)
+	}
+	if err := r.compatible(old); err != nil {
+		return nil, fmt.Errorf("cannot resume the run in %s: %w", r.dir, err)
+	}
+	r.manifest = old
+	done, err := readRecords(r.dir, old.Plan)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range old.Plan {
+		if _, ok := done[p.Seq]; !ok {
+			if err := os.RemoveAll(filepath.Join(r.dir, ExecutionsDir, p.dirName())); err != nil {
+				return nil, fmt.Errorf("remove half-done execution: %w", err)
+			}
+		}
+	}
+	keep := map[string]bool{}
+	if r.opts.KeepWorkflows {
+		for _, rec := range done {
+			keep[rec.Name] = true
+		}
+	}
+	if err := r.sweep(ctx, keep); err != nil {
+		return nil, err
+	}
+	r.log.Info("resuming run", "dir", r.dir, "run", old.RunID, "done", len(done), "planned", len(old.Plan))
+	return done, nil
+}
+
+func (r *runner) create() error {
+	id := make([]byte, 4)
+	if _, err := rand.Read(id); err != nil {
+		return fmt.Errorf("run ID: %w", err)
+	}
+	r.manifest.RunID = hex.EncodeToString(id)
+	r.manifest.Started = time.Now().UnixNano()
+	if err := os.MkdirAll(filepath.Join(r.dir, ExecutionsDir), 0o755); err != nil {
+		return fmt.Errorf("create run directory: %w", err)
+	}
+	if err := writeJSON(filepath.Join(r.dir, PortfolioFile), r.compiled); err != nil {
+		return err
+	}
+	// The manifest goes last: its presence marks a usable run directory.
+	return writeJSON(filepath.Join(r.dir, ManifestFile), r.manifest)
+}
+
+// compatible checks that a resumed run is the same run.
+func (r *runner) compatible(old Manifest) error {
+	switch {
+	case old.Schema != ManifestSchema:
+		return fmt.Errorf("it was written in schema %q, this benchctl writes %q", old.Schema, ManifestSchema)
+	case old.Portfolio != r.manifest.Portfolio:
+		return fmt.Errorf("it ran portfolio %s tier %s (%s), not %s tier %s (%s)", old.Portfolio.Name, old.Portfolio.Tier,
+			old.Portfolio.Hash, r.manifest.Portfolio.Name, r.manifest.Portfolio.Tier, r.manifest.Portfolio.Hash)
+	case !slices.Equal(old.Targets, r.manifest.Targets):
+		return fmt.Errorf("it ran on targets %v, not %v", old.Targets, r.manifest.Targets)
+	case !slices.Equal(old.Plan, r.manifest.Plan):
+		return fmt.Errorf("its plan differs (%d executions planned, now %d): repetitions, warm-ups or workflows changed", len(old.Plan), len(r.manifest.Plan))
+	}
+	return nil
+}
+
+// sweep deletes the run's Workflows still in the cluster, except keep.
+func (r *runner) sweep(ctx context.Context, keep map[string]bool) error {
+	for _, ref := range r.refs {
+		t := r.targets[ref.Config]
+		var list v1alpha1.WorkflowList
+		if err := t.Client.List(ctx, &list, client.InNamespace(t.Namespace), client.MatchingLabels{LabelRun: r.manifest.RunID}); err != nil {
+			return fmt.Errorf("list leftover workflows of run %s in %s: %w", r.manifest.RunID, t.Namespace, err)
+		}
+		for i := range list.Items {
+			w := &list.Items[i]
+			if keep[w.Name] {
+				continue
+			}
+			r.log.Info("deleting leftover workflow", "namespace", w.Namespace, "name", w.Name)
+			if err := r.cleanup(t, w.Name, w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errDeleted says a watched Workflow disappeared.
+var errDeleted = errors.New("workflow was deleted before it reached a terminal phase")
+
+// execute runs one plan entry and writes its record. An error means the
+// run cannot go on (interrupted, or the cluster refuses the work).
+func (r *runner) execute(ctx context.Context, p PlanEntry) (*Record, error) {
+	t := r.targets[p.Config]
+	w := r.compiled.Workflow(p.Workflow)
+	dir := filepath.Join(r.dir, ExecutionsDir, p.dirName())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create execution directory: %w", err)
+	}
+	name, err := executionName(w.Name, r.manifest.RunID, p.Seq)
+	if err != nil {
+		return nil, err
+	}
+	obj := w.NewExecution(t.Namespace, name, map[string]string{LabelRun: r.manifest.RunID, LabelConfig: t.Config})
+	rec := &Record{
+		Schema: RecordSchema, PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: obj.Spec.ExecutionID,
+		Closure: obj.Spec.Closure.DeepCopy(), Began: time.Now().UnixNano(),
+	}
+	ex := &Execution{PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: obj.Spec.ExecutionID, Dir: dir}
+	log := r.log.With("workflow", p.Workflow, "config", p.Config, "rep", p.Repetition, "warmup", p.Warmup, "name", name)
+
+	// interrupted undoes the in-flight execution: its Workflow is deleted
+	// and its directory removed, so a resume runs it afresh.
+	interrupted := func(stage string) (*Record, error) {
+		if rec.Created != 0 {
+			if err := r.cleanup(t, name, nil); err != nil {
+				log.Warn("could not delete the interrupted workflow; a resumed run deletes it", "err", err)
+			}
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("could not remove the interrupted execution's directory", "err", err)
+		}
+		return nil, fmt.Errorf("interrupted %s %s (config %s): %w", stage, name, p.Config, context.Cause(ctx))
+	}
+
+	if t.Hooks != nil {
+		if err := t.Hooks.Before(ctx, ex); err != nil {
+			if ctx.Err() != nil {
+				return interrupted("before")
+			}
+			rec.Error = fmt.Sprintf("before hook: %v", err)
+			log.Warn("before hook failed; the execution is skipped and recorded as failed", "err", err)
+		}
+	}
+	if rec.Error == "" {
+		if err := r.run(ctx, t, w, obj, rec); err != nil {
+			if ctx.Err() != nil {
+				return interrupted("running")
+			}
+			if rec.Created != 0 {
+				if cerr := r.cleanup(t, name, rec.Final); cerr != nil {
+					log.Warn("cleanup failed", "err", cerr)
+				}
+			}
+			return nil, err
+		}
+		if t.Hooks != nil && rec.Created != 0 {
+			ex.Created, ex.Final = rec.Created, rec.Final
+			if err := t.Hooks.After(ctx, ex); err != nil {
+				if ctx.Err() != nil {
+					return interrupted("after")
+				}
+				rec.Error = joinErr(rec.Error, fmt.Sprintf("after hook: %v", err))
+				log.Warn("after hook failed", "err", err)
+			}
+		}
+	}
+	if rec.Artifacts, err = artifacts(dir); err != nil {
+		return nil, err
+	}
+	rec.Ended = time.Now().UnixNano()
+	if err := writeJSON(filepath.Join(dir, RecordFile), rec); err != nil {
+		return nil, fmt.Errorf("record execution %s: %w", name, err)
+	}
+	log.Debug("recorded", "phase", rec.Phase, "timedOut", rec.TimedOut, "error", rec.Error)
+	if rec.Created != 0 && !r.opts.KeepWorkflows {
+		if err := r.cleanup(t, name, rec.Final); err != nil {
+			// The record is safe; a leftover only loads the cluster. Go on.
+			log.Warn("could not delete the finished workflow", "err", err)
+		}
+	}
+	return rec, nil
+}
+
+func joinErr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// run creates the Workflow, waits for a terminal phase within the
+// workflow's timeout and reads the final object into rec. Outcomes of the
+// execution itself (failed, timed out, deleted) go into rec; an error
+// means the cluster refused the work or ctx ended.
+func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.Workflow, rec *Record) error {
+	ectx, cancel := context.WithTimeout(ctx, w.Timeout)
+	defer cancel()
+	if err := t.Client.Create(ectx, obj); err != nil {
+		if ctx.Err() == nil && ectx.Err() != nil {
+			// The create may have happened all the same.
+			rec.TimedOut = true
+			rec.Error = fmt.Sprintf("create did not return within the %s timeout", w.Timeout)
+			if err := r.cleanup(t, obj.Name, nil); err != nil {
+				rec.Error = joinErr(rec.Error, err.Error())
+			}
+			return nil
+		}
+		return fmt.Errorf("create workflow %s/%s: %w", obj.Namespace, obj.Name, err)
+	}
+	rec.Created = time.Now().UnixNano()
+	final, err := waitTerminal(ectx, t.Client, obj)
+	switch {
+	case err == nil:
+		rec.Observed = time.Now().UnixNano()
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case ectx.Err() != nil:
+		rec.TimedOut = true
+		rec.Error = fmt.Sprintf("no terminal phase within the %s timeout", w.Timeout)
+	case errors.Is(err, errDeleted):
+		rec.Error = err.Error()
+		return nil
+	default:
+		return err
+	}
+	fctx, fcancel := context.WithTimeout(ctx, fetchTimeout)
+	defer fcancel()
+	cur := &v1alpha1.Workflow{}
+	if err := t.Client.Get(fctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if final == nil && !rec.TimedOut {
+			return fmt.Errorf("read workflow %s/%s: %w", obj.Namespace, obj.Name, err)
+		}
+		// After a timeout the record says enough; after a terminal phase
+		// the watched copy is final too. Keep it and say so.
+		rec.Error = joinErr(rec.Error, fmt.Sprintf("read final object: %v", err))
+		cur = final
+	}
+	if cur != nil {
+		cur.ManagedFields = nil // server bookkeeping, noise in the record
+	}
+	rec.Final = cur
+	if !rec.TimedOut {
+		rec.Phase = cur.Status.Phase
+		if rec.Phase != v1alpha1.WorkflowSucceeded {
+			rec.Error = joinErr(rec.Error, fmt.Sprintf("workflow %s: %s", rec.Phase, cur.Status.Message))
+		}
+	}
+	return nil
+}
+
+// waitTerminal watches one Workflow until its phase is terminal. The watch
+// starts at the object's resourceVersion, so no update is missed, and is
+// re-established if the server ends it.
+func waitTerminal(ctx context.Context, c client.WithWatch, obj *v1alpha1.Workflow) (*v1alpha1.Workflow, error) {
+	return watchUntil(ctx, c, obj.Namespace, obj.Name, obj.ResourceVersion, func(w *v1alpha1.Workflow) bool {
+		return w.Status.Phase.IsTerminal()
+	})
+}
+
+// watchUntil watches the named Workflow until done returns true for it,
+// returning that object, or errDeleted once it is gone.
+func watchUntil(ctx context.Context, c client.WithWatch, ns, name, rv string, done func(*v1alpha1.Workflow) bool) (*v1alpha1.Workflow, error) {
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	for {
+		w, err := c.Watch(ctx, &v1alpha1.WorkflowList{}, &client.ListOptions{
+			Namespace:     ns,
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", name),
+			Raw:           &metav1.ListOptions{ResourceVersion: rv},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("watch workflow %s/%s: %w", ns, name, err)
+		}
+		// Some watch implementations (fakes, caches) ignore the
+		// resourceVersion and deliver only later events; one read after
+		// the watch is open closes that gap.
+		cur := &v1alpha1.Workflow{}
+		switch err := c.Get(ctx, key, cur); {
+		case apierrors.IsNotFound(err):
+			w.Stop()
+			return nil, errDeleted
+		case err != nil:
+			w.Stop()
+			return nil, fmt.Errorf("read workflow %s: %w", key, err)
+		case done(cur):
+			w.Stop()
+			return cur, nil
+		}
+		rv = cur.ResourceVersion
+		got, again, err := consume(ctx, w.ResultChan(), name, done)
+		w.Stop()
+		if err != nil || !again {
+			return got, err
+		}
+		if got != nil {
+			rv = got.ResourceVersion
+		}
+		// The server ended the watch (timeout, restart, 410 Gone): pause
+		// briefly so a failing server is not hammered, then watch again.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(rewatchPause):
+		}
+	}
+}
+
+// rewatchPause separates re-established watches.
+const rewatchPause = 100 * time.Millisecond
+
+// consume reads watch events until done, deletion, the channel's end
+// (again = true: re-watch from the last object seen) or ctx's end.
+func consume(ctx context.Context, ch <-chan watch.Event, name string, done func(*v1alpha1.Workflow) bool) (last *v1alpha1.Workflow, again bool, err error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case ev, ok := <-ch:
+			if !ok {
+				return last, true, nil
+			}
+			switch ev.Type {
+			case watch.Error:
+				// Typically 410 Gone: the resourceVersion is too old.
+				// Re-watch from the current object.
+				return nil, true, nil
+			case watch.Bookmark:
+				continue
+			}
+			w, ok := ev.Object.(*v1alpha1.Workflow)
+			if !ok || w.Name != name {
+				continue
+			}
+			if ev.Type == watch.Deleted {
+				return nil, false, errDeleted
+			}
+			last = w
+			if done(w) {
+				return w, false, nil
+			}
+		}
+	}
+}
+
+// cleanup deletes an execution's Workflow, its launch-plan children and
+// their pods, and waits until the Workflows are gone, so the next
+// execution starts on a quiet cluster. Pods are deleted by label in one
+// call rather than left to the garbage collector, which would still be
+// deleting them while the next execution is measured; terminal pods go
+// at once. final (may be nil) names the children.
+func (r *runner) cleanup(t Target, name string, final *v1alpha1.Workflow) error {
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.CleanupTimeout)
+	defer cancel()
+	names := []string{name}
+	if final == nil {
+		// Interrupted or timed out: read the status to learn the children.
+		cur := &v1alpha1.Workflow{}
+		if err := t.Client.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: name}, cur); err == nil {
+			final = cur
+		}
+	}
+	if final != nil {
+		for _, id := range sortedKeys(final.Status.Nodes) {
+			if c := final.Status.Nodes[id].Child; c != "" {
+				names = append(names, c)
+			}
+		}
+	}
+	var errs []error
+	bg := metav1.DeletePropagationBackground
+	for _, n := range names {
+		w := &v1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: n}}
+		if err := t.Client.Delete(ctx, w, &client.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete workflow %s/%s: %w", t.Namespace, n, err))
+			continue
+		}
+		if err := t.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(t.Namespace),
+			client.MatchingLabels{v1alpha1.LabelWorkflow: n}, client.PropagationPolicy(bg)); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete pods of workflow %s/%s: %w", t.Namespace, n, err))
+		}
+		if _, err := watchUntil(ctx, t.Client, t.Namespace, n, "", func(*v1alpha1.Workflow) bool { return false }); !errors.Is(err, errDeleted) {
+			errs = append(errs, fmt.Errorf("wait for workflow %s/%s to be deleted: %w", t.Namespace, n, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// executionName is WORKFLOW-RUNID-SEQ-RANDOM: unique per attempt, so an
+// execution run again after an interruption never meets its predecessor
+// while that one is still being deleted; at most 63 characters so that it
+// fits the label values pods carry.
+func executionName(workflow, runID string, seq int) (string, error) {
+	b := make([]byte, 2)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("execution name: %w", err)
+	}
+	name := fmt.Sprintf("%s-%s-%d-%s", workflow, runID, seq, hex.EncodeToString(b))
+	if len(name) > 63 {
+		return "", fmt.Errorf("execution name %q is longer than 63 characters", name)
+	}
+	return name, nil
+}

@@ -1,0 +1,505 @@
+package portfolio
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+)
+
+// fakeController completes Workflows in a fake cluster the way the real
+// one would as seen from the runner: it moves each new Workflow to a phase
+// chosen by outcome (by benchmark name), after a short delay, and creates
+// a pod per Workflow so that cleanup has something to delete.
+type fakeController struct {
+	t       *testing.T
+	c       client.WithWatch
+	outcome map[string]v1alpha1.WorkflowPhase // benchmark -> phase; "" = never finishes
+	// onCreate runs for the n-th Workflow seen (from 0); returning false
+	// leaves that Workflow unfinished.
+	onCreate func(n int, w *v1alpha1.Workflow) bool
+
+	mu      sync.Mutex
+	created []*v1alpha1.Workflow
+}
+
+func newFakeCluster(t *testing.T) client.WithWatch {
+	t.Helper()
+	s, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake.NewClientBuilder().WithScheme(s).Build()
+}
+
+func (f *fakeController) start(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := f.c.Watch(ctx, &v1alpha1.WorkflowList{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); w.Stop(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ev := range w.ResultChan() {
+			wf, ok := ev.Object.(*v1alpha1.Workflow)
+			if !ok || ev.Type != watch.Added {
+				continue
+			}
+			f.mu.Lock()
+			n := len(f.created)
+			f.created = append(f.created, wf.DeepCopy())
+			onCreate := f.onCreate
+			f.mu.Unlock()
+			if onCreate != nil && !onCreate(n, wf) {
+				continue
+			}
+			phase := f.outcome[wf.Labels[LabelBenchmark]]
+			if phase == "" {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.complete(ctx, wf, phase)
+			}()
+		}
+	}()
+}
+
+func (f *fakeController) complete(ctx context.Context, wf *v1alpha1.Workflow, phase v1alpha1.WorkflowPhase) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: wf.Namespace, Name: wf.Name + "-n0",
+		Labels: map[string]string{v1alpha1.LabelWorkflow: wf.Name}}}
+	if err := f.c.Create(ctx, pod); err != nil && ctx.Err() == nil {
+		f.t.Errorf("create pod: %v", err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	cur := &v1alpha1.Workflow{}
+	if err := f.c.Get(ctx, client.ObjectKeyFromObject(wf), cur); err != nil {
+		return // deleted: the runner gave up on it
+	}
+	cur.Status.Phase = phase
+	cur.Status.StartedAt, cur.Status.FinishedAt = time.Now().UnixNano()-1e6, time.Now().UnixNano()
+	cur.Status.Nodes = map[string]v1alpha1.NodeStatus{"n0": {Phase: v1alpha1.NodeSucceeded, Attempts: 1}}
+	if phase == v1alpha1.WorkflowFailed {
+		cur.Status.Message = "node n0 failed"
+		cur.Status.Nodes["n0"] = v1alpha1.NodeStatus{Phase: v1alpha1.NodeFailed, Attempts: 1}
+	}
+	if err := f.c.Update(ctx, cur); err != nil && ctx.Err() == nil {
+		f.t.Logf("update %s: %v", wf.Name, err)
+	}
+}
+
+func (f *fakeController) createdCount() int { return len(f.seen()) }
+
+func (f *fakeController) seen() []*v1alpha1.Workflow {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.created)
+}
+
+// fileHooks writes an artifact in each hook and counts calls.
+type fileHooks struct {
+	mu     sync.Mutex
+	before map[string]int // execution name -> calls
+	after  map[string]int
+	failOn string // workflow whose Before fails
+}
+
+func newFileHooks() *fileHooks {
+	return &fileHooks{before: map[string]int{}, after: map[string]int{}}
+}
+
+func (h *fileHooks) Before(_ context.Context, e *Execution) error {
+	h.mu.Lock()
+	h.before[e.Name]++
+	h.mu.Unlock()
+	if e.Workflow == h.failOn {
+		return errors.New("metrics endpoint unreachable")
+	}
+	return os.WriteFile(filepath.Join(e.Dir, "metrics-before.txt"), []byte("x 1\n"), 0o644)
+}
+
+func (h *fileHooks) After(_ context.Context, e *Execution) error {
+	h.mu.Lock()
+	h.after[e.Name]++
+	h.mu.Unlock()
+	if e.Created == 0 || e.Final == nil {
+		return errors.New("After called without the created instant or the final object")
+	}
+	if err := os.MkdirAll(filepath.Join(e.Dir, "spans"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(e.Dir, "spans", "otlp.json"), []byte("{}"), 0o644)
+}
+
+func testPortfolio(t *testing.T, body string) *Compiled {
+	t.Helper()
+	return compileDoc(t, body, TierDefault)
+}
+
+const twoWorkflows = `  - name: alpha
+    description: d
+    repetitions: 2
+    warmup: 1
+    timeout: 10s
+    chain: {length: 1}
+  - name: beta
+    description: d
+    repetitions: 1
+    warmup: 1
+    timeout: 10s
+    fanout: {width: 2}
+`
+
+func TestExecuteAB(t *testing.T) {
+	c := newFakeCluster(t)
+	fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{"alpha": v1alpha1.WorkflowSucceeded, "beta": v1alpha1.WorkflowSucceeded}}
+	fc.start(t)
+	hooks := newFileHooks()
+	comp := testPortfolio(t, twoWorkflows)
+	dir := t.TempDir()
+	var out bytes.Buffer
+	run, err := Execute(context.Background(), comp, []Target{
+		{Config: "a", Namespace: "ns-a", Client: c, Hooks: hooks},
+		{Config: "b", Namespace: "ns-b", Client: c, Hooks: hooks},
+	}, Options{Dir: dir, Progress: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !run.Complete() || len(run.Records) != 10 || len(run.Measured()) != 6 {
+		t.Fatalf("run: complete %v, %d records, %d measured; want 10 and 6", run.Complete(), len(run.Records), len(run.Measured()))
+	}
+	if s := run.Samples("b", "alpha"); len(s) != 2 || s[0].Seq != 3 || s[1].Seq != 5 {
+		t.Errorf("samples of alpha on b: %v", s)
+	}
+	// Creation order is the plan: A B A B.
+	var order []string
+	for _, w := range fc.seen() {
+		order = append(order, w.Labels[LabelBenchmark]+"/"+w.Labels[LabelConfig]+"/"+w.Namespace)
+	}
+	want := []string{"alpha/a/ns-a", "alpha/b/ns-b", "alpha/a/ns-a", "alpha/b/ns-b", "alpha/a/ns-a", "alpha/b/ns-b",
+		"beta/a/ns-a", "beta/b/ns-b", "beta/a/ns-a", "beta/b/ns-b"}
+	if !slices.Equal(order, want) {
+		t.Errorf("creation order %v\nwant %v", order, want)
+	}
+	for i, rec := range run.Records {
+		if rec.Seq != i || !rec.Succeeded() || rec.Created == 0 || rec.Observed < rec.Created || rec.Final == nil || rec.Closure == nil {
+			t.Errorf("record %d: %+v", i, rec)
+			continue
+		}
+		if rec.Final.Status.Phase != v1alpha1.WorkflowSucceeded || rec.ExecutionID != rec.Name || rec.Final.Spec.ExecutionID != rec.Name {
+			t.Errorf("record %d: final object %s phase %q", i, rec.Final.Name, rec.Final.Status.Phase)
+		}
+		if rec.Warmup != (i < 2 || i == 6 || i == 7) {
+			t.Errorf("record %d: warmup = %v", i, rec.Warmup)
+		}
+		if !slices.Equal(rec.Artifacts, []string{"metrics-before.txt", "spans/otlp.json"}) {
+			t.Errorf("record %d: artifacts %v", i, rec.Artifacts)
+		}
+		if hooks.before[rec.Name] != 1 || hooks.after[rec.Name] != 1 {
+			t.Errorf("record %d: hooks called %d/%d times", i, hooks.before[rec.Name], hooks.after[rec.Name])
+		}
+		if Count(rec.Closure) != comp.Workflow(rec.Workflow).Counts {
+			t.Errorf("record %d: closure counts differ from the compiled ones", i)
+		}
+	}
+	// Everything was cleaned up as it finished.
+	var wfs v1alpha1.WorkflowList
+	var pods corev1.PodList
+	if err := c.List(context.Background(), &wfs); err != nil || len(wfs.Items) != 0 {
+		t.Errorf("workflows left: %d (%v)", len(wfs.Items), err)
+	}
+	if err := c.List(context.Background(), &pods); err != nil || len(pods.Items) != 0 {
+		t.Errorf("pods left: %d (%v)", len(pods.Items), err)
+	}
+	// The record holds the fields the aggregate reads, under these names.
+	raw, err := os.ReadFile(filepath.Join(run.Records[3].Dir, RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"schema", "seq", "workflow", "config", "repetition", "warmup", "executionID", "created", "phase", "timedOut", "final", "closure", "artifacts"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("record.json lacks %q", k)
+		}
+	}
+	if m["workflow"] != "alpha" {
+		t.Errorf("record.json workflow = %v", m["workflow"])
+	}
+	// Progress: one plain line per execution (not a terminal).
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 10 || !strings.Contains(lines[0], "alpha") || !strings.Contains(lines[0], "warm-up 1/1") || !strings.Contains(lines[3], "ETA") {
+		t.Errorf("progress output:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "\r") {
+		t.Error("progress redraws lines when not on a terminal")
+	}
+	if run.Manifest.Portfolio.Hash != comp.Hash || len(run.Manifest.RunID) != 8 || run.Portfolio.Workflow("beta").Counts.Pods != 2 {
+		t.Errorf("manifest %+v, portfolio %+v", run.Manifest.Portfolio, run.Portfolio)
+	}
+}
+
+func TestExecuteFailureTimeoutAndHookError(t *testing.T) {
+	c := newFakeCluster(t)
+	fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{
+		"fails": v1alpha1.WorkflowFailed, "ok": v1alpha1.WorkflowSucceeded, "nohook": v1alpha1.WorkflowSucceeded,
+	}}
+	fc.start(t)
+	hooks := newFileHooks()
+	hooks.failOn = "nohook"
+	comp := testPortfolio(t, `  - {name: fails, description: d, repetitions: 1, warmup: 0, chain: {length: 1}}
+  - {name: hangs, description: d, repetitions: 1, warmup: 0, timeout: 300ms, chain: {length: 1}}
+  - {name: nohook, description: d, repetitions: 1, warmup: 0, chain: {length: 1}}
+  - {name: ok, description: d, repetitions: 1, warmup: 0, chain: {length: 1}}
+`)
+	run, err := Execute(context.Background(), comp, []Target{{Config: "a", Namespace: "ns", Client: c, Hooks: hooks}}, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Records) != 4 {
+		t.Fatalf("%d records, want 4", len(run.Records))
+	}
+	fails, hangs, nohook, ok := run.Records[0], run.Records[1], run.Records[2], run.Records[3]
+	if fails.Phase != v1alpha1.WorkflowFailed || fails.TimedOut || !strings.Contains(fails.Error, "node n0 failed") || fails.Succeeded() {
+		t.Errorf("failed execution recorded as %+v", fails)
+	}
+	if !hangs.TimedOut || hangs.Phase != "" || !strings.Contains(hangs.Error, "300ms timeout") || hangs.Final == nil || hangs.Succeeded() {
+		t.Errorf("timed-out execution recorded as phase %q timedOut %v error %q", hangs.Phase, hangs.TimedOut, hangs.Error)
+	}
+	if d := time.Duration(hangs.Ended - hangs.Began); d < 300*time.Millisecond || d > 10*time.Second {
+		t.Errorf("timed-out execution took %s", d)
+	}
+	if nohook.Created != 0 || nohook.Final != nil || !strings.Contains(nohook.Error, "before hook: metrics endpoint unreachable") || hooks.after[nohook.Name] != 0 {
+		t.Errorf("execution whose Before hook failed: %+v", nohook)
+	}
+	if !ok.Succeeded() {
+		t.Errorf("the run did not go on after the failures: %+v", ok)
+	}
+	if n := fc.createdCount(); n != 3 {
+		t.Errorf("%d workflows created, want 3 (none for the failed hook)", n)
+	}
+	var wfs v1alpha1.WorkflowList
+	if err := c.List(context.Background(), &wfs); err != nil || len(wfs.Items) != 0 {
+		t.Errorf("workflows left after failures: %d (%v)", len(wfs.Items), err)
+	}
+}
+
+// TestResume interrupts a run mid-execution, then resumes it: no
+// execution is lost or counted twice, and the interrupted one is redone
+// under a new name after its Workflow was deleted.
+func TestResume(t *testing.T) {
+	c := newFakeCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const interruptAt = 3
+	fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{"alpha": v1alpha1.WorkflowSucceeded, "beta": v1alpha1.WorkflowSucceeded}}
+	fc.onCreate = func(n int, _ *v1alpha1.Workflow) bool {
+		if n == interruptAt {
+			cancel() // Ctrl-C while the 4th execution runs
+			return false
+		}
+		return true
+	}
+	fc.start(t)
+	hooks := newFileHooks()
+	comp := testPortfolio(t, twoWorkflows)
+	dir := t.TempDir()
+	targets := []Target{{Config: "a", Namespace: "ns-a", Client: c, Hooks: hooks}, {Config: "b", Namespace: "ns-b", Client: c, Hooks: hooks}}
+
+	run, err := Execute(ctx, comp, targets, Options{Dir: dir})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
+	}
+	if run == nil || len(run.Records) != interruptAt || len(run.Missing) != 10-interruptAt {
+		t.Fatalf("interrupted run: %d records, %d missing", len(run.Records), len(run.Missing))
+	}
+	interrupted := fc.seen()[interruptAt]
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(interrupted), &v1alpha1.Workflow{}); err == nil {
+		t.Error("the interrupted workflow was not deleted")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ExecutionsDir, run.Missing[0].dirName())); !os.IsNotExist(err) {
+		t.Errorf("the interrupted execution left its directory: %v", err)
+	}
+
+	// Simulate a harder kill during the next execution: its Workflow and
+	// a half-written directory survive.
+	next := run.Missing[0]
+	leftover := comp.Workflow(next.Workflow).NewExecution("ns-b", "leftover", map[string]string{LabelRun: run.Manifest.RunID})
+	if err := c.Create(context.Background(), leftover); err != nil {
+		t.Fatal(err)
+	}
+	half := filepath.Join(dir, ExecutionsDir, next.dirName())
+	if err := os.MkdirAll(half, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(half, "stale-spans.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A Workflow of another run in the same namespace is not ours to delete.
+	foreign := comp.Workflow("alpha").NewExecution("ns-b", "foreign", map[string]string{LabelRun: "other"})
+	if err := c.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := Execute(context.Background(), comp, targets, Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("re-running into a used directory without resume: err = %v", err)
+	}
+	var out bytes.Buffer
+	fc.mu.Lock()
+	fc.onCreate = nil
+	fc.mu.Unlock()
+	run2, err := Execute(context.Background(), comp, targets, Options{Dir: dir, Resume: true, Progress: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !run2.Complete() || len(run2.Records) != 10 {
+		t.Fatalf("resumed run: complete %v, %d records", run2.Complete(), len(run2.Records))
+	}
+	if run2.Manifest.RunID != run.Manifest.RunID {
+		t.Error("resume started a new run ID")
+	}
+	names := map[string]bool{}
+	for i, rec := range run2.Records {
+		if rec.Seq != i || !rec.Succeeded() || names[rec.Name] {
+			t.Errorf("record %d: seq %d succeeded %v duplicate %v", i, rec.Seq, rec.Succeeded(), names[rec.Name])
+		}
+		names[rec.Name] = true
+		if hooks.after[rec.Name] != 1 {
+			t.Errorf("record %d: After ran %d times", i, hooks.after[rec.Name])
+		}
+		if i < interruptAt && rec.Name != run.Records[i].Name {
+			t.Errorf("record %d was redone", i)
+		}
+		if slices.Contains(rec.Artifacts, "stale-spans.json") {
+			t.Errorf("record %d kept the half-done execution's artifact", i)
+		}
+	}
+	if names[interrupted.Name] {
+		t.Error("the interrupted execution was recorded")
+	}
+	// 10 planned, the interrupted one created twice, plus the two planted.
+	if n := fc.createdCount(); n != 10+1+2 {
+		t.Errorf("%d workflows created, want 13", n)
+	}
+	var wfs v1alpha1.WorkflowList
+	if err := c.List(context.Background(), &wfs); err != nil || len(wfs.Items) != 1 || wfs.Items[0].Name != "foreign" {
+		t.Errorf("after the resumed run, workflows left: %v (%v); want only the other run's", wfs.Items, err)
+	}
+	if !strings.HasPrefix(out.String(), "resuming: 3 of 10 executions already recorded\n") {
+		t.Errorf("progress on resume:\n%s", out.String())
+	}
+
+	// A resume with another plan is refused.
+	reps := 3
+	if err := comp.Override(Overrides{Repetitions: &reps}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Execute(context.Background(), comp, targets, Options{Dir: dir, Resume: true}); err == nil || !strings.Contains(err.Error(), "plan differs") {
+		t.Errorf("resume with a different plan: err = %v", err)
+	}
+}
+
+func TestLoadRunRejectsForeignRecord(t *testing.T) {
+	c := newFakeCluster(t)
+	fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{"alpha": v1alpha1.WorkflowSucceeded, "beta": v1alpha1.WorkflowSucceeded}}
+	fc.start(t)
+	dir := t.TempDir()
+	run, err := Execute(context.Background(), testPortfolio(t, twoWorkflows), []Target{{Config: "a", Namespace: "ns", Client: c}}, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Copy record 0 over record 1: counting it would count one execution twice.
+	b, err := os.ReadFile(filepath.Join(run.Records[0].Dir, RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(run.Records[1].Dir, RecordFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadRun(dir); err == nil || !strings.Contains(err.Error(), "record is for") {
+		t.Errorf("LoadRun of a tampered directory: err = %v", err)
+	}
+}
+
+func TestExecuteAbortsWhenClusterRefuses(t *testing.T) {
+	// RBAC forbids creating Workflows: every create would fail the same
+	// way, so the run stops at once instead of recording a failure per
+	// execution.
+	s, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(s).WithInterceptorFuncs(interceptorRefusingCreates()).Build()
+	dir := t.TempDir()
+	run, err := Execute(context.Background(), testPortfolio(t, twoWorkflows), []Target{{Config: "a", Namespace: "ns", Client: c}}, Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "create workflow ns/alpha-") || !strings.Contains(err.Error(), "forbidden") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(run.Records) != 0 {
+		t.Errorf("%d records of refused executions", len(run.Records))
+	}
+}
+
+func interceptorRefusingCreates() interceptor.Funcs {
+	return interceptor.Funcs{Create: func(_ context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
+		return apierrors.NewForbidden(v1alpha1.Resource("workflows"), obj.GetName(), errors.New("user cannot create workflows"))
+	}}
+}
+
+func TestExecuteRunDirectory(t *testing.T) {
+	c := newFakeCluster(t)
+	fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{"alpha": v1alpha1.WorkflowSucceeded, "beta": v1alpha1.WorkflowSucceeded}}
+	fc.start(t)
+	comp := testPortfolio(t, twoWorkflows)
+	targets := []Target{{Config: "a", Namespace: "ns", Client: c}}
+
+	// A directory with other files in it is not taken over.
+	busy := t.TempDir()
+	if err := os.WriteFile(filepath.Join(busy, "notes.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Execute(context.Background(), comp, targets, Options{Dir: busy}); err == nil || !strings.Contains(err.Error(), "is not empty and holds no run") {
+		t.Errorf("non-empty directory: err = %v", err)
+	}
+	// --resume on a directory that does not exist yet starts a new run.
+	fresh := filepath.Join(t.TempDir(), "new", "run")
+	run, err := Execute(context.Background(), comp, targets, Options{Dir: fresh, Resume: true})
+	if err != nil || !run.Complete() || len(run.Records) != 5 {
+		t.Fatalf("resume of a new directory: %v", err)
+	}
+	// Resuming a complete run does nothing more.
+	before := fc.createdCount()
+	again, err := Execute(context.Background(), comp, targets, Options{Dir: fresh, Resume: true})
+	if err != nil || len(again.Records) != 5 || fc.createdCount() != before {
+		t.Errorf("resuming a complete run: err %v, %d records, %d new workflows", err, len(again.Records), fc.createdCount()-before)
+	}
+	// Targets are checked before anything is written.
+	for _, bad := range [][]Target{nil, {{Config: "a", Namespace: "ns"}}, {targets[0], targets[0]}} {
+		if _, err := Execute(context.Background(), comp, bad, Options{Dir: t.TempDir()}); err == nil {
+			t.Errorf("targets %+v accepted", bad)
+		}
+	}
+}
