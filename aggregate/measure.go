@@ -13,6 +13,10 @@ import (
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
 )
 
+// maxOverlap is how far a pod's start may precede the return of its create
+// call before the two instants are treated as inconsistent.
+const maxOverlap = 50 * time.Millisecond
+
 // Attempt is one unit of user code: a task-node attempt, a map item's
 // attempt or a cache hit, with the instants of DESIGN.md:
 //
@@ -439,6 +443,15 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 		}
 		a := Attempt{Node: path, Kind: kind, Attempt: int(k.attempt), Item: int(k.item),
 			Ready: nm.Ready, Launched: l, Started: time.Unix(0, st), Finished: time.Unix(0, fi), Done: d}
+		// On a busy host the controller can see its create call return
+		// after the pod already started: the rest of that wait was the API
+		// server's answer reaching the controller, so it counts as
+		// Kubernetes time up to the start, and launched is the start.
+		// Beyond maxOverlap it is not scheduling noise but a clock problem,
+		// and the negative Kubernetes time is reported as such.
+		if a.Started.Before(a.Launched) && a.Launched.Sub(a.Started) <= maxOverlap {
+			a.Launched = a.Started
+		}
 		if pd, ok := prevDone[k.item]; ok {
 			a.Ready = pd
 		}

@@ -194,7 +194,7 @@ func crossCheck(rec *portfolio.Record, spans []*Span) []reports.Reason {
 			}
 		}
 		checks = append(checks, check{"CRD updates seen by kube-apiserver", reached, "apiserver_request_total",
-			map[string]string{"resource": "workflows", "verb": "UPDATE"}, "apiserver"})
+			map[string]string{"group": "flow.benchctl.dev", "resource": "workflows", "verb": "PUT"}, "apiserver"})
 	}
 	var out []reports.Reason
 	for _, c := range checks {

@@ -59,6 +59,19 @@ func Configs() ([]NamedConfig, error) {
 	return out, nil
 }
 
+// ConfigError is a bad config or value: the user's to fix.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ConfigError{Err: err}
+}
+
 // DefaultConfig is the baseline config's name.
 const DefaultConfig = "default"
 

@@ -48,7 +48,8 @@ type Options struct {
 	// it so that teardown stops it.
 	Store *provision.Store
 	// Namespace and Release name the Helm release. Namespace defaults to
-	// "benchctl-<config>" and Release to "benchflow".
+	// "benchctl-<config>" and Release to "benchflow". A config is deployed
+	// at most once per cluster: its name keys the deployment record.
 	Namespace string
 	Release   string
 	// Config is a named config or a values file path (default "default").
@@ -73,7 +74,8 @@ type Options struct {
 }
 
 // Deployment is the record of a deployed controller, kept in
-// <cluster-dir>/deployments/<release>.yaml.
+// <cluster-dir>/deployments/<config>.yaml. Each config has its own
+// namespace, so several configs can be deployed side by side for A/B runs.
 type Deployment struct {
 	Release   string `json:"release"`
 	Namespace string `json:"namespace"`
@@ -125,8 +127,9 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 
 	named, err := LoadConfig(opts.Config)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
+	opts.Config = named.Name
 	if opts.Namespace == "" {
 		opts.Namespace = DefaultNamespace + "-" + named.Name
 	}
@@ -139,11 +142,11 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 		return nil, err
 	}
 	if err := named.CheckKeys(chrt.Values); err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	user, err := (&values.Options{ValueFiles: opts.ValuesFiles, Values: opts.Set, StringValues: opts.SetString}).MergeValues(getter.Providers{})
 	if err != nil {
-		return nil, fmt.Errorf("values: %w", err)
+		return nil, configErr(fmt.Errorf("values: %w", err))
 	}
 	// -f and --set win over the named config, as later -f files do in helm.
 	vals := chartutil.CoalesceTables(user, copyValues(named.Values))
@@ -188,14 +191,14 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 // Undeploy stops the controller and uninstalls the release. The CRD stays,
 // as Helm never deletes CRDs (they would take every Workflow with them).
 func Undeploy(ctx context.Context, opts Options) error {
-	if opts.Release == "" {
-		opts.Release = DefaultRelease
+	if opts.Config == "" {
+		opts.Config = DefaultConfig
 	}
-	d, err := LoadDeployment(opts.Cluster, opts.Release)
+	d, err := LoadDeployment(opts.Cluster, opts.Config)
 	if err != nil {
 		return err
 	}
-	opts.Namespace = d.Namespace
+	opts.Namespace, opts.Release = d.Namespace, d.Release
 	var errs []error
 	if d.Process != nil {
 		errs = append(errs, stopHost(ctx, opts, *d.Process))
@@ -210,7 +213,7 @@ func Undeploy(ctx context.Context, opts Options) error {
 	if _, err := un.Run(opts.Release); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
 		errs = append(errs, fmt.Errorf("helm uninstall %s: %w", opts.Release, err))
 	}
-	errs = append(errs, os.Remove(deploymentPath(opts.Cluster, opts.Release)))
+	errs = append(errs, os.Remove(deploymentPath(opts.Cluster, d.Config)))
 	return errors.Join(errs...)
 }
 
@@ -278,7 +281,7 @@ func helmError(verb string, opts Options, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "values don't meet the specifications of the schema"):
-		return fmt.Errorf("config %s: the values do not match the chart's values.schema.json:\n%w", opts.Config, err)
+		return configErr(fmt.Errorf("config %s: the values do not match the chart's values.schema.json:\n%w", opts.Config, err))
 	case strings.Contains(msg, "no matches for kind \"Workflow\""):
 		return fmt.Errorf("the Workflow CRD is not installed on cluster %s; pass --install-crds to let benchctl install it (a cluster-scoped change): %w", opts.Cluster.Name, err)
 	}

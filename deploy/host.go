@@ -52,7 +52,7 @@ func prepareHost(opts Options, vals map[string]any) (*hostController, error) {
 		return nil, err
 	}
 	h := &hostController{
-		dir:     filepath.Join(opts.Cluster.Dir, "controllers", opts.Release),
+		dir:     filepath.Join(opts.Cluster.Dir, "controllers", opts.Config),
 		address: "127.0.0.1:" + strconv.Itoa(ports[0]),
 	}
 	if err := os.MkdirAll(h.dir, 0o700); err != nil {
@@ -89,7 +89,7 @@ func (h *hostController) start(ctx context.Context, opts Options, build *Build, 
 		return err
 	}
 
-	name := "benchflow-" + opts.Release
+	name := hostProcessName(opts.Config)
 	if err := stopRecorded(ctx, opts, name); err != nil {
 		return err
 	}
@@ -130,6 +130,10 @@ func (h *hostController) start(ctx context.Context, opts Options, build *Build, 
 		}
 	}
 }
+
+// hostProcessName names a config's controller process in the cluster
+// record.
+func hostProcessName(config string) string { return "benchflow-" + config }
 
 // stopRecorded stops a host process of this name recorded with the
 // cluster (a previous deploy of the same release) and forgets it.

@@ -222,8 +222,8 @@ func httpGet(ctx context.Context, u string) ([]byte, error) {
 	return b, nil
 }
 
-func deploymentPath(c *provision.Cluster, release string) string {
-	return filepath.Join(c.Dir, "deployments", url.PathEscape(release)+".yaml")
+func deploymentPath(c *provision.Cluster, config string) string {
+	return filepath.Join(c.Dir, "deployments", url.PathEscape(config)+".yaml")
 }
 
 func saveDeployment(c *provision.Cluster, d *Deployment) error {
@@ -231,7 +231,7 @@ func saveDeployment(c *provision.Cluster, d *Deployment) error {
 	if err != nil {
 		return err
 	}
-	p := deploymentPath(c, d.Release)
+	p := deploymentPath(c, d.Config)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
@@ -241,23 +241,23 @@ func saveDeployment(c *provision.Cluster, d *Deployment) error {
 	return os.Rename(p+".tmp", p)
 }
 
-// LoadDeployment reads the record of a release deployed on the cluster.
-func LoadDeployment(c *provision.Cluster, release string) (*Deployment, error) {
-	b, err := os.ReadFile(deploymentPath(c, release))
+// LoadDeployment reads the record of a config deployed on the cluster.
+func LoadDeployment(c *provision.Cluster, config string) (*Deployment, error) {
+	b, err := os.ReadFile(deploymentPath(c, config))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("release %q is not deployed on cluster %q (run 'benchctl deploy')", release, c.Name)
+			return nil, fmt.Errorf("config %q is not deployed on cluster %q (run 'benchctl deploy --cluster %s --config %s')", config, c.Name, c.Name, config)
 		}
 		return nil, err
 	}
 	var d Deployment
 	if err := yaml.UnmarshalStrict(b, &d); err != nil {
-		return nil, fmt.Errorf("%s: %w", deploymentPath(c, release), err)
+		return nil, fmt.Errorf("%s: %w", deploymentPath(c, config), err)
 	}
 	return &d, nil
 }
 
-// Deployments lists the releases deployed on the cluster.
+// Deployments lists the configs deployed on the cluster.
 func Deployments(c *provision.Cluster) ([]*Deployment, error) {
 	entries, err := os.ReadDir(filepath.Join(c.Dir, "deployments"))
 	if errors.Is(err, os.ErrNotExist) {

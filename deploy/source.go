@@ -147,7 +147,7 @@ func goBuild(ctx context.Context, dir, out, commit string, progress io.Writer) e
 		return err
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
-		"-ldflags", "-X main.version="+commit+" -X main.commit="+commit,
+		"-ldflags", "-X "+modulePath+"/controller.Version="+commit+" -X "+modulePath+"/controller.Commit="+commit,
 		"-o", tmp, "./controller/cmd/benchflow")
 	cmd.Dir = dir
 	var stderr bytes.Buffer

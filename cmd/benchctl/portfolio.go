@@ -4,15 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/spf13/pflag"
 
+	"github.com/benchctl/benchctl/aggregate"
 	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/provision"
 )
 
 func init() { register(newPortfolioCmd) }
@@ -154,36 +155,36 @@ func newPortfolioShowCmd() *cobra.Command {
 
 func newPortfolioRunCmd(g *globals) *cobra.Command {
 	var (
-		files                 []string
-		tier, kubeconfig, ns  string
-		config, outDir        string
-		reps, warmup          int
-		timeout               time.Duration
-		resume, keepWorkflows bool
+		files          []string
+		tier, cluster  string
+		configs        []string
+		outDir         string
+		o              runOverrides
+		resume, keepWF bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run the portfolio on a cluster where the controller is deployed",
-		Long: `Run every workflow of a tier, strictly one execution at a time: the warm-ups
-(recorded, flagged, never counted), then the repetitions, each with a timeout.
-Each execution's record (JSON: the created instant, the final Workflow, its
-closure, the outcome) is written to the output directory before the next one
-starts, and its Workflow and pods are deleted.
+		Short: "Run the portfolio against deployed controllers",
+		Long: `Run every workflow of a tier against the controller(s) deployed on a
+cluster, strictly one execution at a time: the warm-ups (recorded, flagged,
+never counted), then the repetitions, each with a timeout. With several
+--config, executions alternate between them repetition by repetition
+(A B A B ...), so drift hits every config alike.
 
-Ctrl-C stops cleanly: the running Workflow is deleted and nothing is recorded
-for it. --resume continues the run in --output-dir: recorded executions are
-kept and never repeated, a half-done one is cleaned up and run again.
+Around each execution it scrapes the controller's and the kube-apiserver's
+metrics and afterwards fetches the execution's spans and pods. Each
+execution's record is written to the run directory before the next one
+starts, and its Workflow and pods are deleted. 'benchctl aggregate RUN_DIR'
+turns the records into reports; 'benchctl run' does all of it.
 
-This command only runs the workflows; 'benchctl run' also collects spans and
-metrics around each execution and writes the report.`,
-		Example: `  benchctl portfolio run --kubeconfig "$(benchctl kubeconfig dev)" --namespace bench --tier smoke
-  benchctl portfolio run --namespace bench --output-dir /tmp/run1 --repetitions 10
-  benchctl portfolio run --namespace bench --output-dir /tmp/run1 --resume   # after Ctrl-C`,
+Ctrl-C stops cleanly: the running Workflow is deleted and nothing is
+recorded for it. --resume continues the run in --output-dir: recorded
+executions are kept and never repeated; a half-done one is run again.`,
+		Example: `  benchctl portfolio run --tier smoke
+  benchctl portfolio run --config default --config streak-1 --output-dir /tmp/ab
+  benchctl portfolio run --output-dir /tmp/ab --config default --config streak-1 --resume   # after Ctrl-C`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ns == "" {
-				return usageError(errors.New("--namespace is required: where the deployed controller watches Workflows"))
-			}
 			if resume && outDir == "" {
 				return usageError(errors.New("--resume needs --output-dir: the directory of the run to continue"))
 			}
@@ -191,66 +192,106 @@ metrics around each execution and writes the report.`,
 			if err != nil {
 				return err
 			}
-			var o portfolio.Overrides
-			if cmd.Flags().Changed("repetitions") {
-				o.Repetitions = &reps
+			if err := o.apply(cmd, c); err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("warmup") {
-				o.Warmup = &warmup
+			cl, err := g.loadCluster(cluster)
+			if err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("timeout") {
-				o.Timeout = &timeout
-			}
-			if err := c.Override(o); err != nil {
-				return usageError(err)
+			if len(configs) == 0 {
+				configs = []string{"default"}
 			}
 			if outDir == "" {
-				outDir = filepath.Join(g.stateDir, "runs", fmt.Sprintf("%s-%s", c.Tier, time.Now().Format("20060102-150405")))
+				outDir = defaultRunDir(time.Now().Format("20060102-150405"), c.Tier)
 			}
-			rules := clientcmd.NewDefaultClientConfigLoadingRules()
-			rules.ExplicitPath = kubeconfig
-			rest, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
-			if err != nil {
-				return usageError(fmt.Errorf("kubeconfig: %w", err))
-			}
-			cl, err := portfolio.NewClient(rest)
+			run, err := executePortfolio(cmd, cl, c, configs, outDir, resume, keepWF)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "running portfolio %s tier %s on %s (namespace %s); records in %s\n", c.Name, c.Tier, rest.Host, ns, outDir)
-			run, err := portfolio.Execute(cmd.Context(), c, []portfolio.Target{{Config: config, Namespace: ns, Client: cl}},
-				portfolio.Options{Dir: outDir, Resume: resume, Progress: os.Stderr, KeepWorkflows: keepWorkflows})
-			if err != nil {
-				if run != nil && !run.Complete() {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d executions recorded; continue with: benchctl portfolio run --output-dir %s --resume (and the same flags)\n",
-						len(run.Records), len(run.Manifest.Plan), outDir)
-				}
-				return err
-			}
-			var failed int
-			for _, r := range run.Records {
-				if !r.Succeeded() {
-					failed++
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d executions recorded in %s\n", len(run.Records), outDir)
-			if failed > 0 {
-				return withCode(exitFailure, fmt.Errorf("%d of %d executions failed or timed out; see the records in %s", failed, len(run.Records), outDir))
-			}
-			return nil
+			fmt.Fprintf(cmd.OutOrStdout(), "%d executions recorded in %s; next: benchctl aggregate %s\n", len(run.Records), outDir, outDir)
+			return failedExecutions(run)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&files, "portfolio", nil, "portfolio file (repeatable, merged in order; 'builtin' = the embedded one; default: builtin)")
 	f.StringVar(&tier, "tier", portfolio.TierDefault, "tier: smoke, default, scale or one the files declare")
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
-	f.StringVarP(&ns, "namespace", "n", "", "namespace the controller watches (required)")
-	f.StringVar(&config, "config", "default", "name of the deployed controller config, recorded with each execution")
-	f.StringVar(&outDir, "output-dir", "", "run directory for the records (default: <state-dir>/runs/<tier>-<time>)")
-	f.IntVar(&reps, "repetitions", 0, "measured repetitions per workflow (default: the portfolio's, 5 or more)")
-	f.IntVar(&warmup, "warmup", 0, "warm-up executions per workflow, not counted (default: the portfolio's, 1)")
-	f.DurationVar(&timeout, "timeout", 0, "timeout of each execution (default: the portfolio's per workflow)")
+	f.StringVar(&cluster, "cluster", defaultCluster, "cluster the controllers are deployed on")
+	f.StringArrayVar(&configs, "config", nil, "deployed config to run against (repeatable, interleaved; default: default)")
+	f.StringVar(&outDir, "output-dir", "", "run directory (default: $XDG_DATA_HOME/benchctl/runs/<time>-<tier>)")
+	o.flags(f)
 	f.BoolVar(&resume, "resume", false, "continue the interrupted run in --output-dir")
-	f.BoolVar(&keepWorkflows, "keep-workflows", false, "leave finished Workflows and their pods in the cluster")
+	f.BoolVar(&keepWF, "keep-workflows", false, "leave finished Workflows and their pods in the cluster")
 	return cmd
+}
+
+// runOverrides are the portfolio settings the command line can override.
+type runOverrides struct {
+	reps, warmup int
+	timeout      time.Duration
+}
+
+func (o *runOverrides) flags(f *pflag.FlagSet) {
+	f.IntVar(&o.reps, "repetitions", 0, "measured repetitions per workflow (default: the portfolio's, 5 or more)")
+	f.IntVar(&o.warmup, "warmup", 0, "warm-up executions per workflow, not counted (default: the portfolio's, 1)")
+	f.DurationVar(&o.timeout, "timeout", 0, "timeout of each execution (default: the portfolio's per workflow)")
+}
+
+func (o *runOverrides) apply(cmd *cobra.Command, c *portfolio.Compiled) error {
+	var ov portfolio.Overrides
+	if cmd.Flags().Changed("repetitions") {
+		ov.Repetitions = &o.reps
+	}
+	if cmd.Flags().Changed("warmup") {
+		ov.Warmup = &o.warmup
+	}
+	if cmd.Flags().Changed("timeout") {
+		ov.Timeout = &o.timeout
+	}
+	if err := c.Override(ov); err != nil {
+		return usageError(err)
+	}
+	return nil
+}
+
+// executePortfolio runs a compiled tier against the deployed configs.
+func executePortfolio(cmd *cobra.Command, cl *provision.Cluster, c *portfolio.Compiled, configs []string, outDir string, resume, keep bool) (*portfolio.Run, error) {
+	ts, envs, closeTargets, err := targets(cmd.Context(), cl, configs)
+	if err != nil {
+		return nil, err
+	}
+	defer closeTargets()
+	fmt.Fprintf(cmd.ErrOrStderr(), "running portfolio %s, tier %s, on cluster %s with config(s) %v; records in %s\n", c.Name, c.Tier, cl.Name, configs, outDir)
+	run, err := portfolio.Execute(cmd.Context(), c, ts, portfolio.Options{Dir: outDir, Resume: resume, Progress: os.Stderr, KeepWorkflows: keep})
+	// Snapshot each config's environment even after an interrupt, so the
+	// run can be aggregated later, when the cluster may be gone.
+	if run != nil {
+		for name, env := range envs {
+			if serr := aggregate.SaveEnvironment(outDir, name, env); serr != nil {
+				return run, errors.Join(err, serr)
+			}
+		}
+	}
+	if err != nil {
+		if run != nil && !run.Complete() {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d executions recorded; continue with the same command plus --output-dir %s --resume\n",
+				len(run.Records), len(run.Manifest.Plan), outDir)
+		}
+		return run, err
+	}
+	return run, nil
+}
+
+// failedExecutions is exit code 1 when an execution failed or timed out.
+func failedExecutions(run *portfolio.Run) error {
+	var failed int
+	for _, r := range run.Records {
+		if !r.Succeeded() {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return withCode(exitFailure, fmt.Errorf("%d of %d executions failed or timed out; see the records in %s", failed, len(run.Records), run.Dir))
+	}
+	return nil
 }

@@ -1,0 +1,70 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/benchctl/benchctl/controller/config"
+)
+
+// UsageError is a bad flag or config: exit code 2.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Main is the benchflow command line: it parses args (without the program
+// name), loads the config and runs the controller until ctx is done. Both
+// the benchflow binary and benchctl's bundled controller call it.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("benchflow", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "controller config YAML (the chart's ConfigMap); defaults apply to omitted fields")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig path (default: $KUBECONFIG, then in-cluster config)")
+	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace whose Workflows to run (env POD_NAMESPACE)")
+	httpAddr := fs.String("http-address", "", "override http.address (the Deployment listens on all pod addresses)")
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return UsageError{err}
+	}
+	if *version {
+		_, err := fmt.Fprintln(stdout, Version, Commit)
+		return err
+	}
+	cfg := config.Defaults()
+	if *configPath != "" {
+		var err error
+		if cfg, err = config.Load(*configPath); err != nil {
+			return UsageError{err}
+		}
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Address = *httpAddr
+		if err := cfg.Validate(); err != nil {
+			return UsageError{fmt.Errorf("--http-address: %w", err)}
+		}
+	}
+	if *namespace == "" {
+		return UsageError{errors.New("--namespace is required (or set POD_NAMESPACE)")}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return UsageError{fmt.Errorf("logLevel: %w", err)}
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = *kubeconfig
+	restConfig, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	return Run(ctx, cfg, restConfig, *namespace)
+}
