@@ -209,4 +209,3 @@ func crossCheck(rec *portfolio.Record, spans []*Span) []reports.Reason {
 	}
 	return out
 }
-

@@ -173,4 +173,3 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 func sanitize(p string) string {
 	return strings.NewReplacer("/", "_", " ", "_").Replace(strings.TrimPrefix(p, "/"))
 }
-
