@@ -56,3 +56,18 @@ func (t *templates) lookup(prefix string) (*v1alpha1.WorkflowTemplate, error) {
 	t.cache[prefix] = &out
 	return &out, nil
 }
+
+// NodeAt returns the spec of the node at a status path, at any nesting
+// depth (dynamic expansions and sub-workflows included).
+func NodeAt(c *v1alpha1.WorkflowClosure, path string) (v1alpha1.NodeSpec, error) {
+	prefix, id := splitPath(path)
+	t, err := newTemplates(c).lookup(prefix)
+	if err != nil {
+		return v1alpha1.NodeSpec{}, err
+	}
+	n, ok := t.Nodes[id]
+	if !ok {
+		return v1alpha1.NodeSpec{}, fmt.Errorf("no node %s", path)
+	}
+	return n, nil
+}

@@ -54,6 +54,11 @@ type Options struct {
 	Release   string
 	// Config is a named config or a values file path (default "default").
 	Config string
+	// Name names this deployment (default: the config's name): its
+	// namespace, its record and its host process. Two deployments of one
+	// config under different names and controller sources are how
+	// branches are compared.
+	Name string
 	// ValuesFiles (-f), Set (--set) and SetString (--set-string) override
 	// the config, as in helm.
 	ValuesFiles []string
@@ -77,6 +82,8 @@ type Options struct {
 // <cluster-dir>/deployments/<config>.yaml. Each config has its own
 // namespace, so several configs can be deployed side by side for A/B runs.
 type Deployment struct {
+	// Name is the deployment's name (the config's unless given).
+	Name      string `json:"name"`
 	Release   string `json:"release"`
 	Namespace string `json:"namespace"`
 	Config    string `json:"config"`
@@ -129,9 +136,14 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 	if err != nil {
 		return nil, configErr(err)
 	}
-	opts.Config = named.Name
+	if opts.Name == "" {
+		opts.Name = named.Name
+	}
+	if err := provision.ValidateName(opts.Name); err != nil {
+		return nil, configErr(fmt.Errorf("deployment name: %w", err))
+	}
 	if opts.Namespace == "" {
-		opts.Namespace = DefaultNamespace + "-" + named.Name
+		opts.Namespace = DefaultNamespace + "-" + opts.Name
 	}
 	build, err := opts.Source.Resolve(ctx, opts.Progress)
 	if err != nil {
@@ -168,7 +180,7 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 	step("helm release %s (revision %d) in namespace %s with config %s", rel.Name, rel.Version, rel.Namespace, named.Name)
 
 	d := &Deployment{
-		Release: opts.Release, Namespace: opts.Namespace, Config: named.Name, Revision: rel.Version,
+		Name: opts.Name, Release: opts.Release, Namespace: opts.Namespace, Config: named.Name, Revision: rel.Version,
 		Values: vals, Controller: ControllerInfo{Version: build.Version, Commit: build.Commit, Source: build.Source},
 		DeployedAt: time.Now().UTC(),
 	}
@@ -191,10 +203,10 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 // Undeploy stops the controller and uninstalls the release. The CRD stays,
 // as Helm never deletes CRDs (they would take every Workflow with them).
 func Undeploy(ctx context.Context, opts Options) error {
-	if opts.Config == "" {
-		opts.Config = DefaultConfig
+	if opts.Name == "" {
+		opts.Name = DefaultConfig
 	}
-	d, err := LoadDeployment(opts.Cluster, opts.Config)
+	d, err := LoadDeployment(opts.Cluster, opts.Name)
 	if err != nil {
 		return err
 	}
@@ -213,7 +225,7 @@ func Undeploy(ctx context.Context, opts Options) error {
 	if _, err := un.Run(opts.Release); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
 		errs = append(errs, fmt.Errorf("helm uninstall %s: %w", opts.Release, err))
 	}
-	errs = append(errs, os.Remove(deploymentPath(opts.Cluster, d.Config)))
+	errs = append(errs, os.Remove(deploymentPath(opts.Cluster, d.Name)))
 	return errors.Join(errs...)
 }
 

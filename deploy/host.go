@@ -52,7 +52,7 @@ func prepareHost(opts Options, vals map[string]any) (*hostController, error) {
 		return nil, err
 	}
 	h := &hostController{
-		dir:     filepath.Join(opts.Cluster.Dir, "controllers", opts.Config),
+		dir:     filepath.Join(opts.Cluster.Dir, "controllers", opts.Name),
 		address: "127.0.0.1:" + strconv.Itoa(ports[0]),
 	}
 	if err := os.MkdirAll(h.dir, 0o700); err != nil {
@@ -89,7 +89,7 @@ func (h *hostController) start(ctx context.Context, opts Options, build *Build, 
 		return err
 	}
 
-	name := hostProcessName(opts.Config)
+	name := hostProcessName(opts.Name)
 	if err := stopRecorded(ctx, opts, name); err != nil {
 		return err
 	}
@@ -131,9 +131,9 @@ func (h *hostController) start(ctx context.Context, opts Options, build *Build, 
 	}
 }
 
-// hostProcessName names a config's controller process in the cluster
+// hostProcessName names a deployment's controller process in the cluster
 // record.
-func hostProcessName(config string) string { return "benchflow-" + config }
+func hostProcessName(name string) string { return "benchflow-" + name }
 
 // stopRecorded stops a host process of this name recorded with the
 // cluster (a previous deploy of the same release) and forgets it.

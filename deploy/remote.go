@@ -222,8 +222,8 @@ func httpGet(ctx context.Context, u string) ([]byte, error) {
 	return b, nil
 }
 
-func deploymentPath(c *provision.Cluster, config string) string {
-	return filepath.Join(c.Dir, "deployments", url.PathEscape(config)+".yaml")
+func deploymentPath(c *provision.Cluster, name string) string {
+	return filepath.Join(c.Dir, "deployments", url.PathEscape(name)+".yaml")
 }
 
 func saveDeployment(c *provision.Cluster, d *Deployment) error {
@@ -231,7 +231,7 @@ func saveDeployment(c *provision.Cluster, d *Deployment) error {
 	if err != nil {
 		return err
 	}
-	p := deploymentPath(c, d.Config)
+	p := deploymentPath(c, d.Name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
@@ -241,23 +241,23 @@ func saveDeployment(c *provision.Cluster, d *Deployment) error {
 	return os.Rename(p+".tmp", p)
 }
 
-// LoadDeployment reads the record of a config deployed on the cluster.
-func LoadDeployment(c *provision.Cluster, config string) (*Deployment, error) {
-	b, err := os.ReadFile(deploymentPath(c, config))
+// LoadDeployment reads the record of a deployment on the cluster.
+func LoadDeployment(c *provision.Cluster, name string) (*Deployment, error) {
+	b, err := os.ReadFile(deploymentPath(c, name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config %q is not deployed on cluster %q (run 'benchctl deploy --cluster %s --config %s')", config, c.Name, c.Name, config)
+			return nil, fmt.Errorf("nothing is deployed as %q on cluster %q (run 'benchctl deploy --cluster %s --config %s')", name, c.Name, c.Name, name)
 		}
 		return nil, err
 	}
 	var d Deployment
 	if err := yaml.UnmarshalStrict(b, &d); err != nil {
-		return nil, fmt.Errorf("%s: %w", deploymentPath(c, config), err)
+		return nil, fmt.Errorf("%s: %w", deploymentPath(c, name), err)
 	}
 	return &d, nil
 }
 
-// Deployments lists the configs deployed on the cluster.
+// Deployments lists the deployments on the cluster.
 func Deployments(c *provision.Cluster) ([]*Deployment, error) {
 	entries, err := os.ReadDir(filepath.Join(c.Dir, "deployments"))
 	if errors.Is(err, os.ErrNotExist) {

@@ -106,7 +106,7 @@ Workflow CRD stays (Helm never deletes CRDs).`,
 			}
 			var errs []error
 			for _, name := range configs {
-				if err := deploy.Undeploy(cmd.Context(), deploy.Options{Cluster: c, Store: g.store(), Config: name}); err != nil {
+				if err := deploy.Undeploy(cmd.Context(), deploy.Options{Cluster: c, Store: g.store(), Name: name}); err != nil {
 					errs = append(errs, err)
 					continue
 				}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/benchctl/benchctl/aggregate"
 	"github.com/benchctl/benchctl/deploy"
@@ -19,18 +21,51 @@ import (
 
 func init() { register(newRunCmd) }
 
+// benchOptions is one benchmark: a cluster, deployments, a portfolio tier.
+type benchOptions struct {
+	spec        provision.Spec
+	teardown    bool
+	deployments []plannedDeployment
+	dopts       deploy.Options
+	files       []string
+	tier        string
+	overrides   runOverrides
+	outDir      string
+	resume      bool
+	fail        []string
+	alpha       float64
+	// markdown and junit, when set, receive the first diff.
+	markdown, junit string
+}
+
+// plannedDeployment is a controller to deploy under a name.
+type plannedDeployment struct {
+	name, config, source string
+}
+
+// benchFlags registers the flags run and compare share.
+func (o *benchOptions) flags(f *pflag.FlagSet) {
+	f.StringVar(&o.spec.Name, "cluster", defaultCluster, "cluster to use; created with --provider and --nodes when it does not exist")
+	f.StringVar(&o.spec.Provider, "provider", provision.ProviderLocal, "provider for a new cluster: local, kind, eks, gke")
+	f.IntVar(&o.spec.Nodes, "nodes", 3, "worker nodes of a new cluster")
+	f.BoolVar(&o.teardown, "teardown", false, "delete the cluster at the end if this command created it")
+	f.StringArrayVarP(&o.dopts.ValuesFiles, "values", "f", nil, "extra values file for every deployment, as in helm (repeatable)")
+	f.StringArrayVar(&o.dopts.Set, "set", nil, "set a value for every deployment, as in helm (repeatable)")
+	f.StringVar(&o.dopts.ImageRepo, "image-repo", "", "registry for the controller images (kind, eks, gke)")
+	f.StringArrayVar(&o.files, "portfolio", nil, "portfolio file (repeatable; default: the built-in portfolio)")
+	f.StringVar(&o.tier, "tier", portfolio.TierDefault, "tier: smoke (seconds), default (a laptop, about 10 minutes) or scale")
+	o.overrides.flags(f)
+	f.StringVar(&o.outDir, "output-dir", "", "run directory (default: $XDG_DATA_HOME/benchctl/runs/<time>-<tier>)")
+	f.BoolVar(&o.resume, "resume", false, "continue the interrupted run in --output-dir")
+	f.StringArrayVar(&o.fail, "fail-on", nil, "exit 1 on a significant regression beyond this threshold, e.g. 'wall>+5%' (see 'benchctl diff --help')")
+	f.Float64Var(&o.alpha, "alpha", 0.05, "significance level of the comparisons")
+}
+
 func newRunCmd(g *globals) *cobra.Command {
 	var (
-		spec           = provision.Spec{Name: defaultCluster, Provider: provision.ProviderLocal, Nodes: 3}
-		files, configs []string
-		tier, outDir   string
-		source         string
-		o              runOverrides
-		dopts          deploy.Options
-		resume         bool
-		teardown       bool
-		fail           []string
-		alpha          float64
+		o       benchOptions
+		configs []string
+		source  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -57,94 +92,117 @@ the same --output-dir).`,
   benchctl run --output-dir /tmp/r1 --resume     # after Ctrl-C`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if resume && outDir == "" {
-				return usageError(errors.New("--resume needs --output-dir: the directory of the run to continue"))
-			}
-			var thresholds []reports.Threshold
-			for _, f := range fail {
-				t, err := reports.ParseThreshold(f)
-				if err != nil {
-					return usageError(err)
-				}
-				thresholds = append(thresholds, t)
-			}
-			c, err := loadPortfolio(files, tier)
-			if err != nil {
-				return err
-			}
-			if err := o.apply(cmd, c); err != nil {
-				return err
-			}
 			if len(configs) == 0 {
 				configs = []string{deploy.DefaultConfig}
 			}
-			if outDir == "" {
-				outDir = defaultRunDir(time.Now().Format("20060102-150405"), c.Tier)
-			}
-			stderr := cmd.ErrOrStderr()
-
-			cl, created, err := ensureCluster(cmd, g, spec)
-			if err != nil {
-				return err
-			}
-			if created && teardown {
-				defer func() {
-					if _, err := provision.Delete(cmd.Context(), g.store(), g.registry(), cl.Name); err != nil {
-						fmt.Fprintf(stderr, "teardown of cluster %s: %v\n", cl.Name, err)
-					}
-				}()
-			}
-			src, err := controllerSource(source)
-			if err != nil {
-				return err
-			}
-			for _, name := range configs {
-				fmt.Fprintf(stderr, "deploying config %s\n", name)
-				d := dopts
-				d.Cluster, d.Store, d.Config, d.Source, d.Progress = cl, g.store(), name, src, stderr
-				if _, err := deploy.Deploy(cmd.Context(), d); err != nil {
-					return deployError(err)
+			for _, c := range configs {
+				named, err := deploy.LoadConfig(c)
+				if err != nil {
+					return usageError(err)
 				}
+				o.deployments = append(o.deployments, plannedDeployment{name: named.Name, config: c, source: source})
 			}
-			run, err := executePortfolio(cmd, cl, c, configs, outDir, resume, false)
-			if err != nil {
-				return err
-			}
-			outs, err := aggregate.WriteReports(run, filepath.Join(outDir, "reports"))
-			if err != nil {
-				return err
-			}
-			if err := printReports(cmd, outs); err != nil {
-				return err
-			}
-			if err := diffConfigs(cmd, outs, filepath.Join(outDir, "reports"), thresholds, alpha); err != nil {
-				return err
-			}
-			if !created || !teardown {
-				fmt.Fprintf(stderr, "cluster %s is left running for the next run; remove it with: benchctl teardown %s\n", cl.Name, cl.Name)
-			}
-			return failedExecutions(run)
+			return benchmark(cmd, g, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&spec.Name, "cluster", spec.Name, "cluster to use; created with --provider and --nodes when it does not exist")
-	f.StringVar(&spec.Provider, "provider", spec.Provider, "provider for a new cluster: local, kind, eks, gke")
-	f.IntVar(&spec.Nodes, "nodes", spec.Nodes, "worker nodes of a new cluster")
-	f.BoolVar(&teardown, "teardown", false, "delete the cluster at the end if this run created it")
-	f.StringArrayVar(&configs, "config", nil, "named config or values file (repeatable, interleaved; the first is the baseline; default: default)")
-	f.StringArrayVarP(&dopts.ValuesFiles, "values", "f", nil, "extra values file for every config, as in helm (repeatable)")
-	f.StringArrayVar(&dopts.Set, "set", nil, "set a value for every config, as in helm (repeatable)")
-	f.StringVar(&source, "controller-source", "", "build the controller from a source tree DIR or a git REF (default: the one built into benchctl)")
-	f.StringVar(&dopts.ImageRepo, "image-repo", "", "registry for the controller images (kind, eks, gke)")
-	f.StringArrayVar(&files, "portfolio", nil, "portfolio file (repeatable; default: the built-in portfolio)")
-	f.StringVar(&tier, "tier", portfolio.TierDefault, "tier: smoke (seconds), default (a laptop, about 10 minutes) or scale")
-	o.flags(f)
-	f.StringVar(&outDir, "output-dir", "", "run directory (default: $XDG_DATA_HOME/benchctl/runs/<time>-<tier>)")
-	f.BoolVar(&resume, "resume", false, "continue the interrupted run in --output-dir")
-	f.StringArrayVar(&fail, "fail-on", nil, "with several configs: exit 1 on a significant regression beyond this threshold, e.g. 'wall>+5%' (see 'benchctl diff --help')")
-	f.Float64Var(&alpha, "alpha", 0.05, "significance level of the comparisons")
+	o.flags(cmd.Flags())
+	cmd.Flags().StringArrayVar(&configs, "config", nil, "named config or values file (repeatable, interleaved; the first is the baseline; default: default)")
+	cmd.Flags().StringVar(&source, "controller-source", "", "build the controller from a source tree DIR or a git REF (default: the one built into benchctl)")
 	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd
+}
+
+// benchmark provisions (or reuses) the cluster, deploys, runs the
+// portfolio, writes the reports and the diffs against the first
+// deployment, and turns validity and the gate into the exit code.
+func benchmark(cmd *cobra.Command, g *globals, o benchOptions) error {
+	if o.resume && o.outDir == "" {
+		return usageError(errors.New("--resume needs --output-dir: the directory of the run to continue"))
+	}
+	var thresholds []reports.Threshold
+	for _, f := range o.fail {
+		t, err := reports.ParseThreshold(f)
+		if err != nil {
+			return usageError(err)
+		}
+		thresholds = append(thresholds, t)
+	}
+	c, err := loadPortfolio(o.files, o.tier)
+	if err != nil {
+		return err
+	}
+	if err := o.overrides.apply(cmd, c); err != nil {
+		return err
+	}
+	if o.outDir == "" {
+		o.outDir = defaultRunDir(time.Now().Format("20060102-150405"), c.Tier)
+	}
+	stderr := cmd.ErrOrStderr()
+
+	cl, created, err := ensureCluster(cmd, g, o.spec)
+	if err != nil {
+		return err
+	}
+	if created && o.teardown {
+		defer func() {
+			if _, err := provision.Delete(context.WithoutCancel(cmd.Context()), g.store(), g.registry(), cl.Name); err != nil {
+				fmt.Fprintf(stderr, "teardown of cluster %s: %v\n", cl.Name, err)
+			}
+		}()
+	}
+	var names []string
+	for _, p := range o.deployments {
+		src, err := controllerSource(p.source)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "deploying %s (config %s, controller %s)\n", p.name, p.config, orBundled(p.source))
+		d := o.dopts
+		d.Cluster, d.Store, d.Name, d.Config, d.Source, d.Progress = cl, g.store(), p.name, p.config, src, stderr
+		if _, err := deploy.Deploy(cmd.Context(), d); err != nil {
+			return deployError(err)
+		}
+		names = append(names, p.name)
+	}
+	run, err := executePortfolio(cmd, cl, c, names, o.outDir, o.resume, false)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(o.outDir, "reports")
+	outs, err := aggregate.WriteReports(run, dir)
+	if err != nil {
+		return err
+	}
+	errReports := printReports(cmd, outs)
+	errDiff := diffConfigs(cmd, outs, dir, thresholds, o)
+	if !created || !o.teardown {
+		fmt.Fprintf(stderr, "cluster %s is left running for the next run; remove it with: benchctl teardown %s\n", cl.Name, cl.Name)
+	}
+	return firstExit(errDiff, errReports, failedExecutions(run))
+}
+
+// firstExit returns the first error, preferring usage errors (exit 2),
+// which say the result cannot be trusted at all.
+func firstExit(errs ...error) error {
+	for _, err := range errs {
+		var ee *exitError
+		if errors.As(err, &ee) && ee.code == exitUsage {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func orBundled(source string) string {
+	if source == "" {
+		return "bundled"
+	}
+	return source
 }
 
 // ensureCluster reuses the named cluster or creates it.
@@ -168,18 +226,18 @@ func ensureCluster(cmd *cobra.Command, g *globals, spec provision.Spec) (*provis
 	return c, true, nil
 }
 
-// diffConfigs compares every config's report with the first one's and
+// diffConfigs compares every deployment's report with the first one's and
 // writes the diffs next to the reports.
-func diffConfigs(cmd *cobra.Command, outs []aggregate.Output, dir string, thresholds []reports.Threshold, alpha float64) error {
+func diffConfigs(cmd *cobra.Command, outs []aggregate.Output, dir string, thresholds []reports.Threshold, o benchOptions) error {
 	if len(outs) < 2 {
 		return nil
 	}
 	base := outs[0]
 	var regressions []string
-	for _, o := range outs[1:] {
+	for i, out := range outs[1:] {
 		opts := reports.DefaultDiffOptions
-		opts.Alpha, opts.FileA, opts.FileB = alpha, base.YAML, o.YAML
-		d, err := reports.Compare(base.Report, o.Report, opts)
+		opts.Alpha, opts.FileA, opts.FileB = o.alpha, base.YAML, out.YAML
+		d, err := reports.Compare(base.Report, out.Report, opts)
 		if err != nil {
 			return err
 		}
@@ -188,7 +246,7 @@ func diffConfigs(cmd *cobra.Command, outs []aggregate.Output, dir string, thresh
 				return usageError(err)
 			}
 		}
-		stem := filepath.Join(dir, "diff-"+base.Config+"-"+o.Config)
+		stem := filepath.Join(dir, "diff-"+base.Config+"-"+out.Config)
 		for ext, write := range map[string]func(*bytes.Buffer) error{
 			".txt":  func(b *bytes.Buffer) error { return d.WriteText(b, reports.DiffRenderOptions{}) },
 			".md":   func(b *bytes.Buffer) error { return d.WriteMarkdown(b, reports.DiffRenderOptions{}) },
@@ -206,12 +264,37 @@ func diffConfigs(cmd *cobra.Command, outs []aggregate.Output, dir string, thresh
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "diff: %s.md\n\n", stem)
+		if i == 0 {
+			if err := writeFirstDiff(d, o); err != nil {
+				return err
+			}
+		}
 		if d.Gate != nil && !d.Gate.Passed() {
-			regressions = append(regressions, o.Config)
+			regressions = append(regressions, out.Config)
 		}
 	}
 	if len(regressions) > 0 {
-		return withCode(exitFailure, fmt.Errorf("significant regression beyond a --fail-on threshold in config(s) %v", regressions))
+		return withCode(exitFailure, fmt.Errorf("significant regression beyond a --fail-on threshold in %v", regressions))
+	}
+	return nil
+}
+
+// writeFirstDiff writes the diff to --markdown and --junit when asked.
+func writeFirstDiff(d *reports.Diff, o benchOptions) error {
+	for path, write := range map[string]func(*bytes.Buffer) error{
+		o.markdown: func(b *bytes.Buffer) error { return d.WriteMarkdown(b, reports.DiffRenderOptions{}) },
+		o.junit:    func(b *bytes.Buffer) error { return d.WriteJUnit(b) },
+	} {
+		if path == "" {
+			continue
+		}
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benchctl/benchctl/aggregate"
+	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/provision/local"
+	"github.com/benchctl/benchctl/provision/local/localtest"
+	"github.com/benchctl/benchctl/reports"
+)
+
+// End-to-end tests drive the real benchctl binary against one local
+// cluster shared by the package's tests (they run one after another: a
+// benchmark must not share the machine with another).
+
+var e2e struct {
+	once     sync.Once
+	err      error
+	bin      string
+	root     string // temp dir holding state and data dirs
+	cluster  string
+	teardown func()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2e.teardown != nil {
+		e2e.teardown()
+	}
+	if e2e.root != "" {
+		os.RemoveAll(e2e.root)
+	}
+	os.Exit(code)
+}
+
+// e2eCluster builds benchctl and provisions the shared local cluster once.
+func e2eCluster(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	if _, err := local.FindBinaries(local.DefaultCacheDir()); err != nil {
+		if os.Getenv(localtest.EnvRequire) == "" {
+			t.Skipf("no local cluster: %v", err)
+		}
+		t.Fatal(err)
+	}
+	e2e.once.Do(func() {
+		root, err := os.MkdirTemp("", "benchctl-e2e-")
+		if err != nil {
+			e2e.err = err
+			return
+		}
+		e2e.root = root
+		e2e.bin = filepath.Join(root, "benchctl")
+		build := exec.Command("go", "build", "-o", e2e.bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			e2e.err = fmt.Errorf("build benchctl: %v\n%s", err, out)
+			return
+		}
+		e2e.cluster = "e2e"
+		if _, stderr, code := runBenchctl("provision", "--name", e2e.cluster, "--nodes", "3"); code != 0 {
+			e2e.err = fmt.Errorf("provision: exit %d\n%s", code, stderr)
+			return
+		}
+		e2e.teardown = func() { runBenchctl("teardown", "--all") }
+	})
+	if e2e.err != nil {
+		t.Fatal(e2e.err)
+	}
+}
+
+// runBenchctl runs the built binary with the test's state and data dirs.
+func runBenchctl(args ...string) (stdout, stderr string, code int) {
+	cmd := exec.Command(e2e.bin, args...)
+	cmd.Env = append(os.Environ(),
+		"BENCHCTL_STATE_DIR="+filepath.Join(e2e.root, "state"),
+		"XDG_DATA_HOME="+filepath.Join(e2e.root, "data"))
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		code = -1
+		e.WriteString(err.Error())
+	}
+	return o.String(), e.String(), code
+}
+
+// writePortfolio writes a portfolio file for a test.
+func writePortfolio(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "portfolio.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestRunGroundTruth runs the smoke tier through 'benchctl run' and checks
+// the report against what is known independently: each task node's user
+// time is its declared duration (KWOK runs it for exactly that long), user
+// + kubernetes + controller in the report equals done - ready recomputed
+// from the raw spans, and the pod creates equal what the workflow's
+// structure implies.
+func TestRunGroundTruth(t *testing.T) {
+	e2eCluster(t)
+	out := filepath.Join(t.TempDir(), "run")
+	stdout, stderr, code := runBenchctl("run", "--cluster", e2e.cluster, "--tier", "smoke", "--output-dir", out)
+	if code != 0 {
+		t.Fatalf("benchctl run: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, lastLines(stderr, 30))
+	}
+	if !strings.Contains(stdout, "controller overhead") {
+		t.Errorf("no summary on stdout:\n%s", stdout)
+	}
+	rep, err := reports.Load(filepath.Join(out, "reports", "default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := portfolio.LoadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Validity.Valid {
+		t.Fatalf("report invalid: %s", rep.Validity.Summary())
+	}
+	if len(rep.Workflows) != len(run.Portfolio.Workflows) {
+		t.Fatalf("report has %d workflows, the tier %d", len(rep.Workflows), len(run.Portfolio.Workflows))
+	}
+	for _, w := range rep.Workflows {
+		recs := run.Samples("default", w.Name)
+		if len(recs) != w.Executions {
+			t.Fatalf("%s: %d records, report says %d executions", w.Name, len(recs), w.Executions)
+		}
+		for i, rec := range recs {
+			checkExecution(t, w, i, rec)
+		}
+	}
+}
+
+// checkExecution checks one execution's samples in the report.
+func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Record) {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join(rec.Dir, aggregate.FileSpans))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans, err := aggregate.DecodeOTLP(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := aggregate.Measure(aggregate.ByWorkflow(spans)[rec.Name], time.Unix(0, rec.Created), rec.Closure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode := map[string]aggregate.NodeMeasure{}
+	total := map[string]time.Duration{}
+	for _, n := range m.Nodes {
+		byNode[n.Node] = n
+	}
+	for _, a := range m.Attempts {
+		total[a.Node] += a.Total()
+	}
+	const userTolerance = 2 * time.Millisecond
+	pods := 0
+	for _, n := range w.Nodes {
+		if n.User.N != w.Executions {
+			continue // a node absent from some executions has no sample i
+		}
+		spec, err := aggregate.NodeAt(rec.Closure, n.Name)
+		if err != nil {
+			t.Fatalf("%s: %v", w.Name, err)
+		}
+		st := rec.Final.Status.Nodes[n.Name]
+		var want time.Duration
+		task := rec.Closure.Tasks[spec.Task]
+		switch {
+		case st.Cached:
+		case spec.Kind == v1alpha1.NodeKindMap:
+			want = time.Duration(spec.Map.Size) * task.Duration.Duration
+			pods += int(spec.Map.Size)
+		case spec.Kind == v1alpha1.NodeKindTask || spec.Kind == v1alpha1.NodeKindDynamic:
+			want = time.Duration(st.Attempts) * task.Duration.Duration
+			pods += int(st.Attempts)
+		default:
+			continue
+		}
+		got := seconds(n.User.Samples[i])
+		if d := got - want; d < -userTolerance || d > userTolerance {
+			t.Errorf("%s rep %d node %s: user %v, declared %v (± %v)", w.Name, i+1, n.Name, got, want, userTolerance)
+		}
+		sum := seconds(n.User.Samples[i] + n.Kubernetes.Samples[i] + n.Controller.Samples[i])
+		if d := sum - total[n.Name]; d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("%s rep %d node %s: user+kubernetes+controller %v, done-ready %v", w.Name, i+1, n.Name, sum, total[n.Name])
+		}
+		delete(byNode, n.Name)
+	}
+	got := 0 // a metric no execution had is absent from the report
+	for _, im := range w.Infrastructure {
+		if im.Name == aggregate.InfraPodCreates {
+			got = int(im.Count.Samples[i])
+		}
+	}
+	if got != pods {
+		t.Errorf("%s rep %d: %d pod creates, the structure implies %d", w.Name, i+1, got, pods)
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
