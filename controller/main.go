@@ -14,29 +14,36 @@ import (
 	"github.com/benchctl/benchctl/controller/config"
 )
 
-// UsageError is a bad flag or config: exit code 2.
+// UsageError is bad command-line input or a bad config file (exit code 2).
 type UsageError struct{ Err error }
 
 func (e UsageError) Error() string { return e.Err.Error() }
+
 func (e UsageError) Unwrap() error { return e.Err }
 
-// Main is the benchflow command line: it parses args (without the program
-// name), loads the config and runs the controller until ctx is done. Both
-// the benchflow binary and benchctl's bundled controller call it.
+// Main is the benchflow command line: flags --config, --kubeconfig,
+// --namespace, --http-address and --version. Both the benchflow binary and
+// 'benchctl controller' call it; it runs until ctx is done.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchflow", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "controller config YAML (the chart's ConfigMap); defaults apply to omitted fields")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig path (default: $KUBECONFIG, then in-cluster config)")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig path (default: $KUBECONFIG, then the in-cluster config)")
 	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace whose Workflows to run (env POD_NAMESPACE)")
-	httpAddr := fs.String("http-address", "", "override http.address (the Deployment listens on all pod addresses)")
+	httpAddr := fs.String("http-address", "", "override the config's http.address (the chart's Deployment listens on the pod's addresses)")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return UsageError{err}
 	}
+	if fs.NArg() > 0 {
+		return UsageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
 	if *version {
-		_, err := fmt.Fprintln(stdout, Version, Commit)
-		return err
+		fmt.Fprintln(stdout, Version, Commit)
+		return nil
 	}
 	cfg := config.Defaults()
 	if *configPath != "" {

@@ -44,7 +44,8 @@ type WorkflowSpec struct {
 	// +optional
 	Closure *WorkflowClosure `json:"closure,omitempty"`
 
-	// ClosureRef is the blobstore URL of the offloaded closure.
+	// ClosureRef is the key, in the controller's blobstore, of the
+	// offloaded closure (JSON of a WorkflowClosure).
 	// +optional
 	ClosureRef string `json:"closureRef,omitempty"`
 
@@ -67,7 +68,8 @@ type WorkflowSpec struct {
 // ExecutionConfig holds per-execution knobs.
 type ExecutionConfig struct {
 	// MaxParallelism bounds how many nodes (task pods, map items, launch-plan
-	// children) run at once across the whole execution. 0 means unbounded.
+	// children) run at once across the whole execution. 0 means the
+	// controller's configured maxParallelism (where 0 means unbounded).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MaxParallelism int32 `json:"maxParallelism,omitempty"`

@@ -1,0 +1,293 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/benchctl/benchctl/controller/api/telemetry"
+	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/controller/catalog"
+	"github.com/benchctl/benchctl/controller/events"
+	"github.com/benchctl/benchctl/controller/obs"
+	"github.com/benchctl/benchctl/controller/taskdata"
+)
+
+// Map nodes keep one byte per item (v1alpha1.MapItem*) plus the attempts of
+// retried items, so the status of a 10,000-item map is about 10 kB. Each
+// item is one pod per attempt, named like a task pod with the item index.
+
+// itemPhase maps an item byte to the node phase used in spans.
+func itemPhase(b byte) v1alpha1.NodePhase {
+	switch b {
+	case v1alpha1.MapItemRunning:
+		return v1alpha1.NodeRunning
+	case v1alpha1.MapItemSucceeded, v1alpha1.MapItemCached:
+		return v1alpha1.NodeSucceeded
+	case v1alpha1.MapItemFailed:
+		return v1alpha1.NodeFailed
+	}
+	return v1alpha1.NodeNotStarted
+}
+
+// parseRetried decodes MapStatus.Retried ("index:attempts,...").
+func parseRetried(s string) map[int]int32 {
+	m := map[int]int32{}
+	if s == "" {
+		return m
+	}
+	for part := range strings.SplitSeq(s, ",") {
+		i, a, ok := strings.Cut(part, ":")
+		if !ok {
+			continue
+		}
+		idx, err1 := strconv.Atoi(i)
+		att, err2 := strconv.Atoi(a)
+		if err1 == nil && err2 == nil {
+			m[idx] = int32(att)
+		}
+	}
+	return m
+}
+
+func formatRetried(m map[int]int32) string {
+	idx := make([]int, 0, len(m))
+	for i := range m {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	var b strings.Builder
+	for n, i := range idx {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d:%d", i, m[i])
+	}
+	return b.String()
+}
+
+// itemAttempt is the current attempt of an item (1 unless retried).
+func itemAttempt(retried map[int]int32, i int) int32 {
+	if a, ok := retried[i]; ok {
+		return a
+	}
+	return 1
+}
+
+// requiredSuccesses is how many items must succeed.
+func requiredSuccesses(spec *v1alpha1.MapSpec) int {
+	ratio := 1.0
+	if spec.MinSuccessRatio != nil {
+		ratio = spec.MinSuccessRatio.AsApproximateFloat64()
+	}
+	return int(math.Ceil(ratio*float64(spec.Size) - 1e-9))
+}
+
+// observeMap takes the observe step of a running map node: it collects the
+// items whose pods ended, retries or fails them, and ends the node once its
+// outcome is decided.
+func (ev *evaluator) observeMap(ctx context.Context, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
+	task := ev.d.closure.Tasks[spec.Task]
+	items := []byte(st.Map.Items)
+	retried := parseRetried(st.Map.Retried)
+	retriedChanged := false
+	for i, b := range items {
+		if b != v1alpha1.MapItemRunning {
+			continue
+		}
+		attempt := itemAttempt(retried, i)
+		pod, err := ev.e.observePod(ctx, PodName(ev.wf.Name, id, i, attempt), st.Launched)
+		if err != nil {
+			return err
+		}
+		if pod == nil {
+			continue
+		}
+		ictx, span := ev.nodeSpan(ctx, id, spec.Kind, v1alpha1.NodeRunning, attempt, i)
+		res, err := ev.e.completePod(ictx, span, pod, ev.itemOutputsKey(id, i, attempt), attempt, task)
+		if err != nil {
+			obs.End(span, err)
+			return err
+		}
+		ev.running--
+		if res.ok && task.Cacheable {
+			hash, err := ev.inputHash(ictx, id)
+			if err == nil {
+				err = ev.e.cat.Put(ictx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: taskdata.ItemHash(hash, i)}, res.outputs)
+			}
+			if err != nil {
+				obs.End(span, err)
+				return err
+			}
+		}
+		to := v1alpha1.NodeSucceeded
+		taskPhase := "Succeeded"
+		switch {
+		case res.ok:
+			items[i] = v1alpha1.MapItemSucceeded
+		case attempt <= task.Retries:
+			items[i] = v1alpha1.MapItemNotStarted
+			retried[i] = attempt + 1
+			retriedChanged = true
+			to, taskPhase = v1alpha1.NodeQueued, "Failed"
+		default:
+			items[i] = v1alpha1.MapItemFailed
+			to, taskPhase = v1alpha1.NodeFailed, "Failed"
+		}
+		ev.itemDone(ictx, span, id, spec.Kind, i, attempt, to)
+		ev.record(ictx, events.Event{Kind: events.KindTask, Node: id, MapItem: i, Attempt: attempt, Phase: taskPhase, Message: res.reason})
+		span.End()
+		ev.touchItem(id, i)
+	}
+	st.Map.Items = string(items)
+	if retriedChanged {
+		st.Map.Retried = formatRetried(retried)
+	}
+	ev.wf.Status.Nodes[id] = *st
+
+	// Decide the node once the outcome is known.
+	var ok, failed, done int
+	for _, b := range items {
+		switch b {
+		case v1alpha1.MapItemSucceeded, v1alpha1.MapItemCached:
+			ok++
+			done++
+		case v1alpha1.MapItemFailed:
+			failed++
+			done++
+		}
+	}
+	need := requiredSuccesses(spec.Map)
+	n := len(items)
+	switch {
+	case failed > n-need:
+		ev.touched[id] = true
+		nctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, st.Attempts, -1)
+		msg := fmt.Sprintf("%d of %d items failed; minSuccessRatio needs %d to succeed", failed, n, need)
+		ev.failures = append(ev.failures, fmt.Sprintf("node %s: %s", id, msg))
+		ev.transition(nctx, span, id, spec.Kind, st, v1alpha1.NodeFailed, msg)
+		span.End()
+	case done == n:
+		ev.touched[id] = true
+		nctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, st.Attempts, -1)
+		hash, err := ev.inputHash(nctx, id)
+		if err != nil {
+			obs.End(span, err)
+			return err
+		}
+		manifest := taskdata.MapManifest{Items: n, Succeeded: ok, SHA256: taskdata.Digest([]byte(hash + st.Map.Items))}
+		if err := ev.e.blobs.Write(nctx, ev.outputsKey(id, *st), "outputs", manifest.Marshal()); err != nil {
+			obs.End(span, err)
+			return err
+		}
+		ev.transition(nctx, span, id, spec.Kind, st, v1alpha1.NodeSucceeded, "")
+		span.End()
+	}
+	return nil
+}
+
+// touchItem marks an item as having taken its step this round.
+func (ev *evaluator) touchItem(id string, i int) {
+	if ev.touchedItems == nil {
+		ev.touchedItems = map[string]map[int]bool{}
+	}
+	if ev.touchedItems[id] == nil {
+		ev.touchedItems[id] = map[int]bool{}
+	}
+	ev.touchedItems[id][i] = true
+}
+
+// itemDone records an item's transition on its span and in the metrics.
+func (ev *evaluator) itemDone(_ context.Context, span spanSetter, _ string, kind v1alpha1.NodeKind, _ int, attempt int32, to v1alpha1.NodePhase) {
+	span.SetAttributes(attribute.String(telemetry.AttrPhaseTo, phaseName(to)), attribute.Int(telemetry.AttrAttempt, int(attempt)))
+	ev.e.tel.Metrics.NodeTransitions.WithLabelValues(string(kind)+"-item", phaseName(to)).Inc()
+	ev.changed = true
+}
+
+type spanSetter interface {
+	SetAttributes(kv ...attribute.KeyValue)
+}
+
+// launchMap takes the launch step of a map node: on its first step it
+// writes its inputs and starts; then it launches waiting items, in index
+// order, within the map's own parallelism and the execution's budget.
+func (ev *evaluator) launchMap(ctx context.Context, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
+	task := ev.d.closure.Tasks[spec.Task]
+	var hash, inKey string
+	if st.Phase == v1alpha1.NodeNotStarted {
+		if !ev.budget() {
+			return nil
+		}
+		nctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, 0, -1)
+		var err error
+		hash, inKey, err = ev.prepareInputs(nctx, id)
+		if err != nil {
+			obs.End(span, err)
+			return err
+		}
+		st.Map = &v1alpha1.MapStatus{Items: strings.Repeat(string(rune(v1alpha1.MapItemNotStarted)), int(spec.Map.Size))}
+		ev.transition(nctx, span, id, spec.Kind, st, v1alpha1.NodeRunning, "")
+		span.End()
+	} else {
+		var err error
+		if hash, err = ev.inputHash(ctx, id); err != nil {
+			return err
+		}
+		inKey = ev.inputsKey(id)
+	}
+	items := []byte(st.Map.Items)
+	running := int32(strings.Count(st.Map.Items, string(rune(v1alpha1.MapItemRunning))))
+	retried := parseRetried(st.Map.Retried)
+	defer func() {
+		st.Map.Items = string(items)
+		ev.wf.Status.Nodes[id] = *st
+	}()
+	for i, b := range items {
+		if b != v1alpha1.MapItemNotStarted || ev.touchedItems[id][i] {
+			continue
+		}
+		if (spec.Map.Parallelism > 0 && running >= spec.Map.Parallelism) || !ev.budget() {
+			break
+		}
+		attempt := itemAttempt(retried, i)
+		ictx, span := ev.nodeSpan(ctx, id, spec.Kind, v1alpha1.NodeNotStarted, attempt, i)
+		itemHash := taskdata.ItemHash(hash, i)
+		if task.Cacheable && attempt == 1 {
+			hit, err := ev.fromCatalog(ictx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: itemHash}, ev.itemOutputsKey(id, i, 0))
+			if err != nil {
+				obs.End(span, err)
+				return err
+			}
+			if hit {
+				items[i] = v1alpha1.MapItemCached
+				span.SetAttributes(attribute.Bool(telemetry.AttrCached, true))
+				ev.itemDone(ictx, span, id, spec.Kind, i, 0, v1alpha1.NodeSucceeded)
+				span.End()
+				continue
+			}
+		}
+		launched, err := ev.e.launchPod(ictx, ev.wf, podSpec{
+			node: id, item: i, attempt: attempt, task: task, inputsKey: inKey,
+			outputsKey: ev.itemOutputsKey(id, i, attempt), seed: itemHash,
+		})
+		if err != nil {
+			obs.End(span, err)
+			return err
+		}
+		if launched.UnixNano() > st.Launched {
+			st.Launched = launched.UnixNano() // latest launch, for the missing-pod timeout
+		}
+		items[i] = v1alpha1.MapItemRunning
+		running++
+		ev.running++
+		ev.itemDone(ictx, span, id, spec.Kind, i, attempt, v1alpha1.NodeRunning)
+		ev.record(ictx, events.Event{Kind: events.KindTask, Node: id, MapItem: i, Attempt: attempt, Phase: "Running"})
+		span.End()
+	}
+	return nil
+}
