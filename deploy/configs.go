@@ -150,6 +150,59 @@ func (c NamedConfig) CheckKeys(chartValues map[string]any) error {
 	return nil
 }
 
+// schemaError turns Helm's multi-line schema error into one line per
+// violation, each prefixed with the config file and line of the value when
+// the value came from the file (values from --set have no line).
+func (c NamedConfig) schemaError(err error) error {
+	var parts []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		rest, ok := strings.CutPrefix(line, "- at '")
+		if !ok {
+			continue
+		}
+		path, msg, _ := strings.Cut(rest, "': ")
+		keys := strings.Split(strings.Trim(path, "/"), "/")
+		// "additional properties 'x' not allowed": point at x itself.
+		if extra, ok := strings.CutPrefix(msg, "additional properties '"); ok {
+			if name, _, ok := strings.Cut(extra, "'"); ok {
+				keys = append(keys, name)
+			}
+		}
+		where := c.file
+		if n := c.lookup(keys); n != nil {
+			where = fmt.Sprintf("%s:%d", c.file, n.Line)
+		}
+		field := strings.ReplaceAll(strings.Trim(path, "/"), "/", ".")
+		parts = append(parts, fmt.Sprintf("%s: %s: %s", where, field, msg))
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("%s: %w", c.file, err)
+	}
+	return fmt.Errorf("%s (checked against the chart's values.schema.json)", strings.Join(parts, "; "))
+}
+
+// lookup finds the key node of a path of mapping keys (its line is the
+// line to point at).
+func (c NamedConfig) lookup(path []string) *yaml.Node {
+	n, key := c.root, (*yaml.Node)(nil)
+	for _, k := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		key = nil
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				key, next = n.Content[i], n.Content[i+1]
+				break
+			}
+		}
+		n = next
+	}
+	return key
+}
+
 func kindName(k yaml.Kind) string {
 	switch k {
 	case yaml.SequenceNode:

@@ -30,6 +30,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/benchctl/benchctl/controller/config"
 	"github.com/benchctl/benchctl/provision"
 )
 
@@ -115,53 +116,22 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 	if opts.Cluster == nil {
 		return nil, errors.New("deploy: no cluster")
 	}
-	if opts.Config == "" {
-		opts.Config = DefaultConfig
-	}
 	if opts.Release == "" {
 		opts.Release = DefaultRelease
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if opts.Progress == nil {
-		opts.Progress = io.Discard
-	}
 	start := time.Now()
 	step := func(format string, args ...any) {
 		fmt.Fprintf(opts.Progress, "  %5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 
-	named, err := LoadConfig(opts.Config)
-	if err != nil {
-		return nil, configErr(err)
-	}
-	if opts.Name == "" {
-		opts.Name = named.Name
-	}
-	if err := provision.ValidateName(opts.Name); err != nil {
-		return nil, configErr(fmt.Errorf("deployment name: %w", err))
-	}
-	if opts.Namespace == "" {
-		opts.Namespace = DefaultNamespace + "-" + opts.Name
-	}
-	build, err := opts.Source.Resolve(ctx, opts.Progress)
+	p, err := prepare(ctx, &opts)
 	if err != nil {
 		return nil, err
 	}
-	chrt, err := build.LoadChart()
-	if err != nil {
-		return nil, err
-	}
-	if err := named.CheckKeys(chrt.Values); err != nil {
-		return nil, configErr(err)
-	}
-	user, err := (&values.Options{ValueFiles: opts.ValuesFiles, Values: opts.Set, StringValues: opts.SetString}).MergeValues(getter.Providers{})
-	if err != nil {
-		return nil, configErr(fmt.Errorf("values: %w", err))
-	}
-	// -f and --set win over the named config, as later -f files do in helm.
-	vals := chartutil.CoalesceTables(user, copyValues(named.Values))
+	named, build, chrt, vals := p.named, p.build, p.chart, p.vals
 
 	local := opts.Cluster.Provider == provision.ProviderLocal
 	var host *hostController
@@ -198,6 +168,82 @@ func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
 	}
 	step("controller ready; effective config sha256:%s", d.ConfigHash[:12])
 	return d, nil
+}
+
+// prepared is a deployment checked and ready to apply.
+type prepared struct {
+	named NamedConfig
+	build *Build
+	chart *chart.Chart
+	vals  map[string]any
+}
+
+// prepare resolves the config, the controller build and its chart, merges
+// the values and checks them against the chart's schema and the
+// controller's own config rules, so that a bad input fails before any
+// cluster is touched. It fills in opts' defaults.
+func prepare(ctx context.Context, opts *Options) (*prepared, error) {
+	if opts.Config == "" {
+		opts.Config = DefaultConfig
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	named, err := LoadConfig(opts.Config)
+	if err != nil {
+		return nil, configErr(err)
+	}
+	if opts.Name == "" {
+		opts.Name = named.Name
+	}
+	if err := provision.ValidateName(opts.Name); err != nil {
+		return nil, configErr(fmt.Errorf("deployment name: %w", err))
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace + "-" + opts.Name
+	}
+	build, err := opts.Source.Resolve(ctx, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	chrt, err := build.LoadChart()
+	if err != nil {
+		return nil, err
+	}
+	if err := named.CheckKeys(chrt.Values); err != nil {
+		return nil, configErr(err)
+	}
+	user, err := (&values.Options{ValueFiles: opts.ValuesFiles, Values: opts.Set, StringValues: opts.SetString}).MergeValues(getter.Providers{})
+	if err != nil {
+		return nil, configErr(fmt.Errorf("values: %w", err))
+	}
+	// -f and --set win over the named config, as later -f files do in helm.
+	vals := chartutil.CoalesceTables(user, copyValues(named.Values))
+	full, err := chartutil.CoalesceValues(chrt, copyValues(vals))
+	if err != nil {
+		return nil, configErr(fmt.Errorf("config %s: %w", named.Name, err))
+	}
+	if err := chartutil.ValidateAgainstSchema(chrt, full); err != nil {
+		return nil, configErr(named.schemaError(err))
+	}
+	// The controller loads its config strictly; check it the same way now
+	// rather than when the controller process starts.
+	if c, ok := full["config"].(map[string]any); ok {
+		b, err := yaml.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := config.Parse("config "+named.Name+" (values under config:)", b); err != nil {
+			return nil, configErr(err)
+		}
+	}
+	return &prepared{named: named, build: build, chart: chrt, vals: vals}, nil
+}
+
+// Check validates a deployment's config and values without a cluster.
+func Check(ctx context.Context, opts Options) error {
+	_, err := prepare(ctx, &opts)
+	return err
 }
 
 // Undeploy stops the controller and uninstalls the release. The CRD stays,

@@ -45,16 +45,23 @@ clusters pull images from --image-repo.`,
   benchctl configs                                             # the named configs`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.loadCluster(cluster)
-			if err != nil {
-				return err
-			}
 			src, err := controllerSource(source)
 			if err != nil {
 				return err
 			}
 			if len(configs) == 0 {
 				configs = []string{deploy.DefaultConfig}
+			}
+			for _, name := range configs {
+				o := opts
+				o.Config, o.Source = name, src
+				if err := deploy.Check(cmd.Context(), o); err != nil {
+					return deployError(err)
+				}
+			}
+			c, err := g.loadCluster(cluster)
+			if err != nil {
+				return err
 			}
 			for _, name := range configs {
 				o := opts

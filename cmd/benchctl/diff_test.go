@@ -15,9 +15,9 @@ import (
 	"github.com/benchctl/benchctl/reports/reportstest"
 )
 
-// runReportsCLI runs benchctl in-process and returns stdout, stderr (with
+// runCLI runs benchctl in-process and returns stdout, stderr (with
 // the error main would print) and the exit code main would use.
-func runReportsCLI(t *testing.T, args ...string) (string, string, int) {
+func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	root := newRootCmd()
 	var out, errb bytes.Buffer
@@ -116,7 +116,7 @@ func TestDiffExitCodes(t *testing.T) {
 			if tt.junitFails >= 0 {
 				args = append(args, "--junit", junit)
 			}
-			out, errOut, code := runReportsCLI(t, args...)
+			out, errOut, code := runCLI(t, args...)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errOut)
 			}
@@ -156,7 +156,7 @@ func TestDiffExitCodes(t *testing.T) {
 
 func TestDiffFormats(t *testing.T) {
 	p := saveSyntheticReports(t)
-	out, errOut, code := runReportsCLI(t, "diff", p["base"], p["slow"], "--format", "yaml", "--alpha", "0.01", "--fail-on", "controller>+5%")
+	out, errOut, code := runCLI(t, "diff", p["base"], p["slow"], "--format", "yaml", "--alpha", "0.01", "--fail-on", "controller>+5%")
 	if code != 1 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -169,16 +169,16 @@ func TestDiffFormats(t *testing.T) {
 	if d.Kind != reports.KindDiff || d.Alpha != 0.01 || d.Gate == nil || len(d.Gate.Violations) != 1 || len(d.Rows) < 100 {
 		t.Errorf("kind %q alpha %v gate %+v rows %d", d.Kind, d.Alpha, d.Gate, len(d.Rows))
 	}
-	out, _, code = runReportsCLI(t, "diff", p["base"], p["slow"], "-o", "markdown")
+	out, _, code = runCLI(t, "diff", p["base"], p["slow"], "-o", "markdown")
 	if code != 0 || !strings.Contains(out, "## benchctl diff: `default` → `slow`") || !strings.Contains(out, "| *geomean* | wall |") {
 		t.Errorf("markdown (exit %d):\n%s", code, out)
 	}
-	all, _, _ := runReportsCLI(t, "diff", p["base"], p["slow"], "--all")
-	some, _, _ := runReportsCLI(t, "diff", p["base"], p["slow"])
+	all, _, _ := runCLI(t, "diff", p["base"], p["slow"], "--all")
+	some, _, _ := runCLI(t, "diff", p["base"], p["slow"])
 	if strings.Count(all, "\n") <= strings.Count(some, "\n") || !strings.Contains(some, "--all shows them") {
 		t.Errorf("--all does not show more rows")
 	}
-	none, _, _ := runReportsCLI(t, "diff", p["base"], p["slow"], "--top-nodes", "0", "--all")
+	none, _, _ := runCLI(t, "diff", p["base"], p["slow"], "--top-nodes", "0", "--all")
 	if strings.Contains(none, "node.controller") {
 		t.Errorf("--top-nodes 0 still compares nodes")
 	}

@@ -62,7 +62,7 @@ func TestReportShow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, errOut, code := runReportsCLI(t, append([]string{"report", "show"}, tt.args...)...)
+			out, errOut, code := runCLI(t, append([]string{"report", "show"}, tt.args...)...)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d: %s", code, tt.wantCode, errOut)
 			}
@@ -74,7 +74,7 @@ func TestReportShow(t *testing.T) {
 			}
 		})
 	}
-	if _, errOut, code := runReportsCLI(t, "report", "bogus"); code != 2 || !strings.Contains(errOut, `unknown command "bogus"`) {
+	if _, errOut, code := runCLI(t, "report", "bogus"); code != 2 || !strings.Contains(errOut, `unknown command "bogus"`) {
 		t.Errorf("report bogus: exit %d %s", code, errOut)
 	}
 }

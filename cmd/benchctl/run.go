@@ -138,6 +138,20 @@ func benchmark(cmd *cobra.Command, g *globals, o benchOptions) error {
 		o.outDir = defaultRunDir(time.Now().Format("20060102-150405"), c.Tier)
 	}
 	stderr := cmd.ErrOrStderr()
+	// Check every config before touching a cluster.
+	sources := map[string]deploy.Source{}
+	for _, p := range o.deployments {
+		src, err := controllerSource(p.source)
+		if err != nil {
+			return err
+		}
+		sources[p.name] = src
+		d := o.dopts
+		d.Name, d.Config, d.Source, d.Progress = p.name, p.config, src, stderr
+		if err := deploy.Check(cmd.Context(), d); err != nil {
+			return deployError(err)
+		}
+	}
 
 	cl, created, err := ensureCluster(cmd, g, o.spec)
 	if err != nil {
@@ -152,13 +166,9 @@ func benchmark(cmd *cobra.Command, g *globals, o benchOptions) error {
 	}
 	var names []string
 	for _, p := range o.deployments {
-		src, err := controllerSource(p.source)
-		if err != nil {
-			return err
-		}
 		fmt.Fprintf(stderr, "deploying %s (config %s, controller %s)\n", p.name, p.config, orBundled(p.source))
 		d := o.dopts
-		d.Cluster, d.Store, d.Name, d.Config, d.Source, d.Progress = cl, g.store(), p.name, p.config, src, stderr
+		d.Cluster, d.Store, d.Name, d.Config, d.Source, d.Progress = cl, g.store(), p.name, p.config, sources[p.name], stderr
 		if _, err := deploy.Deploy(cmd.Context(), d); err != nil {
 			return deployError(err)
 		}
