@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/benchctl/benchctl/aggregate"
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
 	"github.com/benchctl/benchctl/portfolio"
@@ -228,4 +230,170 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// chainPortfolio is a one-workflow portfolio: a chain of zero-length
+// tasks, where controller overhead is all there is to measure.
+func chainPortfolio(t *testing.T, length, reps int) string {
+	return writePortfolio(t, fmt.Sprintf(`apiVersion: benchctl/v1
+kind: Portfolio
+name: chain-only
+defaults: {repetitions: %d, warmup: 1, timeout: 2m}
+workflows:
+  - name: chain
+    description: controller overhead per serial node
+    task: {duration: 0s}
+    chain: {length: %d}
+`, reps, length))
+}
+
+// TestResumeAfterKill kills benchctl in the middle of a run and resumes
+// it: the report is complete, with no execution lost or counted twice.
+func TestResumeAfterKill(t *testing.T) {
+	e2eCluster(t)
+	pf := writePortfolio(t, `apiVersion: benchctl/v1
+kind: Portfolio
+name: resume
+defaults: {repetitions: 5, warmup: 1, timeout: 2m}
+workflows:
+  - name: chain
+    description: a short chain
+    task: {duration: 50ms}
+    chain: {length: 4}
+  - name: fan
+    description: a short fan-out
+    task: {duration: 50ms}
+    fanout: {width: 4}
+`)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"run", "--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default", "--output-dir", out}
+	cmd := exec.Command(e2e.bin, args...)
+	cmd.Env = append(os.Environ(), "BENCHCTL_STATE_DIR="+filepath.Join(e2e.root, "state"), "XDG_DATA_HOME="+filepath.Join(e2e.root, "data"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it hard once a few executions are on disk.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		recs, _ := filepath.Glob(filepath.Join(out, portfolio.ExecutionsDir, "*", portfolio.RecordFile))
+		if len(recs) >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no executions recorded in time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	before, err := portfolio.LoadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Complete() {
+		t.Fatal("the run completed before it was killed; nothing to resume")
+	}
+	stdout, stderr, code := runBenchctl(append(args, "--resume")...)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, lastLines(stderr, 30))
+	}
+	run, err := portfolio.LoadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !run.Complete() || len(run.Records) != len(run.Manifest.Plan) {
+		t.Fatalf("%d records for %d planned executions", len(run.Records), len(run.Manifest.Plan))
+	}
+	seen := map[string]int{}
+	for _, r := range run.Records {
+		seen[fmt.Sprintf("%s/%s/%v/%d", r.Workflow, r.Config, r.Warmup, r.Repetition)]++
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("execution %s recorded %d times", k, n)
+		}
+	}
+	// Records made before the kill are kept as they were.
+	for _, r := range before.Records {
+		if got := recordByName(run, r.Name); got == nil || got.Created != r.Created {
+			t.Errorf("record %s was lost or redone", r.Name)
+		}
+	}
+	rep, err := reports.Load(filepath.Join(out, "reports", "default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range rep.Workflows {
+		if w.Executions != 5 {
+			t.Errorf("%s: %d executions in the report, want 5", w.Name, w.Executions)
+		}
+	}
+}
+
+func recordByName(run *portfolio.Run, name string) *portfolio.Record {
+	for _, r := range run.Records {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestDiffOnCluster runs real A/B comparisons: a config that waits 50 ms
+// before reacting to a finished pod must be reported significantly slower
+// than default on a chain, and default compared with itself must show no
+// significant difference in at least 90% of the metrics.
+func TestDiffOnCluster(t *testing.T) {
+	e2eCluster(t)
+	pf := chainPortfolio(t, 10, 10)
+	same := filepath.Join(t.TempDir(), "default-again.yaml")
+	if err := os.WriteFile(same, []byte("# The default config under another name.\nconfig: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		b      string
+		stem   string
+		slower bool
+	}{
+		{"slow config", "downstream-delay", "diff-default-downstream-delay", true},
+		{"default against itself", same, "diff-default-default-again", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			stdout, stderr, code := runBenchctl("run", "--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default",
+				"--config", "default", "--config", tt.b, "--output-dir", out)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, lastLines(stderr, 30))
+			}
+			b, err := os.ReadFile(filepath.Join(out, "reports", tt.stem+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d reports.Diff
+			if err := yaml.Unmarshal(b, &d); err != nil {
+				t.Fatal(err)
+			}
+			sig := 0
+			for _, r := range d.Rows {
+				if r.Significant {
+					sig++
+				}
+				if r.Workflow == "chain" && r.Node == "" && r.Metric == "wall" {
+					t.Logf("wall: A %.3fs B %.3fs p=%.4f significant=%v", r.A, r.B, r.P, r.Significant)
+					if tt.slower && (!r.Significant || r.Delta <= 0) {
+						t.Errorf("the slow config's wall time is not significantly higher: %+v", r)
+					}
+				}
+			}
+			t.Logf("%d of %d metrics significant", sig, len(d.Rows))
+			if !tt.slower && float64(sig) > 0.1*float64(len(d.Rows)) {
+				t.Errorf("default against itself: %d of %d metrics significant, want at most 10%%", sig, len(d.Rows))
+			}
+		})
+	}
 }
