@@ -397,3 +397,52 @@ func TestDiffOnCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareBranches compares the controllers of two commits of this
+// repository end to end, through scripts/compare-branches.sh: both are
+// built from git worktrees, deployed side by side and diffed.
+func TestCompareBranches(t *testing.T) {
+	e2eCluster(t)
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "HEAD~1"
+	check := exec.Command("git", "-C", repo, "cat-file", "-e", base+":controller/cmd/benchflow/main.go")
+	if err := check.Run(); err != nil {
+		t.Skipf("%s is not a commit with the controller here (shallow clone?): %v", base, err)
+	}
+	out := t.TempDir()
+	pf := chainPortfolio(t, 3, 5)
+	cmd := exec.Command(filepath.Join(repo, "scripts", "compare-branches.sh"), base, "HEAD",
+		"--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default")
+	cmd.Env = append(os.Environ(), "OUT="+out,
+		"BENCHCTL_STATE_DIR="+filepath.Join(e2e.root, "state"), "XDG_DATA_HOME="+filepath.Join(e2e.root, "data"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compare-branches.sh: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), lastLines(stderr.String(), 40))
+	}
+	md := stdout.String()
+	if !strings.Contains(md, "chain") || !strings.Contains(md, "|") {
+		t.Errorf("no Markdown diff of the chain workflow on stdout:\n%s", md)
+	}
+	for _, f := range []string{"diff.md", "junit.xml", "run/reports/base.yaml", "run/reports/head.yaml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	for name, ref := range map[string]string{"base": base, "head": "HEAD"} {
+		rep, err := reports.Load(filepath.Join(out, "run", "reports", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sha, err := exec.Command("git", "-C", repo, "rev-parse", "--short=12", ref).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rep.Environment.Controller.Commit, strings.TrimSpace(string(sha)); got != want {
+			t.Errorf("%s report's controller commit = %q, want %q", name, got, want)
+		}
+	}
+}
