@@ -28,9 +28,9 @@ func Build(run *portfolio.Run, config string, env reports.Environment) (*reports
 	for _, t := range run.Manifest.Targets {
 		configs = append(configs, t.Config)
 	}
-	r.Run.Interleaving = reports.Interleaving{Mode: "none"}
+	r.Run.Interleaving = reports.Interleaving{Mode: reports.InterleaveNone}
 	if len(configs) > 1 {
-		r.Run.Interleaving = reports.Interleaving{Mode: "round-robin", Configs: configs}
+		r.Run.Interleaving = reports.Interleaving{Mode: reports.InterleaveAlternating, Configs: configs}
 	}
 	r.Run.Start = time.Unix(0, run.Manifest.Started).UTC()
 

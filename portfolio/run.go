@@ -126,9 +126,11 @@ func (c *Compiled) Override(o Overrides) error {
 }
 
 // Plan orders the executions: workflow by workflow; for each, the warm-ups
-// then the measured repetitions; each repetition once per config, in
-// target order (A B A B ...), so drift during the run hits every config
-// alike.
+// then the measured repetitions; each repetition once per config. The
+// configs alternate, in target order on odd repetitions and reversed on
+// even ones (A B, B A, A B, ...), so drift during the run hits every config
+// alike and no config always runs first, right after a workflow switch or
+// right after another config's execution.
 func Plan(c *Compiled, configs []string) []PlanEntry {
 	var plan []PlanEntry
 	for _, w := range c.Workflows {
@@ -138,7 +140,12 @@ func Plan(c *Compiled, configs []string) []PlanEntry {
 				n = w.Warmup
 			}
 			for rep := 1; rep <= n; rep++ {
-				for _, cfg := range configs {
+				order := configs
+				if !warm && rep%2 == 0 {
+					order = slices.Clone(configs)
+					slices.Reverse(order)
+				}
+				for _, cfg := range order {
 					plan = append(plan, PlanEntry{Seq: len(plan), Workflow: w.Name, Config: cfg, Repetition: rep, Warmup: warm})
 				}
 			}

@@ -189,15 +189,15 @@ func TestExecuteAB(t *testing.T) {
 	if !run.Complete() || len(run.Records) != 10 || len(run.Measured()) != 6 {
 		t.Fatalf("run: complete %v, %d records, %d measured; want 10 and 6", run.Complete(), len(run.Records), len(run.Measured()))
 	}
-	if s := run.Samples("b", "alpha"); len(s) != 2 || s[0].Seq != 3 || s[1].Seq != 5 {
+	if s := run.Samples("b", "alpha"); len(s) != 2 || s[0].Seq != 3 || s[1].Seq != 4 {
 		t.Errorf("samples of alpha on b: %v", s)
 	}
-	// Creation order is the plan: A B A B.
+	// Creation order is the plan: warm-ups A B, then A B, B A, ...
 	var order []string
 	for _, w := range fc.seen() {
 		order = append(order, w.Labels[LabelBenchmark]+"/"+w.Labels[LabelConfig]+"/"+w.Namespace)
 	}
-	want := []string{"alpha/a/ns-a", "alpha/b/ns-b", "alpha/a/ns-a", "alpha/b/ns-b", "alpha/a/ns-a", "alpha/b/ns-b",
+	want := []string{"alpha/a/ns-a", "alpha/b/ns-b", "alpha/a/ns-a", "alpha/b/ns-b", "alpha/b/ns-b", "alpha/a/ns-a",
 		"beta/a/ns-a", "beta/b/ns-b", "beta/a/ns-a", "beta/b/ns-b"}
 	if !slices.Equal(order, want) {
 		t.Errorf("creation order %v\nwant %v", order, want)

@@ -245,7 +245,7 @@ func environmentNotes(a, b *Report) []string {
 	note("cluster nodes", fmt.Sprint(ea.Provider.Nodes), fmt.Sprint(eb.Provider.Nodes))
 	note("portfolio tier", ea.Portfolio.Tier, eb.Portfolio.Tier)
 	note("host", hostString(ea.Host), hostString(eb.Host))
-	if a.Run.Interleaving.Mode != InterleaveRoundRobin || b.Run.Interleaving.Mode != InterleaveRoundRobin {
+	if a.Run.Interleaving.Mode != InterleaveAlternating || b.Run.Interleaving.Mode != InterleaveAlternating {
 		if !a.Run.Start.IsZero() && !b.Run.Start.IsZero() {
 			out = append(out, "the runs were not interleaved: drift between them (thermal, other load) shows up as a difference")
 		}

@@ -118,9 +118,10 @@ type Host struct {
 const (
 	// InterleaveNone: each config's repetitions ran back to back.
 	InterleaveNone = "none"
-	// InterleaveRoundRobin: configs alternated repetition by repetition
-	// (A B A B ...), so drift hits all of them alike.
-	InterleaveRoundRobin = "round-robin"
+	// InterleaveAlternating: configs alternated repetition by repetition,
+	// their order reversed every other repetition (A B, B A, A B, ...), so
+	// drift and position effects hit all of them alike.
+	InterleaveAlternating = "alternating"
 )
 
 // RunInfo says how the executions were scheduled.

@@ -85,9 +85,9 @@ func (ri *RunInfo) validate(p string) error {
 		return fieldErr(p+".end", "%s is before start %s", ri.End, ri.Start)
 	}
 	switch ri.Interleaving.Mode {
-	case InterleaveNone, InterleaveRoundRobin:
+	case InterleaveNone, InterleaveAlternating:
 	default:
-		return fieldErr(p+".interleaving.mode", "is %q, want %q or %q", ri.Interleaving.Mode, InterleaveNone, InterleaveRoundRobin)
+		return fieldErr(p+".interleaving.mode", "is %q, want %q or %q", ri.Interleaving.Mode, InterleaveNone, InterleaveAlternating)
 	}
 	return nil
 }

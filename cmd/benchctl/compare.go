@@ -19,7 +19,7 @@ func newCompareCmd(g *globals) *cobra.Command {
 		Long: `Build the controller of BASE and of HEAD (git refs of the repository in
 the working directory, through cached git worktrees, or source tree
 directories), deploy both on the same cluster under the same config, run the
-same portfolio with their executions interleaved (BASE HEAD BASE HEAD ...),
+same portfolio with their executions interleaved (BASE HEAD, HEAD BASE, ...),
 then diff HEAD against BASE with Mann-Whitney U tests.
 
 Reports, diffs and records go to --output-dir (reports/base.yaml,

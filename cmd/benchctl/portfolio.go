@@ -169,7 +169,7 @@ func newPortfolioRunCmd(g *globals) *cobra.Command {
 cluster, strictly one execution at a time: the warm-ups (recorded, flagged,
 never counted), then the repetitions, each with a timeout. With several
 --config, executions alternate between them repetition by repetition
-(A B A B ...), so drift hits every config alike.
+(A B, B A, A B, ...), so drift and position effects hit every config alike.
 
 Around each execution it scrapes the controller's and the kube-apiserver's
 metrics and afterwards fetches the execution's spans and pods. Each
