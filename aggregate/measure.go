@@ -11,6 +11,7 @@ import (
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/reports"
 )
 
 // maxOverlap is how far a pod's start may precede the return of its create
@@ -79,10 +80,8 @@ type Execution struct {
 	Nodes      []NodeMeasure
 	// Sums over attempts.
 	User, Kubernetes, Controller time.Duration
-	// Infra holds latencies by infrastructure metric (see InfraMetrics).
+	// Infra holds latencies by infrastructure metric (reports.InfraMetrics).
 	Infra map[string][]time.Duration
-	// Streaks holds the number of rounds of each work item.
-	Streaks []int
 	// Problems make the execution's measurements untrustworthy.
 	Problems []string
 }
@@ -95,27 +94,6 @@ func (e *Execution) Setup() time.Duration { return e.FirstReady.Sub(e.Created) }
 
 // Teardown is last node done -> workflow succeeded.
 func (e *Execution) Teardown() time.Duration { return e.Succeeded.Sub(e.LastDone) }
-
-// Infrastructure metric names, in report order.
-const (
-	InfraEventsWorkflow = "events.workflow"
-	InfraEventsNode     = "events.node"
-	InfraEventsTask     = "events.task"
-	InfraCRDUpdates     = "crd.updates"
-	InfraBlobReads      = "blob.reads"
-	InfraBlobWrites     = "blob.writes"
-	InfraCatalogGets    = "catalog.gets"
-	InfraCatalogPuts    = "catalog.puts"
-	InfraPodCreates     = "pod.creates"
-	InfraRounds         = "rounds"
-	InfraStreaks        = "streaks"
-)
-
-// InfraMetrics lists the infrastructure metrics in report order.
-var InfraMetrics = []string{
-	InfraEventsWorkflow, InfraEventsNode, InfraEventsTask, InfraCRDUpdates, InfraBlobReads, InfraBlobWrites,
-	InfraCatalogGets, InfraCatalogPuts, InfraPodCreates, InfraRounds, InfraStreaks,
-}
 
 // round is one workflow.streak span with its persisting update.
 type round struct {
@@ -181,42 +159,32 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 			if r.ok && s.Str(telemetry.AttrWorkflowPhase) == string(v1alpha1.WorkflowSucceeded) && e.Succeeded.IsZero() {
 				e.Succeeded = s.End
 			}
-			e.Infra[InfraCRDUpdates] = append(e.Infra[InfraCRDUpdates], s.Duration())
+			e.Infra[reports.InfraCRDUpdates] = append(e.Infra[reports.InfraCRDUpdates], s.Duration())
 		case telemetry.SpanEventRecord:
 			switch s.Str(telemetry.AttrEventKind) {
 			case "workflow":
-				e.Infra[InfraEventsWorkflow] = append(e.Infra[InfraEventsWorkflow], s.Duration())
+				e.Infra[reports.InfraEventsWorkflow] = append(e.Infra[reports.InfraEventsWorkflow], s.Duration())
 			case "node":
-				e.Infra[InfraEventsNode] = append(e.Infra[InfraEventsNode], s.Duration())
+				e.Infra[reports.InfraEventsNode] = append(e.Infra[reports.InfraEventsNode], s.Duration())
 			case "task":
-				e.Infra[InfraEventsTask] = append(e.Infra[InfraEventsTask], s.Duration())
+				e.Infra[reports.InfraEventsTask] = append(e.Infra[reports.InfraEventsTask], s.Duration())
 			}
 		case telemetry.SpanBlobRead:
-			e.Infra[InfraBlobReads] = append(e.Infra[InfraBlobReads], s.Duration())
+			e.Infra[reports.InfraBlobReads] = append(e.Infra[reports.InfraBlobReads], s.Duration())
 		case telemetry.SpanBlobWrite:
-			e.Infra[InfraBlobWrites] = append(e.Infra[InfraBlobWrites], s.Duration())
+			e.Infra[reports.InfraBlobWrites] = append(e.Infra[reports.InfraBlobWrites], s.Duration())
 		case telemetry.SpanCatalogGet:
-			e.Infra[InfraCatalogGets] = append(e.Infra[InfraCatalogGets], s.Duration())
+			e.Infra[reports.InfraCatalogGets] = append(e.Infra[reports.InfraCatalogGets], s.Duration())
 		case telemetry.SpanCatalogPut:
-			e.Infra[InfraCatalogPuts] = append(e.Infra[InfraCatalogPuts], s.Duration())
+			e.Infra[reports.InfraCatalogPuts] = append(e.Infra[reports.InfraCatalogPuts], s.Duration())
 		case telemetry.SpanPodCreate:
-			e.Infra[InfraPodCreates] = append(e.Infra[InfraPodCreates], s.Duration())
+			e.Infra[reports.InfraPodCreates] = append(e.Infra[reports.InfraPodCreates], s.Duration())
 		case telemetry.SpanWorkflowStreak:
-			e.Infra[InfraRounds] = append(e.Infra[InfraRounds], s.Duration())
+			e.Infra[reports.InfraRounds] = append(e.Infra[reports.InfraRounds], s.Duration())
 		case telemetry.SpanWorkflowHandle:
-			e.Infra[InfraStreaks] = append(e.Infra[InfraStreaks], s.Duration())
+			e.Infra[reports.InfraStreaks] = append(e.Infra[reports.InfraStreaks], s.Duration())
 		}
 	}
-	// Rounds per work item.
-	perHandle := map[string]int{}
-	for _, r := range rounds {
-		perHandle[r.span.ParentID]++
-	}
-	for _, n := range perHandle {
-		e.Streaks = append(e.Streaks, n)
-	}
-	sort.Ints(e.Streaks)
-
 	// persistedAt returns the end of the first successful update at or
 	// after round r: the instant a change made in r was persisted.
 	persistedAt := func(r *round) time.Time {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/reports"
 )
 
 // spanBuilder writes a synthetic controller trace, following the span
@@ -151,10 +152,10 @@ func TestMeasureChain(t *testing.T) {
 			if e.Wall() != 430*time.Millisecond || e.Setup() != 10*time.Millisecond || e.Teardown() != 0 {
 				t.Errorf("wall %v setup %v teardown %v", e.Wall(), e.Setup(), e.Teardown())
 			}
-			if n := len(e.Infra[InfraCRDUpdates]); n != 5+map[bool]int{false: 0, true: 1}[tt.conflict] {
+			if n := len(e.Infra[reports.InfraCRDUpdates]); n != 5+map[bool]int{false: 0, true: 1}[tt.conflict] {
 				t.Errorf("crd updates = %d", n)
 			}
-			if len(e.Infra[InfraEventsWorkflow]) != 1 || len(e.Infra[InfraPodCreates]) != 2 {
+			if len(e.Infra[reports.InfraEventsWorkflow]) != 1 || len(e.Infra[reports.InfraPodCreates]) != 2 {
 				t.Errorf("infra = %v", e.Infra)
 			}
 		})

@@ -213,7 +213,7 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Reco
 	}
 	got := 0 // a metric no execution had is absent from the report
 	for _, im := range w.Infrastructure {
-		if im.Name == aggregate.InfraPodCreates {
+		if im.Name == reports.InfraPodCreates {
 			got = int(im.Count.Samples[i])
 		}
 	}
