@@ -8,6 +8,7 @@
 package eks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +24,7 @@ import (
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/existing"
+	"github.com/benchctl/benchctl/provision/internal/provider"
 )
 
 // DefaultNodeType is the instance type when --node-type is not given
@@ -33,7 +34,7 @@ const DefaultNodeType = "m5.large"
 
 // DefaultDeleteTimeout bounds the automatic removal of a cluster that was
 // created but cannot be reached.
-const DefaultDeleteTimeout = 45 * time.Minute
+const DefaultDeleteTimeout = provider.DefaultDeleteTimeout
 
 // File names inside the cluster's state directory.
 const (
@@ -44,10 +45,10 @@ const (
 // Keys of provision.Cluster.Extra, needed to delete the cluster.
 const (
 	ExtraClusterName = "eksCluster"
-	ExtraRegion      = "region"
-	ExtraZone        = "zone"
-	ExtraNodeType    = "nodeType"
-	ExtraVersion     = "requestedVersion"
+	ExtraRegion      = provider.ExtraRegion
+	ExtraZone        = provider.ExtraZone
+	ExtraNodeType    = provider.ExtraNodeType
+	ExtraVersion     = provider.ExtraVersion
 )
 
 // NodeGroupName is the name of the one managed node group.
@@ -188,9 +189,9 @@ func deleteCommand(name, region, kubeconfig string) Command {
 
 // tools are the CLIs creating and reaching an EKS cluster needs: eksctl,
 // and for the kubeconfig's token, the AWS CLI (or aws-iam-authenticator).
-var tools = []tool{
-	{names: []string{"eksctl"}, purpose: "creates and deletes EKS clusters", install: "install it from https://eksctl.io/installation/ (a single binary from https://github.com/eksctl-io/eksctl/releases)"},
-	{names: []string{"aws", "aws-iam-authenticator"}, purpose: "the EKS kubeconfig runs it for a token", install: "install the AWS CLI v2 from https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"},
+var tools = []provider.Tool{
+	{Names: []string{"eksctl"}, Purpose: "creates and deletes EKS clusters", Install: "install it from https://eksctl.io/installation/ (a single binary from https://github.com/eksctl-io/eksctl/releases)"},
+	{Names: []string{"aws", "aws-iam-authenticator"}, Purpose: "the EKS kubeconfig runs it for a token", Install: "install the AWS CLI v2 from https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"},
 }
 
 // ErrDryRun is returned by Create when Spec.DryRun is set: the plan was
@@ -232,11 +233,15 @@ func (p *Provider) log() io.Writer {
 	return p.Log
 }
 
-func (p *Provider) probeCluster(ctx context.Context, kubeconfig string) (existing.ClusterInfo, error) {
+func (p *Provider) probeCluster(ctx context.Context, kubeconfig string) (provider.Info, error) {
 	if p.probe != nil {
 		return p.probe(ctx, kubeconfig, "")
 	}
 	return existing.Probe(ctx, kubeconfig, "")
+}
+
+func (p *Provider) clusters() provider.Clusters {
+	return provider.Clusters{Provider: provision.ProviderEKS, Noun: "EKS cluster", Options: provider.CloudOptions, Probe: p.probeCluster}
 }
 
 // DryRun prints the config file and the exact commands Create would run
@@ -244,13 +249,10 @@ func (p *Provider) probeCluster(ctx context.Context, kubeconfig string) (existin
 func (p *Provider) DryRun(_ context.Context, spec provision.Spec, dir string, w io.Writer) error {
 	plan, err := MakePlan(spec, dir)
 	if err != nil {
-		return usage(err)
+		return provider.Usage(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# eks dry run for cluster %q: nothing is run and nothing is written.\n", spec.Name)
-	if missing := missingTools(p.runner(), tools); len(missing) > 0 {
-		fmt.Fprintf(&b, "# note: a real run would stop here: %s\n", describeMissing(missing))
-	}
+	provider.WriteDryRunHeader(&b, "eks", spec.Name, p.runner(), tools)
 	fmt.Fprintf(&b, "# 1. write %s (mode 0600):\n%s", plan.ConfigPath, plan.ConfigYAML)
 	fmt.Fprintf(&b, "# 2. create the cluster; its kubeconfig goes only to the state directory:\n%s\n", plan.Create)
 	fmt.Fprintf(&b, "# 3. read the server version and nodes through %s (mode 0600)\n", plan.Kubeconfig)
@@ -264,22 +266,18 @@ func (p *Provider) DryRun(_ context.Context, spec provision.Spec, dir string, w 
 func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision.Cluster) error {
 	plan, err := MakePlan(spec, c.Dir)
 	if err != nil {
-		return usage(err)
+		return provider.Usage(err)
 	}
 	if spec.DryRun {
-		out := p.Out
-		if out == nil {
-			out = os.Stdout
-		}
-		if err := p.DryRun(ctx, spec, c.Dir, out); err != nil {
+		if err := p.DryRun(ctx, spec, c.Dir, cmp.Or[io.Writer](p.Out, os.Stdout)); err != nil {
 			return err
 		}
 		return ErrDryRun
 	}
-	if err := requireTools(p.runner(), tools); err != nil {
+	if err := provider.RequireTools(p.runner(), tools, ErrCLIMissing); err != nil {
 		return fmt.Errorf("--provider eks: %w", err)
 	}
-	if err := writeFile0600(plan.ConfigPath, plan.ConfigYAML); err != nil {
+	if err := provider.WriteFile0600(plan.ConfigPath, plan.ConfigYAML); err != nil {
 		return err
 	}
 	md := plan.Config.Metadata
@@ -299,7 +297,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 	}
 	// From here the cluster exists and is ours: undo it on any failure.
 	if err := p.finishCreate(ctx, plan, c); err != nil {
-		return errors.Join(err, p.cleanup(ctx, plan.Delete))
+		return errors.Join(err, provider.DeleteCreated(ctx, p.runner(), p.log(), p.DeleteTimeout, "EKS cluster", plan.Delete))
 	}
 	return nil
 }
@@ -308,46 +306,14 @@ func (p *Provider) finishCreate(ctx context.Context, plan *Plan, c *provision.Cl
 	if err := os.Chmod(plan.Kubeconfig, 0o600); err != nil {
 		return fmt.Errorf("eksctl did not write the kubeconfig: %w", err)
 	}
-	info, err := p.probeCluster(ctx, plan.Kubeconfig)
-	if err != nil {
-		return fmt.Errorf("EKS cluster %s was created but does not answer: %w", plan.Config.Metadata.Name, err)
-	}
-	c.Kubeconfig = plan.Kubeconfig
-	c.Finger = info.Fingerprint(provision.ProviderEKS, fingerprintOptions(c))
-	return nil
-}
-
-// cleanup deletes a cluster benchctl just created. It runs even if ctx was
-// cancelled: a forgotten cloud cluster costs money.
-func (p *Provider) cleanup(ctx context.Context, del Command) error {
-	timeout := p.DeleteTimeout
-	if timeout <= 0 {
-		timeout = DefaultDeleteTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	slog.WarnContext(ctx, "removing the EKS cluster that was just created", "command", del.String())
-	if err := p.runner().Run(ctx, del, p.log()); err != nil {
-		return fmt.Errorf("removing it also failed: %w; remove it by hand with: %s", err, del.Manual())
-	}
-	return nil
-}
-
-func fingerprintOptions(c *provision.Cluster) map[string]string {
-	return map[string]string{
-		"region":           c.Extra[ExtraRegion],
-		"zone":             c.Extra[ExtraZone],
-		"nodeType":         c.Extra[ExtraNodeType],
-		"requestedVersion": c.Extra[ExtraVersion],
-		"requestedNodes":   strconv.Itoa(c.Nodes),
-	}
+	return p.clusters().Adopt(ctx, c, plan.Config.Metadata.Name, plan.Kubeconfig)
 }
 
 // Delete removes the EKS cluster benchctl created, waiting until it is
 // gone.
 func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
-	if c.CreatedBy != provision.CreatedByBenchctl {
-		return fmt.Errorf("EKS cluster %q was not created by benchctl (created by %q); refusing to delete it", c.Name, c.CreatedBy)
+	if err := p.clusters().CheckOwned(c, c.Name); err != nil {
+		return err
 	}
 	name, region := c.Extra[ExtraClusterName], c.Extra[ExtraRegion]
 	if name == "" || region == "" {
@@ -355,7 +321,7 @@ func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
 		slog.InfoContext(ctx, "no EKS cluster was recorded for this name; nothing to delete in AWS", "cluster", c.Name)
 		return nil
 	}
-	if err := requireTools(p.runner(), tools[:1]); err != nil {
+	if err := provider.RequireTools(p.runner(), tools[:1], ErrCLIMissing); err != nil {
 		return fmt.Errorf("cannot delete EKS cluster %s: %w", name, err)
 	}
 	kc := c.Kubeconfig
@@ -372,40 +338,10 @@ func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
 
 // Kubeconfig returns the kubeconfig path in the state directory.
 func (p *Provider) Kubeconfig(_ context.Context, c *provision.Cluster) (string, error) {
-	if c.Kubeconfig == "" {
-		return "", fmt.Errorf("EKS cluster %q has no kubeconfig recorded; was its creation finished?", c.Name)
-	}
-	if _, err := os.Stat(c.Kubeconfig); err != nil {
-		return "", fmt.Errorf("EKS cluster %q: kubeconfig: %w", c.Name, err)
-	}
-	return c.Kubeconfig, nil
+	return p.clusters().Kubeconfig(c)
 }
 
 // Fingerprint reads the server version and nodes from the live cluster.
 func (p *Provider) Fingerprint(ctx context.Context, c *provision.Cluster) (provision.Fingerprint, error) {
-	info, err := p.probeCluster(ctx, c.Kubeconfig)
-	if err != nil {
-		return provision.Fingerprint{}, fmt.Errorf("fingerprint EKS cluster %q: %w", c.Name, err)
-	}
-	return info.Fingerprint(provision.ProviderEKS, fingerprintOptions(c)), nil
-}
-
-// writeFile0600 writes data atomically with mode 0600.
-func writeFile0600(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return p.clusters().Fingerprint(ctx, c)
 }

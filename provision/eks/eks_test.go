@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/existing"
+	"github.com/benchctl/benchctl/provision/internal/provider/providertest"
 )
 
 func TestConfigGolden(t *testing.T) {
@@ -105,15 +105,7 @@ func TestConfigValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Config(tt.spec)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
+			providertest.CheckErr(t, err, tt.wantErr)
 		})
 	}
 }
@@ -121,17 +113,10 @@ func TestConfigValidation(t *testing.T) {
 // fakeRunner records commands and plays eksctl: on create it writes the
 // kubeconfig where --kubeconfig says, as eksctl does.
 type fakeRunner struct {
-	path      map[string]bool
+	providertest.Path
 	runs      []Command
 	createErr error
 	deleteErr error
-}
-
-func (f *fakeRunner) LookPath(file string) (string, error) {
-	if f.path[file] {
-		return "/usr/local/bin/" + file, nil
-	}
-	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
 }
 
 func (f *fakeRunner) Run(_ context.Context, c Command, _ io.Writer) error {
@@ -162,8 +147,8 @@ func TestDryRunOutput(t *testing.T) {
 		runner *fakeRunner
 		note   string
 	}{
-		{"tools present", &fakeRunner{path: allTools()}, ""},
-		{"eksctl missing", &fakeRunner{path: map[string]bool{"aws": true}}, "# note: a real run would stop here: eksctl (creates and deletes EKS clusters) is not on PATH: install it from https://eksctl.io/installation/ (a single binary from https://github.com/eksctl-io/eksctl/releases)\n"},
+		{"tools present", &fakeRunner{Path: allTools()}, ""},
+		{"eksctl missing", &fakeRunner{Path: map[string]bool{"aws": true}}, "# note: a real run would stop here: eksctl (creates and deletes EKS clusters) is not on PATH: install it from https://eksctl.io/installation/ (a single binary from https://github.com/eksctl-io/eksctl/releases)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,14 +230,14 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:     "create fails: no automatic delete, but the command to run",
-			runner:   &fakeRunner{path: allTools(), createErr: errors.New("exit status 1")},
+			runner:   &fakeRunner{Path: allTools(), createErr: errors.New("exit status 1")},
 			spec:     spec,
 			wantErr:  []string{"eksctl create cluster bench in us-west-2 failed: exit status 1", "remove them with: eksctl delete cluster --name=bench --region=us-west-2 --wait"},
 			wantRuns: []string{"create cluster"},
 		},
 		{
 			name:     "created but unreachable: deleted again",
-			runner:   &fakeRunner{path: allTools()},
+			runner:   &fakeRunner{Path: allTools()},
 			spec:     spec,
 			probeErr: errors.New("exec plugin: aws: no credentials"),
 			wantErr:  []string{"EKS cluster bench was created but does not answer: exec plugin: aws: no credentials"},
@@ -260,7 +245,7 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:     "created, unreachable, and the delete fails too",
-			runner:   &fakeRunner{path: allTools(), deleteErr: errors.New("exit status 1")},
+			runner:   &fakeRunner{Path: allTools(), deleteErr: errors.New("exit status 1")},
 			spec:     spec,
 			probeErr: errors.New("timeout"),
 			wantErr:  []string{"was created but does not answer: timeout", "removing it also failed: exit status 1; remove it by hand with: eksctl delete cluster --name=bench --region=us-west-2 --wait"},
@@ -268,14 +253,14 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:       "success",
-			runner:     &fakeRunner{path: allTools()},
+			runner:     &fakeRunner{Path: allTools()},
 			spec:       spec,
 			wantRuns:   []string{"create cluster"},
 			wantRecord: true,
 		},
 		{
 			name:    "dry run creates nothing",
-			runner:  &fakeRunner{path: allTools()},
+			runner:  &fakeRunner{Path: allTools()},
 			spec:    provision.Spec{Name: "bench", Nodes: 2, Region: "us-west-2", DryRun: true},
 			wantIs:  ErrDryRun,
 			wantErr: []string{"dry run"},
@@ -309,17 +294,7 @@ func TestCreate(t *testing.T) {
 				}
 			}
 			if !tt.wantRecord {
-				if err == nil {
-					t.Fatal("Create succeeded; want an error")
-				}
-				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-					t.Errorf("err = %v, want errors.Is %v", err, tt.wantIs)
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not contain %q", err, w)
-					}
-				}
+				providertest.RequireErr(t, err, tt.wantIs, tt.wantErr...)
 				if tt.wantIs != nil {
 					if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 						t.Errorf("state dir has %v; nothing should be written", entries)
@@ -331,13 +306,7 @@ func TestCreate(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range []string{KubeconfigFile, ConfigFile} {
-				st, err := os.Stat(filepath.Join(dir, f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if st.Mode().Perm() != 0o600 {
-					t.Errorf("%s mode %v, want 0600", f, st.Mode().Perm())
-				}
+				providertest.RequireMode0600(t, filepath.Join(dir, f))
 			}
 			wantFP := provision.Fingerprint{Provider: "eks", KubernetesVersion: "v1.33.5-eks-3025e55", Nodes: 2, Options: map[string]string{
 				"region": "us-west-2", "zone": "us-west-2a", "nodeType": "m5.large", "requestedNodes": "2", "readyNodes": "2", "observedInstanceTypes": "m5.large",
@@ -363,12 +332,12 @@ func TestDelete(t *testing.T) {
 		wantRun string
 		wantErr string
 	}{
-		{"not ours", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByUser, Dir: dir, Extra: extra}, &fakeRunner{path: allTools()}, "", "refusing to delete"},
-		{"ours", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: dir, Kubeconfig: kc, Extra: extra}, &fakeRunner{path: allTools()},
+		{"not ours", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByUser, Dir: dir, Extra: extra}, &fakeRunner{Path: allTools()}, "", "refusing to delete"},
+		{"ours", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: dir, Kubeconfig: kc, Extra: extra}, &fakeRunner{Path: allTools()},
 			"KUBECONFIG=" + kc + " eksctl delete cluster --name=bench --region=us-west-2 --wait", ""},
-		{"create died before eksctl ran", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: dir}, &fakeRunner{path: allTools()}, "", ""},
+		{"create died before eksctl ran", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: dir}, &fakeRunner{Path: allTools()}, "", ""},
 		{"eksctl missing", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: dir, Extra: extra}, &fakeRunner{}, "", "eksctl (creates and deletes EKS clusters) is not on PATH"},
-		{"eksctl fails", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: dir, Extra: extra}, &fakeRunner{path: allTools(), deleteErr: errors.New("exit status 1")},
+		{"eksctl fails", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: dir, Extra: extra}, &fakeRunner{Path: allTools(), deleteErr: errors.New("exit status 1")},
 			"KUBECONFIG=" + kc + " eksctl delete cluster --name=bench --region=us-west-2 --wait", "eksctl delete cluster bench in us-west-2: exit status 1"},
 	}
 	for _, tt := range tests {
@@ -381,15 +350,7 @@ func TestDelete(t *testing.T) {
 			if ran != tt.wantRun {
 				t.Errorf("ran %q, want %q", ran, tt.wantRun)
 			}
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
+			providertest.CheckErr(t, err, tt.wantErr)
 		})
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/internal/provider"
 )
 
 // DefaultProbeTimeout bounds one Probe: a cluster that does not answer
@@ -257,7 +258,7 @@ func (p *Provider) probe(ctx context.Context, kubeconfig, kubeContext string) (C
 func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision.Cluster) error {
 	path, err := validate(spec)
 	if err != nil {
-		return usage(err)
+		return provider.Usage(err)
 	}
 	info, err := p.probe(ctx, path, spec.Context)
 	if err != nil {
@@ -277,7 +278,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 func (p *Provider) DryRun(_ context.Context, spec provision.Spec, _ string, w io.Writer) error {
 	path, err := validate(spec)
 	if err != nil {
-		return usage(err)
+		return provider.Usage(err)
 	}
 	_, err = fmt.Fprintf(w, "# existing: would read the server version and the node list through context %q of %s; nothing in the cluster is changed and benchctl never deletes it\n", spec.Context, path)
 	return err
@@ -291,13 +292,7 @@ func (p *Provider) Delete(_ context.Context, c *provision.Cluster) error {
 // Kubeconfig returns the user's own kubeconfig path. Callers must also use
 // c.Context: the file's current-context may point at another cluster.
 func (p *Provider) Kubeconfig(_ context.Context, c *provision.Cluster) (string, error) {
-	if c.Kubeconfig == "" {
-		return "", fmt.Errorf("cluster %q has no kubeconfig recorded", c.Name)
-	}
-	if _, err := os.Stat(c.Kubeconfig); err != nil {
-		return "", fmt.Errorf("cluster %q: kubeconfig: %w", c.Name, err)
-	}
-	return c.Kubeconfig, nil
+	return provider.RecordedKubeconfig(c, "cluster", "")
 }
 
 // Fingerprint reads the server version and node count now.

@@ -21,6 +21,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/internal/provider/providertest"
 )
 
 // fakeAPI is a minimal kube-apiserver: /version and /api/v1/nodes. It
@@ -146,14 +147,9 @@ func TestProbe(t *testing.T) {
 			defer srv.Close()
 			kc := writeKubeconfig(t, "live", map[string]string{"live": srv.URL})
 			got, err := Probe(context.Background(), kc, "live")
+			providertest.CheckErr(t, err, tt.wantErr)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tt.want.Server = srv.URL
 			if !reflect.DeepEqual(got, tt.want) {
@@ -228,14 +224,7 @@ func TestCreateErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &provision.Cluster{Name: "x"}
 			err := (&Provider{ProbeTimeout: 5 * time.Second}).Create(context.Background(), tt.spec, c)
-			if err == nil {
-				t.Fatal("Create succeeded; want an error")
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
+			providertest.RequireErr(t, err, nil, tt.wantErr...)
 		})
 	}
 }

@@ -1,43 +1,18 @@
 package existing
 
 import (
-	"context"
-	"errors"
-	"io"
 	"testing"
 
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/internal/provider/providertest"
 )
-
-func isUsage(err error) bool {
-	var u interface{ UsageError() bool }
-	return errors.As(err, &u) && u.UsageError()
-}
 
 // TestBadFlagsAreUsageErrors checks the CLI can map flag mistakes to exit
 // code 2, and that other failures are not marked so.
 func TestBadFlagsAreUsageErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		spec  provision.Spec
-		usage bool
-	}{
-		{"no context", provision.Spec{Name: "a", Kubeconfig: "/dev/null"}, true},
-		{"no kubeconfig", provision.Spec{Name: "a", Context: "x"}, true},
-		{"missing file", provision.Spec{Name: "a", Kubeconfig: "/nonexistent/kubeconfig", Context: "x"}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := New().DryRun(context.Background(), tt.spec, t.TempDir(), io.Discard)
-			if got := isUsage(err); got != tt.usage {
-				t.Errorf("DryRun error %v: usage = %v, want %v", err, got, tt.usage)
-			}
-			if tt.usage {
-				c := &provision.Cluster{Name: tt.spec.Name, Dir: t.TempDir()}
-				if err := New().Create(context.Background(), tt.spec, c); !isUsage(err) {
-					t.Errorf("Create error %v is not a usage error", err)
-				}
-			}
-		})
-	}
+	providertest.CheckUsageErrors(t, func() providertest.Provider { return New() }, []providertest.UsageCase{
+		{Name: "no context", Spec: provision.Spec{Name: "a", Kubeconfig: "/dev/null"}, Usage: true},
+		{Name: "no kubeconfig", Spec: provision.Spec{Name: "a", Context: "x"}, Usage: true},
+		{Name: "missing file", Spec: provision.Spec{Name: "a", Kubeconfig: "/nonexistent/kubeconfig", Context: "x"}, Usage: true},
+	})
 }

@@ -9,6 +9,7 @@
 package gke
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/existing"
+	"github.com/benchctl/benchctl/provision/internal/provider"
 )
 
 // DefaultNodeType is the machine type when --node-type is not given. Not
@@ -33,7 +35,7 @@ const DefaultNodeType = "e2-standard-2"
 
 // DefaultDeleteTimeout bounds the automatic removal of a cluster that was
 // created but cannot be reached.
-const DefaultDeleteTimeout = 45 * time.Minute
+const DefaultDeleteTimeout = provider.DefaultDeleteTimeout
 
 // KubeconfigFile is the kubeconfig's name inside the state directory.
 const KubeconfigFile = "kubeconfig"
@@ -49,10 +51,10 @@ const (
 const (
 	ExtraClusterName = "gkeCluster"
 	ExtraProject     = "project"
-	ExtraRegion      = "region"
-	ExtraZone        = "zone"
-	ExtraNodeType    = "nodeType"
-	ExtraVersion     = "requestedVersion"
+	ExtraRegion      = provider.ExtraRegion
+	ExtraZone        = provider.ExtraZone
+	ExtraNodeType    = provider.ExtraNodeType
+	ExtraVersion     = provider.ExtraVersion
 )
 
 var (
@@ -192,9 +194,9 @@ func location(spec provision.Spec) (Location, error) {
 }
 
 // tools are the CLIs creating and reaching a GKE cluster needs.
-var tools = []tool{
-	{names: []string{"gcloud"}, purpose: "creates and deletes GKE clusters", install: "install the Google Cloud CLI from https://cloud.google.com/sdk/docs/install"},
-	{names: []string{"gke-gcloud-auth-plugin"}, purpose: "the GKE kubeconfig runs it for a token", install: "run `gcloud components install gke-gcloud-auth-plugin` (or install the google-cloud-cli-gke-gcloud-auth-plugin package)"},
+var tools = []provider.Tool{
+	{Names: []string{"gcloud"}, Purpose: "creates and deletes GKE clusters", Install: "install the Google Cloud CLI from https://cloud.google.com/sdk/docs/install"},
+	{Names: []string{"gke-gcloud-auth-plugin"}, Purpose: "the GKE kubeconfig runs it for a token", Install: "run `gcloud components install gke-gcloud-auth-plugin` (or install the google-cloud-cli-gke-gcloud-auth-plugin package)"},
 }
 
 // ErrDryRun is returned by Create when Spec.DryRun is set: the plan was
@@ -240,11 +242,15 @@ func (p *Provider) log() io.Writer {
 	return p.Log
 }
 
-func (p *Provider) probeCluster(ctx context.Context, kubeconfig string) (existing.ClusterInfo, error) {
+func (p *Provider) probeCluster(ctx context.Context, kubeconfig string) (provider.Info, error) {
 	if p.probe != nil {
 		return p.probe(ctx, kubeconfig, "")
 	}
 	return existing.Probe(ctx, kubeconfig, "")
+}
+
+func (p *Provider) clusters() provider.Clusters {
+	return provider.Clusters{Provider: provision.ProviderGKE, Noun: "GKE cluster", Options: provider.CloudOptions, Probe: p.probeCluster}
 }
 
 const perZoneNote = "a regional cluster gets --num-nodes nodes in each of the region's zones (usually 3); add --zone to put all nodes in one zone"
@@ -254,13 +260,10 @@ const perZoneNote = "a regional cluster gets --num-nodes nodes in each of the re
 func (p *Provider) DryRun(_ context.Context, spec provision.Spec, dir string, w io.Writer) error {
 	plan, err := MakePlan(spec, dir)
 	if err != nil {
-		return usage(err)
+		return provider.Usage(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# gke dry run for cluster %q: nothing is run and nothing is written.\n", spec.Name)
-	if missing := missingTools(p.runner(), tools); len(missing) > 0 {
-		fmt.Fprintf(&b, "# note: a real run would stop here: %s\n", describeMissing(missing))
-	}
+	provider.WriteDryRunHeader(&b, "gke", spec.Name, p.runner(), tools)
 	if plan.PerZoneNodes {
 		fmt.Fprintf(&b, "# note: %s\n", perZoneNote)
 	}
@@ -277,19 +280,15 @@ func (p *Provider) DryRun(_ context.Context, spec provision.Spec, dir string, w 
 func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision.Cluster) error {
 	plan, err := MakePlan(spec, c.Dir)
 	if err != nil {
-		return usage(err)
+		return provider.Usage(err)
 	}
 	if spec.DryRun {
-		out := p.Out
-		if out == nil {
-			out = os.Stdout
-		}
-		if err := p.DryRun(ctx, spec, c.Dir, out); err != nil {
+		if err := p.DryRun(ctx, spec, c.Dir, cmp.Or[io.Writer](p.Out, os.Stdout)); err != nil {
 			return err
 		}
 		return ErrDryRun
 	}
-	if err := requireTools(p.runner(), tools); err != nil {
+	if err := provider.RequireTools(p.runner(), tools, ErrCLIMissing); err != nil {
 		return fmt.Errorf("--provider gke: %w", err)
 	}
 	if plan.PerZoneNodes {
@@ -312,7 +311,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 	}
 	// From here the cluster exists and is ours: undo it on any failure.
 	if err := p.finishCreate(ctx, plan, c); err != nil {
-		return errors.Join(err, p.cleanup(ctx, plan.Delete))
+		return errors.Join(err, provider.DeleteCreated(ctx, p.runner(), p.log(), p.DeleteTimeout, "GKE cluster", plan.Delete))
 	}
 	return nil
 }
@@ -324,39 +323,7 @@ func (p *Provider) finishCreate(ctx context.Context, plan *Plan, c *provision.Cl
 	if err := os.Chmod(plan.Kubeconfig, 0o600); err != nil {
 		return fmt.Errorf("gcloud did not write the kubeconfig: %w", err)
 	}
-	info, err := p.probeCluster(ctx, plan.Kubeconfig)
-	if err != nil {
-		return fmt.Errorf("GKE cluster %s was created but does not answer: %w", plan.Name, err)
-	}
-	c.Kubeconfig = plan.Kubeconfig
-	c.Finger = info.Fingerprint(provision.ProviderGKE, fingerprintOptions(c))
-	return nil
-}
-
-// cleanup deletes a cluster benchctl just created. It runs even if ctx was
-// cancelled: a forgotten cloud cluster costs money.
-func (p *Provider) cleanup(ctx context.Context, del Command) error {
-	timeout := p.DeleteTimeout
-	if timeout <= 0 {
-		timeout = DefaultDeleteTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	slog.WarnContext(ctx, "removing the GKE cluster that was just created", "command", del.String())
-	if err := p.runner().Run(ctx, del, p.log()); err != nil {
-		return fmt.Errorf("removing it also failed: %w; remove it by hand with: %s", err, del.Manual())
-	}
-	return nil
-}
-
-func fingerprintOptions(c *provision.Cluster) map[string]string {
-	return map[string]string{
-		"region":           c.Extra[ExtraRegion],
-		"zone":             c.Extra[ExtraZone],
-		"nodeType":         c.Extra[ExtraNodeType],
-		"requestedVersion": c.Extra[ExtraVersion],
-		"requestedNodes":   strconv.Itoa(c.Nodes),
-	}
+	return p.clusters().Adopt(ctx, c, plan.Name, plan.Kubeconfig)
 }
 
 // planFor rebuilds the commands for a recorded cluster.
@@ -379,8 +346,8 @@ func planFor(c *provision.Cluster) (*Plan, error) {
 // cluster of that name still carries benchctl's owner label (a cluster
 // someone made later under the same name is not deleted).
 func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
-	if c.CreatedBy != provision.CreatedByBenchctl {
-		return fmt.Errorf("GKE cluster %q was not created by benchctl (created by %q); refusing to delete it", c.Name, c.CreatedBy)
+	if err := p.clusters().CheckOwned(c, c.Name); err != nil {
+		return err
 	}
 	if c.Extra[ExtraClusterName] == "" {
 		// A create that failed before gcloud ran made nothing in GCP.
@@ -391,7 +358,7 @@ func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
 	if err != nil {
 		return fmt.Errorf("cluster %q: its record is damaged: %w", c.Name, err)
 	}
-	if err := requireTools(p.runner(), tools[:1]); err != nil {
+	if err := provider.RequireTools(p.runner(), tools[:1], ErrCLIMissing); err != nil {
 		return fmt.Errorf("cannot delete GKE cluster %s: %w", plan.Name, err)
 	}
 	stdout, stderr, err := p.runner().Output(ctx, plan.Describe)
@@ -400,7 +367,7 @@ func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
 			slog.WarnContext(ctx, "the GKE cluster is already gone", "cluster", plan.Name, "location", plan.Location.String())
 			return nil
 		}
-		return fmt.Errorf("check GKE cluster %s before deleting it: %w: %s", plan.Name, err, oneLine(string(stderr)))
+		return fmt.Errorf("check GKE cluster %s before deleting it: %w: %s", plan.Name, err, provider.OneLine(string(stderr)))
 	}
 	var described struct {
 		ResourceLabels map[string]string `json:"resourceLabels"`
@@ -418,30 +385,12 @@ func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
 	return nil
 }
 
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 400 {
-		s = s[:400] + "..."
-	}
-	return s
-}
-
 // Kubeconfig returns the kubeconfig path in the state directory.
 func (p *Provider) Kubeconfig(_ context.Context, c *provision.Cluster) (string, error) {
-	if c.Kubeconfig == "" {
-		return "", fmt.Errorf("GKE cluster %q has no kubeconfig recorded; was its creation finished?", c.Name)
-	}
-	if _, err := os.Stat(c.Kubeconfig); err != nil {
-		return "", fmt.Errorf("GKE cluster %q: kubeconfig: %w", c.Name, err)
-	}
-	return c.Kubeconfig, nil
+	return p.clusters().Kubeconfig(c)
 }
 
 // Fingerprint reads the server version and nodes from the live cluster.
 func (p *Provider) Fingerprint(ctx context.Context, c *provision.Cluster) (provision.Fingerprint, error) {
-	info, err := p.probeCluster(ctx, c.Kubeconfig)
-	if err != nil {
-		return provision.Fingerprint{}, fmt.Errorf("fingerprint GKE cluster %q: %w", c.Name, err)
-	}
-	return info.Fingerprint(provision.ProviderGKE, fingerprintOptions(c)), nil
+	return p.clusters().Fingerprint(ctx, c)
 }

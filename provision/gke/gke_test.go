@@ -13,6 +13,7 @@ import (
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/existing"
+	"github.com/benchctl/benchctl/provision/internal/provider/providertest"
 )
 
 const dir = "/state/clusters/bench"
@@ -97,15 +98,7 @@ func TestPlanValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := MakePlan(tt.spec, dir)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
+			providertest.CheckErr(t, err, tt.wantErr)
 		})
 	}
 }
@@ -113,7 +106,7 @@ func TestPlanValidation(t *testing.T) {
 // fakeRunner records commands and plays gcloud: get-credentials writes the
 // file KUBECONFIG names, describe answers with labels.
 type fakeRunner struct {
-	path           map[string]bool
+	providertest.Path
 	runs           []string // "verb" of each command: create, get-credentials, describe, delete
 	last           map[string]Command
 	createErr      error
@@ -121,13 +114,6 @@ type fakeRunner struct {
 	describeOut    string
 	describeStderr string
 	describeErr    error
-}
-
-func (f *fakeRunner) LookPath(file string) (string, error) {
-	if f.path[file] {
-		return "/usr/bin/" + file, nil
-	}
-	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
 }
 
 func (f *fakeRunner) record(c Command) string {
@@ -169,7 +155,7 @@ func bothTools() map[string]bool {
 
 func TestDryRunOutput(t *testing.T) {
 	spec := provision.Spec{Name: "bench", Nodes: 3, Project: "my-proj-123", Zone: "us-central1-a", DryRun: true}
-	r := &fakeRunner{path: map[string]bool{"gcloud": true}}
+	r := &fakeRunner{Path: map[string]bool{"gcloud": true}}
 	var b strings.Builder
 	if err := (&Provider{Runner: r}).DryRun(context.Background(), spec, dir, &b); err != nil {
 		t.Fatal(err)
@@ -194,7 +180,7 @@ KUBECONFIG=/state/clusters/bench/kubeconfig gcloud container clusters delete ben
 
 	regional := provision.Spec{Name: "bench", Nodes: 1, Project: "my-proj-123", Region: "us-central1"}
 	b.Reset()
-	if err := (&Provider{Runner: &fakeRunner{path: bothTools()}}).DryRun(context.Background(), regional, dir, &b); err != nil {
+	if err := (&Provider{Runner: &fakeRunner{Path: bothTools()}}).DryRun(context.Background(), regional, dir, &b); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "# note: a regional cluster gets --num-nodes nodes in each of the region's zones") {
@@ -222,7 +208,7 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:    "auth plugin missing",
-			runner:  &fakeRunner{path: map[string]bool{"gcloud": true}},
+			runner:  &fakeRunner{Path: map[string]bool{"gcloud": true}},
 			spec:    spec,
 			wantIs:  ErrCLIMissing,
 			wantErr: []string{"gke-gcloud-auth-plugin", "gcloud components install gke-gcloud-auth-plugin"},
@@ -235,21 +221,21 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:     "create fails: nothing deleted",
-			runner:   &fakeRunner{path: bothTools(), createErr: errors.New("exit status 1")},
+			runner:   &fakeRunner{Path: bothTools(), createErr: errors.New("exit status 1")},
 			spec:     spec,
 			wantErr:  []string{"gcloud container clusters create bench (zone us-central1-a, project my-proj-123) failed: exit status 1", "remove it with: gcloud container clusters delete bench --project=my-proj-123 --zone=us-central1-a --quiet"},
 			wantRuns: []string{"create"},
 		},
 		{
 			name:     "credentials fail: the new cluster is deleted",
-			runner:   &fakeRunner{path: bothTools(), credsErr: errors.New("exit status 1")},
+			runner:   &fakeRunner{Path: bothTools(), credsErr: errors.New("exit status 1")},
 			spec:     spec,
 			wantErr:  []string{"get-credentials bench: exit status 1"},
 			wantRuns: []string{"create", "get-credentials", "delete"},
 		},
 		{
 			name:     "unreachable: the new cluster is deleted",
-			runner:   &fakeRunner{path: bothTools()},
+			runner:   &fakeRunner{Path: bothTools()},
 			spec:     spec,
 			probeErr: errors.New("gke-gcloud-auth-plugin: not logged in"),
 			wantErr:  []string{"GKE cluster bench was created but does not answer"},
@@ -257,7 +243,7 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:     "dry run",
-			runner:   &fakeRunner{path: bothTools()},
+			runner:   &fakeRunner{Path: bothTools()},
 			spec:     provision.Spec{Name: "bench", Nodes: 2, Project: "my-proj-123", Zone: "us-central1-a", DryRun: true},
 			wantIs:   ErrDryRun,
 			wantErr:  []string{"dry run"},
@@ -265,7 +251,7 @@ func TestCreate(t *testing.T) {
 		},
 		{
 			name:     "success",
-			runner:   &fakeRunner{path: bothTools()},
+			runner:   &fakeRunner{Path: bothTools()},
 			spec:     spec,
 			wantRuns: []string{"create", "get-credentials"},
 		},
@@ -298,29 +284,13 @@ func TestCreate(t *testing.T) {
 				t.Errorf("ran %v", tt.runner.runs)
 			}
 			if len(tt.wantErr) > 0 || tt.wantIs != nil {
-				if err == nil {
-					t.Fatal("Create succeeded; want an error")
-				}
-				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-					t.Errorf("err = %v, want errors.Is %v", err, tt.wantIs)
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not contain %q", err, w)
-					}
-				}
+				providertest.RequireErr(t, err, tt.wantIs, tt.wantErr...)
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := os.Stat(kc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Mode().Perm() != 0o600 {
-				t.Errorf("kubeconfig mode %v, want 0600", st.Mode().Perm())
-			}
+			providertest.RequireMode0600(t, kc)
 			wantFP := provision.Fingerprint{Provider: "gke", KubernetesVersion: "v1.33.5-gke.1080000", Nodes: 2, Options: map[string]string{
 				"zone": "us-central1-a", "nodeType": "n2-standard-4", "requestedNodes": "2", "readyNodes": "2", "observedInstanceTypes": "n2-standard-4",
 			}}
@@ -348,21 +318,21 @@ func TestDelete(t *testing.T) {
 		wantIs   error
 		wantErr  string
 	}{
-		{"labelled ours", ours, &fakeRunner{path: bothTools(), describeOut: `{"resourceLabels": {"created-by": "benchctl", "benchctl-cluster": "bench"}}`},
+		{"labelled ours", ours, &fakeRunner{Path: bothTools(), describeOut: `{"resourceLabels": {"created-by": "benchctl", "benchctl-cluster": "bench"}}`},
 			[]string{"describe", "delete"}, nil, ""},
-		{"same name, not ours", ours, &fakeRunner{path: bothTools(), describeOut: `{"resourceLabels": {"team": "data"}}`},
+		{"same name, not ours", ours, &fakeRunner{Path: bothTools(), describeOut: `{"resourceLabels": {"team": "data"}}`},
 			[]string{"describe"}, ErrNotOurs, "refusing to delete GKE cluster bench (zone us-central1-a, project my-proj-123)"},
-		{"no labels at all", ours, &fakeRunner{path: bothTools(), describeOut: `{}`},
+		{"no labels at all", ours, &fakeRunner{Path: bothTools(), describeOut: `{}`},
 			[]string{"describe"}, ErrNotOurs, "refusing to delete"},
-		{"already gone", ours, &fakeRunner{path: bothTools(), describeErr: errors.New("exit status 1"),
+		{"already gone", ours, &fakeRunner{Path: bothTools(), describeErr: errors.New("exit status 1"),
 			describeStderr: "ERROR: (gcloud.container.clusters.describe) ResponseError: code=404, message=Not found: projects/my-proj-123/zones/us-central1-a/clusters/bench."},
 			[]string{"describe"}, nil, ""},
-		{"describe fails otherwise", ours, &fakeRunner{path: bothTools(), describeErr: errors.New("exit status 1"),
+		{"describe fails otherwise", ours, &fakeRunner{Path: bothTools(), describeErr: errors.New("exit status 1"),
 			describeStderr: "ERROR: (gcloud.container.clusters.describe) You do not currently have an active account selected."},
 			[]string{"describe"}, nil, "You do not currently have an active account selected"},
-		{"record says the user's", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByUser, Dir: d, Extra: extra}, &fakeRunner{path: bothTools()},
+		{"record says the user's", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByUser, Dir: d, Extra: extra}, &fakeRunner{Path: bothTools()},
 			nil, nil, "refusing to delete"},
-		{"create died before gcloud ran", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: d}, &fakeRunner{path: bothTools()},
+		{"create died before gcloud ran", provision.Cluster{Name: "bench", CreatedBy: provision.CreatedByBenchctl, Dir: d}, &fakeRunner{Path: bothTools()},
 			nil, nil, ""},
 		{"gcloud missing", ours, &fakeRunner{}, nil, ErrCLIMissing, "cannot delete GKE cluster bench"},
 	}
@@ -384,15 +354,7 @@ func TestDelete(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("Delete succeeded; want an error")
-			}
-			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-				t.Errorf("err = %v, want errors.Is %v", err, tt.wantIs)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
+			providertest.RequireErr(t, err, tt.wantIs, tt.wantErr)
 		})
 	}
 }

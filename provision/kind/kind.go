@@ -31,6 +31,7 @@ import (
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/existing"
+	"github.com/benchctl/benchctl/provision/internal/provider"
 )
 
 // DefaultWaitForReady is how long Create waits for the control plane to
@@ -126,6 +127,19 @@ func ConfigYAML(cfg *v1alpha4.Cluster) ([]byte, error) {
 	return b, nil
 }
 
+// configFile is Config and its YAML; a bad spec is a usage error.
+func configFile(spec provision.Spec) (*v1alpha4.Cluster, []byte, error) {
+	cfg, err := Config(spec)
+	if err != nil {
+		return nil, nil, provider.Usage(err)
+	}
+	raw, err := ConfigYAML(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, raw, nil
+}
+
 // kindAPI is the part of *cluster.Provider benchctl uses.
 type kindAPI interface {
 	Create(name string, options ...cluster.CreateOption) error
@@ -176,11 +190,15 @@ func (p *Provider) kind(engine string) kindAPI {
 	return cluster.NewProvider(opt, cluster.ProviderWithLogger(slogLogger{slog.Default()}))
 }
 
-func (p *Provider) probeCluster(ctx context.Context, kubeconfig string) (existing.ClusterInfo, error) {
+func (p *Provider) probeCluster(ctx context.Context, kubeconfig string) (provider.Info, error) {
 	if p.probe != nil {
 		return p.probe(ctx, kubeconfig, "")
 	}
 	return existing.Probe(ctx, kubeconfig, "")
+}
+
+func (p *Provider) clusters() provider.Clusters {
+	return provider.Clusters{Provider: provision.ProviderKind, Noun: "kind cluster", Options: fingerprintOptions, Probe: p.probeCluster}
 }
 
 func (p *Provider) wait() time.Duration {
@@ -199,16 +217,12 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 		return err
 	}
 	slog.InfoContext(ctx, "container engine answered", "engine", engine.String())
-	cfg, err := Config(spec)
-	if err != nil {
-		return usage(err)
-	}
-	raw, err := ConfigYAML(cfg)
+	cfg, raw, err := configFile(spec)
 	if err != nil {
 		return err
 	}
 	// Keep the exact config next to the record, for reproducing by hand.
-	if err := writeFile0600(filepath.Join(c.Dir, ConfigFile), raw); err != nil {
+	if err := provider.WriteFile0600(filepath.Join(c.Dir, ConfigFile), raw); err != nil {
 		return err
 	}
 	kubeconfig := filepath.Join(c.Dir, KubeconfigFile)
@@ -249,16 +263,10 @@ func (p *Provider) finishCreate(ctx context.Context, kp kindAPI, name, kubeconfi
 	if err != nil {
 		return fmt.Errorf("read kubeconfig of kind cluster %s: %w", name, err)
 	}
-	if err := writeFile0600(kubeconfig, []byte(kc)); err != nil {
+	if err := provider.WriteFile0600(kubeconfig, []byte(kc)); err != nil {
 		return err
 	}
-	info, err := p.probeCluster(ctx, kubeconfig)
-	if err != nil {
-		return fmt.Errorf("kind cluster %s was created but does not answer: %w", name, err)
-	}
-	c.Kubeconfig = kubeconfig
-	c.Finger = info.Fingerprint(provision.ProviderKind, fingerprintOptions(c))
-	return nil
+	return p.clusters().Adopt(ctx, c, name, kubeconfig)
 }
 
 func fingerprintOptions(c *provision.Cluster) map[string]string {
@@ -272,11 +280,7 @@ func fingerprintOptions(c *provision.Cluster) map[string]string {
 
 // DryRun prints the kind config Create would use. It runs nothing.
 func (p *Provider) DryRun(_ context.Context, spec provision.Spec, dir string, w io.Writer) error {
-	cfg, err := Config(spec)
-	if err != nil {
-		return usage(err)
-	}
-	raw, err := ConfigYAML(cfg)
+	cfg, raw, err := configFile(spec)
 	if err != nil {
 		return err
 	}
@@ -295,8 +299,8 @@ func kindName(c *provision.Cluster) string {
 // Delete removes the kind cluster benchctl created. Deleting a cluster
 // whose nodes are already gone succeeds.
 func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
-	if c.CreatedBy != provision.CreatedByBenchctl {
-		return fmt.Errorf("kind cluster %q was not created by benchctl (created by %q); refusing to delete it", kindName(c), c.CreatedBy)
+	if err := p.clusters().CheckOwned(c, kindName(c)); err != nil {
+		return err
 	}
 	engine, err := p.Preflight(ctx)
 	if err != nil {
@@ -318,22 +322,12 @@ func (p *Provider) Delete(ctx context.Context, c *provision.Cluster) error {
 
 // Kubeconfig returns the path of the kubeconfig in the state directory.
 func (p *Provider) Kubeconfig(_ context.Context, c *provision.Cluster) (string, error) {
-	if c.Kubeconfig == "" {
-		return "", fmt.Errorf("kind cluster %q has no kubeconfig recorded; was its creation finished?", c.Name)
-	}
-	if _, err := os.Stat(c.Kubeconfig); err != nil {
-		return "", fmt.Errorf("kind cluster %q: kubeconfig: %w", c.Name, err)
-	}
-	return c.Kubeconfig, nil
+	return p.clusters().Kubeconfig(c)
 }
 
 // Fingerprint reads the server version and nodes from the live cluster.
 func (p *Provider) Fingerprint(ctx context.Context, c *provision.Cluster) (provision.Fingerprint, error) {
-	info, err := p.probeCluster(ctx, c.Kubeconfig)
-	if err != nil {
-		return provision.Fingerprint{}, fmt.Errorf("fingerprint kind cluster %q: %w", c.Name, err)
-	}
-	return info.Fingerprint(provision.ProviderKind, fingerprintOptions(c)), nil
+	return p.clusters().Fingerprint(ctx, c)
 }
 
 // LoadImages loads an image archive (`docker save` output) into every node
@@ -379,29 +373,4 @@ func loadInto(n nodes.Node, archive string) error {
 	}
 	defer f.Close()
 	return nodeutils.LoadImageArchive(n, f)
-}
-
-// writeFile0600 writes data atomically with mode 0600: the files hold
-// cluster credentials.
-func writeFile0600(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/existing"
+	"github.com/benchctl/benchctl/provision/internal/provider/providertest"
 )
 
 func TestNodeImageAndConfig(t *testing.T) {
@@ -46,14 +46,9 @@ func TestNodeImageAndConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := Config(tt.spec)
+			providertest.CheckErr(t, err, tt.wantErr)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Name != "benchctl-a" {
 				t.Errorf("name = %q", cfg.Name)
@@ -102,10 +97,10 @@ nodes:
 	}
 }
 
-// fakeRunner answers LookPath from paths and CombinedOutput from replies,
+// fakeRunner answers LookPath from its Path and CombinedOutput from replies,
 // keyed by the binary's base name.
 type fakeRunner struct {
-	paths   map[string]bool
+	providertest.Path
 	replies map[string]reply
 	mu      sync.Mutex
 	calls   []string
@@ -115,13 +110,6 @@ type reply struct {
 	out   string
 	err   error
 	block bool // wait for ctx to end, like an engine that never answers
-}
-
-func (f *fakeRunner) LookPath(file string) (string, error) {
-	if f.paths[file] {
-		return "/usr/bin/" + file, nil
-	}
-	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
 }
 
 func (f *fakeRunner) CombinedOutput(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -154,14 +142,14 @@ func TestPreflight(t *testing.T) {
 		},
 		{
 			name:   "docker client without engine (this machine)",
-			runner: &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: dockerDown, err: errExit1}}},
+			runner: &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: dockerDown, err: errExit1}}},
 			wantErr: []string{
 				"no container engine is running: kind needs Docker or Podman; `docker info` said: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
 			},
 		},
 		{
 			name: "both installed, both down",
-			runner: &fakeRunner{paths: map[string]bool{"docker": true, "podman": true}, replies: map[string]reply{
+			runner: &fakeRunner{Path: map[string]bool{"docker": true, "podman": true}, replies: map[string]reply{
 				"docker": {out: dockerDown, err: errExit1},
 				"podman": {out: "Error: unable to connect to Podman socket\n  more detail\n", err: errExit1},
 			}},
@@ -169,7 +157,7 @@ func TestPreflight(t *testing.T) {
 		},
 		{
 			name: "docker down, podman up",
-			runner: &fakeRunner{paths: map[string]bool{"docker": true, "podman": true}, replies: map[string]reply{
+			runner: &fakeRunner{Path: map[string]bool{"docker": true, "podman": true}, replies: map[string]reply{
 				"docker": {out: dockerDown, err: errExit1},
 				"podman": {out: "5.4.2\n"},
 			}},
@@ -177,22 +165,22 @@ func TestPreflight(t *testing.T) {
 		},
 		{
 			name:   "docker up with a warning first",
-			runner: &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "WARNING: bridge-nf-call-iptables is disabled\n28.2.2\n"}}},
+			runner: &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "WARNING: bridge-nf-call-iptables is disabled\n28.2.2\n"}}},
 			want:   Engine{Name: "docker", Path: "/usr/bin/docker", ServerVersion: "28.2.2"},
 		},
 		{
 			name:    "docker answers with nothing",
-			runner:  &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "\n"}}},
+			runner:  &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "\n"}}},
 			wantErr: []string{"`docker info` said: it reported no server version"},
 		},
 		{
 			name:    "docker hangs",
-			runner:  &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {block: true}}},
+			runner:  &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {block: true}}},
 			wantErr: []string{"`docker info` said: no answer within 50ms"},
 		},
 		{
 			name:    "docker fails without output",
-			runner:  &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {err: errors.New("fork/exec /usr/bin/docker: permission denied")}}},
+			runner:  &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {err: errors.New("fork/exec /usr/bin/docker: permission denied")}}},
 			wantErr: []string{"`docker info` said: fork/exec /usr/bin/docker: permission denied"},
 		},
 	}
@@ -200,14 +188,7 @@ func TestPreflight(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Preflight(context.Background(), tt.runner, 50*time.Millisecond)
 			if len(tt.wantErr) > 0 {
-				if !errors.Is(err, ErrNoEngine) {
-					t.Fatalf("err = %v, want ErrNoEngine", err)
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q\ndoes not contain %q", err, w)
-					}
-				}
+				providertest.RequireErr(t, err, ErrNoEngine, tt.wantErr...)
 				return
 			}
 			if err != nil {
@@ -221,7 +202,7 @@ func TestPreflight(t *testing.T) {
 }
 
 func TestPreflightAsksForTheServerVersion(t *testing.T) {
-	r := &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "28.2.2"}}}
+	r := &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "28.2.2"}}}
 	if _, err := Preflight(context.Background(), r, time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +262,7 @@ func (f *fakeKind) KubeConfig(name string, internal bool) (string, error) {
 func (f *fakeKind) ListInternalNodes(string) ([]nodes.Node, error) { return f.nodes, nil }
 
 func upRunner() *fakeRunner {
-	return &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "28.2.2"}}}
+	return &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: "28.2.2"}}}
 }
 
 func newTestProvider(r Runner, fk *fakeKind, probeErr error) (*Provider, *int) {
@@ -318,7 +299,7 @@ func TestCreate(t *testing.T) {
 	}{
 		{
 			name:    "preflight fails before anything else",
-			runner:  &fakeRunner{paths: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: dockerDown, err: errExit1}}},
+			runner:  &fakeRunner{Path: map[string]bool{"docker": true}, replies: map[string]reply{"docker": {out: dockerDown, err: errExit1}}},
 			spec:    provision.Spec{Name: "dev", Nodes: 2, KubernetesVersion: "bogus"},
 			kind:    &fakeKind{},
 			wantErr: []string{"no container engine is running", "`docker info` said"},
@@ -375,14 +356,7 @@ func TestCreate(t *testing.T) {
 				}
 			}
 			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatal("Create succeeded; want an error")
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not contain %q", err, w)
-					}
-				}
+				providertest.RequireErr(t, err, nil, tt.wantErr...)
 				return
 			}
 			if err != nil {
@@ -397,13 +371,7 @@ func TestCreate(t *testing.T) {
 			}
 			for file, want := range map[string]string{KubeconfigFile: kc, ConfigFile: "kindest/node:v1.33.1"} {
 				path := filepath.Join(dir, file)
-				st, err := os.Stat(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if st.Mode().Perm() != 0o600 {
-					t.Errorf("%s mode = %v, want 0600", file, st.Mode().Perm())
-				}
+				providertest.RequireMode0600(t, path)
 				b, _ := os.ReadFile(path)
 				if !strings.Contains(string(b), want) {
 					t.Errorf("%s = %q, want it to contain %q", file, b, want)
@@ -531,9 +499,7 @@ func TestLoadImagesEveryNodeGetsTheWholeArchive(t *testing.T) {
 			fk := &fakeKind{nodes: tt.nodes}
 			p, _ := newTestProvider(upRunner(), fk, nil)
 			err := p.LoadImages(context.Background(), c, tt.archive)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
+			providertest.RequireErr(t, err, nil, tt.wantErr)
 		})
 	}
 }
@@ -582,14 +548,7 @@ func TestCreateDrivesTheKindLibrary(t *testing.T) {
 	dir := t.TempDir()
 	c := &provision.Cluster{Name: "dev", CreatedBy: provision.CreatedByBenchctl, Nodes: 1, Dir: dir}
 	err := New().Create(context.Background(), provision.Spec{Name: "dev", Nodes: 1, KubernetesVersion: "1.33.1"}, c)
-	if err == nil {
-		t.Fatal("Create succeeded against a fake docker")
-	}
-	for _, want := range []string{"kind create cluster benchctl-dev (docker 99.0.0)", "failed to ensure docker network"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not contain %q", err, want)
-		}
-	}
+	providertest.RequireErr(t, err, nil, "kind create cluster benchctl-dev (docker 99.0.0)", "failed to ensure docker network")
 	b, rerr := os.ReadFile(log)
 	if rerr != nil {
 		t.Fatal(rerr)

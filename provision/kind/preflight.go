@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/benchctl/benchctl/provision/internal/provider"
 )
 
 // DefaultPreflightTimeout bounds each engine's `info` call. A running
@@ -102,7 +104,7 @@ func Preflight(ctx context.Context, r Runner, timeout time.Duration) (Engine, er
 		case err == nil:
 			reason = "it reported no server version"
 		case text != "":
-			reason = oneLine(text)
+			reason = provider.OneLine(text)
 		default:
 			reason = err.Error()
 		}
@@ -112,15 +114,4 @@ func Preflight(ctx context.Context, r Runner, timeout time.Duration) (Engine, er
 		return Engine{}, fmt.Errorf("%w: kind needs Docker or Podman, and neither `docker` nor `podman` is on PATH; install and start one (https://docs.docker.com/engine/install/ or https://podman.io/docs/installation), or use --provider local, which needs no container engine", ErrNoEngine)
 	}
 	return Engine{}, fmt.Errorf("%w: kind needs Docker or Podman; %s (start the engine, or use --provider local, which needs no container engine)", ErrNoEngine, strings.Join(said, "; "))
-}
-
-// oneLine folds a CLI's multi-line complaint into one line, capped so a
-// wall of text cannot bury the message.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	const max = 400
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return s
 }

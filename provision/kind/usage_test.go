@@ -1,45 +1,22 @@
 package kind
 
 import (
-	"context"
-	"errors"
-	"io"
 	"testing"
 
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/internal/provider/providertest"
 )
-
-func isUsage(err error) bool {
-	var u interface{ UsageError() bool }
-	return errors.As(err, &u) && u.UsageError()
-}
 
 // TestBadFlagsAreUsageErrors checks the CLI can map flag mistakes to exit
 // code 2, and that other failures are not marked so.
 func TestBadFlagsAreUsageErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		spec  provision.Spec
-		usage bool
-	}{
-		{"negative nodes", provision.Spec{Name: "a", Nodes: -1}, true},
-		{"bad version", provision.Spec{Name: "a", KubernetesVersion: "1.33"}, true},
-		{"fine", provision.Spec{Name: "a", Nodes: 1}, false},
-	}
 	// A running engine, so Create gets past the preflight to the flags.
-	kp, _ := newTestProvider(upRunner(), &fakeKind{}, nil)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := New().DryRun(context.Background(), tt.spec, t.TempDir(), io.Discard)
-			if got := isUsage(err); got != tt.usage {
-				t.Errorf("DryRun error %v: usage = %v, want %v", err, got, tt.usage)
-			}
-			if tt.usage {
-				c := &provision.Cluster{Name: tt.spec.Name, Dir: t.TempDir()}
-				if err := kp.Create(context.Background(), tt.spec, c); !isUsage(err) {
-					t.Errorf("Create error %v is not a usage error", err)
-				}
-			}
-		})
-	}
+	providertest.CheckUsageErrors(t, func() providertest.Provider {
+		p, _ := newTestProvider(upRunner(), &fakeKind{}, nil)
+		return p
+	}, []providertest.UsageCase{
+		{Name: "negative nodes", Spec: provision.Spec{Name: "a", Nodes: -1}, Usage: true},
+		{Name: "bad version", Spec: provision.Spec{Name: "a", KubernetesVersion: "1.33"}, Usage: true},
+		{Name: "fine", Spec: provision.Spec{Name: "a", Nodes: 1}, Usage: false},
+	})
 }
