@@ -137,13 +137,13 @@ func TestChartRBACIsMinimal(t *testing.T) {
 		wantRules map[string][]string // "group/resource" -> verbs
 	}{
 		{"log events, one replica", nil, map[string][]string{
-			"flow.benchctl.dev/workflows": {"get", "list", "watch", "update"},
+			"flow.benchctl.dev/workflows": {"get", "list", "watch", "update", "create", "delete"},
 			"/pods":                       {"get", "list", "watch", "create", "delete"},
 		}},
 		{"kube events and leader election", map[string]any{"config": map[string]any{
 			"events": map[string]any{"sink": "kube"}, "leaderElection": map[string]any{"enabled": true},
 		}}, map[string][]string{
-			"flow.benchctl.dev/workflows": {"get", "list", "watch", "update"},
+			"flow.benchctl.dev/workflows": {"get", "list", "watch", "update", "create", "delete"},
 			"/pods":                       {"get", "list", "watch", "create", "delete"},
 			"/events":                     {"create"},
 			"coordination.k8s.io/leases":  {"get", "create", "update"},

@@ -233,7 +233,9 @@ func (c *cluster) wait(t testing.TB, ns, name string, timeout time.Duration) *v1
 					done = true
 					break
 				}
-				if wf, ok := ev.Object.(*v1alpha1.Workflow); ok {
+				// The client's list-watch replaces the field selector with
+				// its own (everything): filter here.
+				if wf, ok := ev.Object.(*v1alpha1.Workflow); ok && wf.Namespace == ns && wf.Name == name {
 					if last = wf; wf.Status.Phase.IsTerminal() {
 						w.Stop()
 						return wf

@@ -134,7 +134,7 @@ func TestLocalCluster(t *testing.T) {
 		if dropped != "0" {
 			t.Fatalf("dropped spans header %q", dropped)
 		}
-		res, err := spancheck.Check(spancheck.Spans(req.GetResourceSpans()), "exec-traced", wf.Spec.Closure.Primary)
+		res, err := spancheck.Check(spancheck.Spans(req.GetResourceSpans()), "exec-traced", wf.Spec.Closure)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,4 +308,6 @@ func TestLocalCluster(t *testing.T) {
 			t.Fatalf("%d items succeeded", got)
 		}
 	})
+
+	kindsSubtests(t, c)
 }

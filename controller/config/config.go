@@ -32,9 +32,21 @@ type Config struct {
 	// changed nothing. With 1, the next round waits for the informer to
 	// deliver the controller's own write.
 	MaxStreakLength int `yaml:"maxStreakLength"`
-	// MaxParallelism bounds running task pods and map items per execution
-	// when the Workflow's executionConfig.maxParallelism is 0 (default 25,
-	// FlytePropeller's default; 0 here means unbounded).
+	// GreedyRounds makes a round evaluate, in the same breadth-first pass,
+	// the nodes that a success in that round unblocks, so one CR update
+	// persists both the success and the next launches (default true: a
+	// serial chain costs one update per node). False restores
+	// persisted-first rounds: a node launches only in a round after the
+	// one whose update persisted its upstream nodes' success (two updates
+	// per serial node), so that no launch precedes its ready instant as
+	// the harness defines it (the end of that update).
+	GreedyRounds bool `yaml:"greedyRounds"`
+	// MaxParallelism bounds, per Workflow object, the task pods (task
+	// nodes, dynamic nodes' generator tasks, map items) and launch-plan
+	// children running at once, when the Workflow's
+	// executionConfig.maxParallelism is 0 (default 0: unbounded; the named
+	// config max-parallelism-25 sets FlytePropeller's 25). Sub-workflow and
+	// dynamic nodes themselves do not count; the nodes inside them do.
 	MaxParallelism int32 `yaml:"maxParallelism"`
 	// WorkflowReevalDuration re-evaluates every running workflow this long
 	// after its last handling even if nothing happened (default 10s). It
@@ -72,6 +84,7 @@ type Config struct {
 	Telemetry      TelemetryConfig      `yaml:"telemetry"`
 	HTTP           HTTPConfig           `yaml:"http"`
 	LeaderElection LeaderElectionConfig `yaml:"leaderElection"`
+	LaunchPlans    LaunchPlansConfig    `yaml:"launchPlans"`
 }
 
 // StorePolicy is how the controller reads and writes Workflow objects.
@@ -146,8 +159,9 @@ type BlobstoreConfig struct {
 	// file:///tmp/benchflow-blobs?create_dir=1&no_tmp_dir=1), mem://,
 	// s3://bucket?region=..., gs://bucket.
 	URL string `yaml:"url"`
-	// CacheSizeBytes is the write-through cache's capacity (default 64Mi;
-	// 0 disables it). Accepts Kubernetes quantities such as 256Mi.
+	// CacheSizeBytes is the write-through cache's capacity (default 0: no
+	// cache, every read reaches the bucket; the named config blob-cache-64mb
+	// sets 64Mi). Accepts Kubernetes quantities such as 256Mi.
 	CacheSizeBytes ByteSize `yaml:"cacheSizeBytes"`
 }
 
@@ -239,12 +253,29 @@ type LeaderElectionConfig struct {
 	RetryPeriod   Duration `yaml:"retryPeriod"`
 }
 
+// LaunchPlansConfig is the launcher of launch-plan children, after
+// FlytePropeller's admin launcher: child creation goes through a token
+// bucket, and the launcher keeps a bounded cache of the children it created
+// and of their last phase seen by the watch.
+type LaunchPlansConfig struct {
+	// CreateQPS and CreateBurst bound child Workflow creations per second
+	// across the controller (default 100 and 10, the admin launcher's tps
+	// and burst). A node held back waits in NotStarted and its workflow is
+	// re-evaluated when a token is due.
+	CreateQPS   float64 `yaml:"createQPS"`
+	CreateBurst int     `yaml:"createBurst"`
+	// CacheSize bounds the children the launcher remembers (default
+	// 10000). A child missing from the cache is looked up in the informer.
+	CacheSize int `yaml:"cacheSize"`
+}
+
 // Defaults returns the configuration used for every field a file omits.
 func Defaults() Config {
 	return Config{
 		Workers:                8,
 		MaxStreakLength:        8,
-		MaxParallelism:         25,
+		GreedyRounds:           true,
+		MaxParallelism:         0,
 		WorkflowReevalDuration: Duration(10 * time.Second),
 		DownstreamEvalDuration: 0,
 		WorkflowStore:          StoreResourceVersionCache,
@@ -261,7 +292,7 @@ func Defaults() Config {
 		KubeClient: KubeClientConfig{QPS: 100, Burst: 200, Timeout: Duration(30 * time.Second)},
 		Blobstore: BlobstoreConfig{
 			URL:            "file:///tmp/benchflow-blobs?create_dir=1&no_tmp_dir=1",
-			CacheSizeBytes: 64 << 20,
+			CacheSizeBytes: 0,
 		},
 		TaskPod: TaskPodConfig{
 			Image:           "ghcr.io/benchctl/benchtask:latest",
@@ -276,6 +307,7 @@ func Defaults() Config {
 			RenewDeadline: Duration(10 * time.Second),
 			RetryPeriod:   Duration(2 * time.Second),
 		},
+		LaunchPlans: LaunchPlansConfig{CreateQPS: 100, CreateBurst: 10, CacheSize: 10000},
 	}
 }
 
@@ -429,6 +461,12 @@ func (c Config) Validate() error {
 		if !(le.LeaseDuration > le.RenewDeadline && le.RenewDeadline > le.RetryPeriod && le.RetryPeriod > 0) {
 			bad("leaderElection", "need leaseDuration > renewDeadline > retryPeriod > 0")
 		}
+	}
+	if c.LaunchPlans.CreateQPS <= 0 || c.LaunchPlans.CreateBurst < 1 {
+		bad("launchPlans", "createQPS and createBurst must be positive, got %g and %d", c.LaunchPlans.CreateQPS, c.LaunchPlans.CreateBurst)
+	}
+	if c.LaunchPlans.CacheSize < 1 {
+		bad("launchPlans.cacheSize", "must be at least 1, got %d", c.LaunchPlans.CacheSize)
 	}
 	return errors.Join(errs...)
 }

@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "empty is defaults", in: "", check: func(t *testing.T, c Config) {
-			if c.Workers != 8 || c.WorkflowStore != StoreResourceVersionCache || c.Blobstore.CacheSizeBytes != 64<<20 {
+			if c.Workers != 8 || c.WorkflowStore != StoreResourceVersionCache || c.Blobstore.CacheSizeBytes != 0 || c.MaxParallelism != 0 {
 				t.Fatalf("not the defaults: %+v", c)
 			}
 		}},
@@ -62,6 +62,14 @@ taskPod:
 		{name: "file sink needs a path", in: "events:\n  sink: file\n", wantErr: []string{"events.file"}},
 		{name: "bad otlp endpoint", in: "telemetry:\n  otlpEndpoint: localhost:4318\n", wantErr: []string{"telemetry.otlpEndpoint"}},
 		{name: "bad task outputs", in: "taskOutputs: maybe\n", wantErr: []string{"taskOutputs"}},
+		{name: "bad launch-plan rate", in: "launchPlans:\n  createQPS: 0\n", wantErr: []string{"launchPlans", "createQPS"}},
+		{name: "bad launch-plan cache", in: "launchPlans:\n  cacheSize: 0\n", wantErr: []string{"launchPlans.cacheSize"}},
+		{name: "named configs differ from the defaults", in: "maxParallelism: 25\nblobstore:\n  cacheSizeBytes: 64Mi\n", check: func(t *testing.T, c Config) {
+			d := Defaults()
+			if c.MaxParallelism == d.MaxParallelism || c.Blobstore.CacheSizeBytes == d.Blobstore.CacheSizeBytes {
+				t.Fatalf("max-parallelism-25 / blob-cache-64mb would equal the defaults: %d %d", d.MaxParallelism, d.Blobstore.CacheSizeBytes)
+			}
+		}},
 		{name: "two documents", in: "workers: 1\n---\nworkers: 2\n", wantErr: []string{"more than one"}},
 	}
 	for _, tt := range tests {
@@ -120,8 +128,12 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestEffectiveMaxParallelism(t *testing.T) {
 	c := Defaults()
+	if got := c.EffectiveMaxParallelism(0); got != 0 {
+		t.Fatalf("default = %d, want 0 (unbounded)", got)
+	}
+	c.MaxParallelism = 25
 	if got := c.EffectiveMaxParallelism(0); got != 25 {
-		t.Fatalf("default = %d", got)
+		t.Fatalf("configured = %d", got)
 	}
 	if got := c.EffectiveMaxParallelism(3); got != 3 {
 		t.Fatalf("requested = %d", got)

@@ -5,14 +5,17 @@
 // one update of the Workflow object (spec and status together: there is no
 // status subresource).
 //
-// Rounds. A round evaluates every node that is unblocked — all its
-// upstream nodes' success was persisted before the round began — in
-// breadth-first order, greedily, until the execution's maxParallelism is
-// used up. Each node takes at most one step per round (launch, observe
-// completion, retry). A node that succeeds in a round unblocks its
-// downstream nodes for the next round, after the round's update has
-// persisted the success: so a node's "ready" instant is always the end of
-// a successful workflow.update, and launches never precede it.
+// Rounds. A round first observes every running node (pods, children, at
+// every nesting depth), then evaluates every unblocked node in
+// breadth-first order, recursing into running sub-DAGs, until the
+// execution's maxParallelism is used up. Each node takes at most one step
+// of its own per round (launch, observe completion, retry). With
+// greedyRounds (the default) a success unblocks its downstream nodes in
+// the same pass, so the round's one update persists both and a serial
+// chain costs one update per node; a launch then precedes the update that
+// persists its upstream's success (the node's "ready" instant). Without
+// it, only successes persisted before the round unblock nodes, and no
+// launch precedes its ready instant.
 //
 // Streaks. A work item runs up to maxStreakLength rounds back to back; it
 // stops at the first round that changed nothing. With maxStreakLength 1 the
@@ -92,7 +95,8 @@ type Engine struct {
 	queue       workqueue.TypedRateLimitingInterface[string]
 	store       *store
 
-	dags sync.Map // workflow UID -> *dag (the spec is immutable once running)
+	plans    sync.Map // workflow UID -> *plan (the spec is immutable once running)
+	launcher *launcher
 	// inputHashes caches node input hashes by "<dataDir>/<node>"; after a
 	// restart they are recomputed from the inputs documents.
 	inputHashes sync.Map
@@ -114,7 +118,8 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		cfg: o.Config, ns: o.Namespace, kube: o.Kube, wfc: o.Workflows,
 		blobs: o.Blobs, cat: o.Catalog, events: o.Events, tel: o.Telemetry,
-		simSem: make(chan struct{}, 64),
+		simSem:   make(chan struct{}, 64),
+		launcher: newLauncher(o.Config.LaunchPlans),
 	}
 	e.sims.m = map[string]*simWrite{}
 	q := o.Config.Queue
@@ -132,8 +137,11 @@ func New(o Options) (*Engine, error) {
 	}
 	e.store = newStore(o.Config.WorkflowStore, e.wfInformer.GetIndexer(), o.Workflows)
 	if _, err := e.wfInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { e.enqueue(obj) },
-		UpdateFunc: func(_, obj any) { e.enqueue(obj) },
+		AddFunc: func(obj any) { e.enqueue(obj) },
+		UpdateFunc: func(old, obj any) {
+			e.enqueue(obj)
+			e.childUpdated(old, obj)
+		},
 		DeleteFunc: e.workflowDeleted,
 	}); err != nil {
 		return nil, fmt.Errorf("workflow informer: %w", err)
@@ -213,8 +221,15 @@ func (e *Engine) workflowDeleted(obj any) {
 		return
 	}
 	e.store.Forget(key)
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
 	if wf, ok := obj.(*v1alpha1.Workflow); ok {
-		e.dags.Delete(wf.UID)
+		e.plans.Delete(wf.UID)
+		// A running parent learns that its child is gone.
+		if parent := parentOf(wf); parent != "" {
+			e.queue.Add(wf.Namespace + "/" + parent)
+		}
 	}
 }
 
@@ -263,7 +278,7 @@ func (e *Engine) processNext(ctx context.Context) bool {
 		e.tel.Metrics.WorkersFree.Inc()
 		e.queue.Done(key)
 	}()
-	switch res, err := e.handle(ctx, key); {
+	switch res, after, err := e.handle(ctx, key); {
 	case ctx.Err() != nil:
 		// Shutting down: the item is lost with the queue; a restarted
 		// controller lists every workflow again.
@@ -277,7 +292,11 @@ func (e *Engine) processNext(ctx context.Context) bool {
 	default:
 		e.queue.Forget(key)
 		if res == resultRunning {
-			e.queue.AddAfter(key, e.cfg.WorkflowReevalDuration.D())
+			d := e.cfg.WorkflowReevalDuration.D()
+			if after > 0 && after < d {
+				d = after
+			}
+			e.queue.AddAfter(key, d)
 		}
 	}
 	return true
@@ -293,19 +312,22 @@ const (
 // errConflict marks a write rejected for a stale resourceVersion.
 var errConflict = errors.New("workflow update conflict")
 
-// handle runs one streak on the workflow under key.
-func (e *Engine) handle(ctx context.Context, key string) (handleResult, error) {
+// handle runs one streak on the workflow under key. A running workflow is
+// re-evaluated after the returned delay if positive (a launch held back by
+// a rate limit), else after workflowReevalDuration.
+func (e *Engine) handle(ctx context.Context, key string) (handleResult, time.Duration, error) {
 	wf, err := e.store.Get(key)
 	if errors.Is(err, errStale) {
 		// ResourceVersionCache: the informer event of our own newer write
 		// is on its way and will enqueue the workflow again.
-		return resultRunning, nil
+		return resultRunning, 0, nil
 	}
 	if err != nil || wf == nil {
-		return resultDone, err
+		return resultDone, 0, err
 	}
 	if wf.Status.Phase.IsTerminal() {
-		return resultDone, nil
+		e.plans.Delete(wf.UID)
+		return resultDone, 0, nil
 	}
 	exec := executionID(wf)
 	ctx = obs.WithExecution(ctx, exec)
@@ -318,33 +340,37 @@ func (e *Engine) handle(ctx context.Context, key string) (handleResult, error) {
 		e.tel.Metrics.StreakLength.Observe(float64(rounds))
 		span.End()
 	}()
+	var after time.Duration
 	for rounds < e.cfg.MaxStreakLength {
-		next, changed, err := e.round(ctx, wf, rounds)
+		next, changed, requeue, err := e.round(ctx, wf, rounds)
 		rounds++
+		if requeue > 0 {
+			after = requeue
+		}
 		switch {
 		case errors.Is(err, errConflict) && e.cfg.WorkflowStore == config.StoreResourceVersionCache,
 			errors.Is(err, errStale):
 			// Do not retry a write known to be stale: the newer version's
 			// informer event enqueues the workflow (and the periodic
 			// re-evaluation stays as a safety net).
-			return resultRunning, nil
+			return resultRunning, after, nil
 		case err != nil:
 			obs.End(span, err)
-			return resultDone, err
+			return resultDone, 0, err
 		case !changed:
-			return resultRunning, nil
+			return resultRunning, after, nil
 		}
 		wf = next
 		if wf.Status.Phase.IsTerminal() {
-			return resultDone, nil
+			return resultDone, 0, nil
 		}
 	}
-	return resultRunning, nil
+	return resultRunning, after, nil
 }
 
 // round evaluates the workflow once and, if anything changed, writes it.
 // It returns the object as stored.
-func (e *Engine) round(ctx context.Context, wf *v1alpha1.Workflow, idx int) (*v1alpha1.Workflow, bool, error) {
+func (e *Engine) round(ctx context.Context, wf *v1alpha1.Workflow, idx int) (*v1alpha1.Workflow, bool, time.Duration, error) {
 	start := time.Now()
 	ctx, span := e.tel.Start(ctx, telemetry.SpanWorkflowStreak,
 		attribute.Int(telemetry.AttrRound, idx), attribute.String(telemetry.AttrWorkflow, wf.Name))
@@ -355,15 +381,15 @@ func (e *Engine) round(ctx context.Context, wf *v1alpha1.Workflow, idx int) (*v1
 	ev := e.newEvaluator(wf)
 	if err := ev.evaluate(ctx); err != nil {
 		obs.End(span, err)
-		return nil, false, err
+		return nil, false, 0, err
 	}
 	if !ev.changed {
 		span.End()
-		return wf, false, nil
+		return wf, false, ev.requeue, nil
 	}
 	out, err := e.update(ctx, wf)
 	obs.End(span, err)
-	return out, true, err
+	return out, true, ev.requeue, err
 }
 
 // update persists wf, spec and status together, in one request.

@@ -93,12 +93,11 @@ func TestWorkflowShapes(t *testing.T) {
 			}
 			if tt.spanCheck {
 				h.stop() // flushes the spans
-				tmpl := tt.wf.Spec.Closure.Primary
 				req, dropped, ok := h.tracing.Store.Get(tt.wf.Name)
 				if !ok || dropped != 0 {
 					t.Fatalf("spans: ok %v dropped %d", ok, dropped)
 				}
-				res, err := spancheck.Check(spancheck.Spans(req.GetResourceSpans()), tt.wf.Name, tmpl)
+				res, err := spancheck.Check(spancheck.Spans(req.GetResourceSpans()), tt.wf.Name, tt.wf.Spec.Closure)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -37,7 +37,7 @@ type fakeWorkflows struct {
 	lag  time.Duration
 	out  chan delayedEvent
 
-	updates, conflicts atomic.Int64
+	updates, conflicts, deletes atomic.Int64
 }
 
 type delayedEvent struct {
@@ -101,6 +101,20 @@ func (f *fakeWorkflows) Get(_ context.Context, ns, name string) (*v1alpha1.Workf
 		return nil, apierrors.NewNotFound(v1alpha1.Resource("workflows"), name)
 	}
 	return o.DeepCopy(), nil
+}
+
+func (f *fakeWorkflows) Delete(_ context.Context, ns, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := ns + "/" + name
+	o, ok := f.objs[key]
+	if !ok {
+		return apierrors.NewNotFound(v1alpha1.Resource("workflows"), name)
+	}
+	delete(f.objs, key)
+	f.deletes.Add(1)
+	f.emit(watch.Deleted, o)
+	return nil
 }
 
 func (f *fakeWorkflows) Update(_ context.Context, wf *v1alpha1.Workflow, body []byte) (*v1alpha1.Workflow, error) {

@@ -91,8 +91,9 @@ func requiredSuccesses(spec *v1alpha1.MapSpec) int {
 // observeMap takes the observe step of a running map node: it collects the
 // items whose pods ended, retries or fails them, and ends the node once its
 // outcome is decided.
-func (ev *evaluator) observeMap(ctx context.Context, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
-	task := ev.d.closure.Tasks[spec.Task]
+func (ev *evaluator) observeMap(ctx context.Context, s *scope, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
+	path := s.path(id)
+	task := ev.p.closure.Tasks[spec.Task]
 	items := []byte(st.Map.Items)
 	retried := parseRetried(st.Map.Retried)
 	retriedChanged := false
@@ -101,22 +102,22 @@ func (ev *evaluator) observeMap(ctx context.Context, id string, spec v1alpha1.No
 			continue
 		}
 		attempt := itemAttempt(retried, i)
-		pod, err := ev.e.observePod(ctx, PodName(ev.wf.Name, id, i, attempt), st.Launched)
+		pod, err := ev.e.observePod(ctx, PodName(ev.wf.Name, path, i, attempt), st.Launched)
 		if err != nil {
 			return err
 		}
 		if pod == nil {
 			continue
 		}
-		ictx, span := ev.nodeSpan(ctx, id, spec.Kind, v1alpha1.NodeRunning, attempt, i)
-		res, err := ev.e.completePod(ictx, span, pod, ev.itemOutputsKey(id, i, attempt), attempt, task)
+		ictx, span := ev.nodeSpan(ctx, path, spec.Kind, v1alpha1.NodeRunning, attempt, i)
+		res, err := ev.e.completePod(ictx, span, pod, ev.itemOutputsKey(path, i, attempt), task, nil)
 		if err != nil {
 			obs.End(span, err)
 			return err
 		}
 		ev.running--
 		if res.ok && task.Cacheable {
-			hash, err := ev.inputHash(ictx, id)
+			hash, err := ev.inputHash(ictx, path)
 			if err == nil {
 				err = ev.e.cat.Put(ictx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: taskdata.ItemHash(hash, i)}, res.outputs)
 			}
@@ -139,16 +140,16 @@ func (ev *evaluator) observeMap(ctx context.Context, id string, spec v1alpha1.No
 			items[i] = v1alpha1.MapItemFailed
 			to, taskPhase = v1alpha1.NodeFailed, "Failed"
 		}
-		ev.itemDone(ictx, span, id, spec.Kind, i, attempt, to)
-		ev.record(ictx, events.Event{Kind: events.KindTask, Node: id, MapItem: i, Attempt: attempt, Phase: taskPhase, Message: res.reason})
+		ev.itemDone(ictx, span, path, spec.Kind, i, attempt, to)
+		ev.record(ictx, events.Event{Kind: events.KindTask, Node: path, MapItem: i, Attempt: attempt, Phase: taskPhase, Message: res.reason})
 		span.End()
-		ev.touchItem(id, i)
+		ev.touchItem(path, i)
 	}
 	st.Map.Items = string(items)
 	if retriedChanged {
 		st.Map.Retried = formatRetried(retried)
 	}
-	ev.wf.Status.Nodes[id] = *st
+	ev.wf.Status.Nodes[path] = *st
 
 	// Decide the node once the outcome is known.
 	var ok, failed, done int
@@ -166,26 +167,26 @@ func (ev *evaluator) observeMap(ctx context.Context, id string, spec v1alpha1.No
 	n := len(items)
 	switch {
 	case failed > n-need:
-		ev.touched[id] = true
-		nctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, st.Attempts, -1)
+		ev.touched[path] = true
+		nctx, span := ev.nodeSpan(ctx, path, spec.Kind, st.Phase, st.Attempts, -1)
 		msg := fmt.Sprintf("%d of %d items failed; minSuccessRatio needs %d to succeed", failed, n, need)
-		ev.failures = append(ev.failures, fmt.Sprintf("node %s: %s", id, msg))
-		ev.transition(nctx, span, id, spec.Kind, st, v1alpha1.NodeFailed, msg)
+		ev.fail(path, msg)
+		ev.transition(nctx, span, path, spec.Kind, st, v1alpha1.NodeFailed, msg)
 		span.End()
 	case done == n:
-		ev.touched[id] = true
-		nctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, st.Attempts, -1)
-		hash, err := ev.inputHash(nctx, id)
+		ev.touched[path] = true
+		nctx, span := ev.nodeSpan(ctx, path, spec.Kind, st.Phase, st.Attempts, -1)
+		hash, err := ev.inputHash(nctx, path)
 		if err != nil {
 			obs.End(span, err)
 			return err
 		}
 		manifest := taskdata.MapManifest{Items: n, Succeeded: ok, SHA256: taskdata.Digest([]byte(hash + st.Map.Items))}
-		if err := ev.e.blobs.Write(nctx, ev.outputsKey(id, *st), "outputs", manifest.Marshal()); err != nil {
+		if err := ev.e.blobs.Write(nctx, ev.outputsKey(path, *st), "outputs", manifest.Marshal()); err != nil {
 			obs.End(span, err)
 			return err
 		}
-		ev.transition(nctx, span, id, spec.Kind, st, v1alpha1.NodeSucceeded, "")
+		ev.transition(nctx, span, path, spec.Kind, st, v1alpha1.NodeSucceeded, "")
 		span.End()
 	}
 	return nil
@@ -216,49 +217,50 @@ type spanSetter interface {
 // launchMap takes the launch step of a map node: on its first step it
 // writes its inputs and starts; then it launches waiting items, in index
 // order, within the map's own parallelism and the execution's budget.
-func (ev *evaluator) launchMap(ctx context.Context, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
-	task := ev.d.closure.Tasks[spec.Task]
+func (ev *evaluator) launchMap(ctx context.Context, s *scope, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
+	path := s.path(id)
+	task := ev.p.closure.Tasks[spec.Task]
 	var hash, inKey string
 	if st.Phase == v1alpha1.NodeNotStarted {
 		if !ev.budget() {
 			return nil
 		}
-		nctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, 0, -1)
+		nctx, span := ev.nodeSpan(ctx, path, spec.Kind, st.Phase, 0, -1)
 		var err error
-		hash, inKey, err = ev.prepareInputs(nctx, id)
+		hash, inKey, err = ev.prepareInputs(nctx, s, id)
 		if err != nil {
 			obs.End(span, err)
 			return err
 		}
 		st.Map = &v1alpha1.MapStatus{Items: strings.Repeat(string(rune(v1alpha1.MapItemNotStarted)), int(spec.Map.Size))}
-		ev.transition(nctx, span, id, spec.Kind, st, v1alpha1.NodeRunning, "")
+		ev.transition(nctx, span, path, spec.Kind, st, v1alpha1.NodeRunning, "")
 		span.End()
 	} else {
 		var err error
-		if hash, err = ev.inputHash(ctx, id); err != nil {
+		if hash, err = ev.inputHash(ctx, path); err != nil {
 			return err
 		}
-		inKey = ev.inputsKey(id)
+		inKey = ev.inputsKey(path)
 	}
 	items := []byte(st.Map.Items)
 	running := int32(strings.Count(st.Map.Items, string(rune(v1alpha1.MapItemRunning))))
 	retried := parseRetried(st.Map.Retried)
 	defer func() {
 		st.Map.Items = string(items)
-		ev.wf.Status.Nodes[id] = *st
+		ev.wf.Status.Nodes[path] = *st
 	}()
 	for i, b := range items {
-		if b != v1alpha1.MapItemNotStarted || ev.touchedItems[id][i] {
+		if b != v1alpha1.MapItemNotStarted || ev.touchedItems[path][i] {
 			continue
 		}
 		if (spec.Map.Parallelism > 0 && running >= spec.Map.Parallelism) || !ev.budget() {
 			break
 		}
 		attempt := itemAttempt(retried, i)
-		ictx, span := ev.nodeSpan(ctx, id, spec.Kind, v1alpha1.NodeNotStarted, attempt, i)
+		ictx, span := ev.nodeSpan(ctx, path, spec.Kind, v1alpha1.NodeNotStarted, attempt, i)
 		itemHash := taskdata.ItemHash(hash, i)
 		if task.Cacheable && attempt == 1 {
-			hit, err := ev.fromCatalog(ictx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: itemHash}, ev.itemOutputsKey(id, i, 0))
+			hit, err := ev.fromCatalog(ictx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: itemHash}, ev.itemOutputsKey(path, i, 0))
 			if err != nil {
 				obs.End(span, err)
 				return err
@@ -266,14 +268,14 @@ func (ev *evaluator) launchMap(ctx context.Context, id string, spec v1alpha1.Nod
 			if hit {
 				items[i] = v1alpha1.MapItemCached
 				span.SetAttributes(attribute.Bool(telemetry.AttrCached, true))
-				ev.itemDone(ictx, span, id, spec.Kind, i, 0, v1alpha1.NodeSucceeded)
+				ev.itemDone(ictx, span, path, spec.Kind, i, 0, v1alpha1.NodeSucceeded)
 				span.End()
 				continue
 			}
 		}
 		launched, err := ev.e.launchPod(ictx, ev.wf, podSpec{
-			node: id, item: i, attempt: attempt, task: task, inputsKey: inKey,
-			outputsKey: ev.itemOutputsKey(id, i, attempt), seed: itemHash,
+			node: path, item: i, attempt: attempt, task: task, inputsKey: inKey,
+			outputsKey: ev.itemOutputsKey(path, i, attempt), seed: itemHash,
 		})
 		if err != nil {
 			obs.End(span, err)
@@ -285,8 +287,8 @@ func (ev *evaluator) launchMap(ctx context.Context, id string, spec v1alpha1.Nod
 		items[i] = v1alpha1.MapItemRunning
 		running++
 		ev.running++
-		ev.itemDone(ictx, span, id, spec.Kind, i, attempt, v1alpha1.NodeRunning)
-		ev.record(ictx, events.Event{Kind: events.KindTask, Node: id, MapItem: i, Attempt: attempt, Phase: "Running"})
+		ev.itemDone(ictx, span, path, spec.Kind, i, attempt, v1alpha1.NodeRunning)
+		ev.record(ictx, events.Event{Kind: events.KindTask, Node: path, MapItem: i, Attempt: attempt, Phase: "Running"})
 		span.End()
 	}
 	return nil

@@ -26,12 +26,26 @@ func PodName(workflow, node string, item int, attempt int32) string {
 		fmt.Fprintf(&b, "-%d", item)
 	}
 	fmt.Fprintf(&b, "-%d", attempt)
-	raw := b.String()
+	return boundedName(b.String(), fmt.Sprintf("%s\x00%s\x00%d\x00%d", workflow, node, item, attempt))
+}
+
+// ChildName is the deterministic name of the child Workflow of a
+// launch-plan node: a second create after a restart or a lost update fails
+// with AlreadyExists and the controller adopts the child. It stays within
+// 63 characters because it is also the workflow label of the child's pods.
+func ChildName(parent, node string) string {
+	return boundedName(parent+"-"+node, parent+"\x00"+node+"\x00child")
+}
+
+// boundedName returns raw if it is already a valid name of at most 63
+// characters, else its sanitized, shortened form with a hash of identity
+// appended, so that distinct identities never share a name.
+func boundedName(raw, identity string) string {
 	clean := sanitize(raw)
 	if clean == raw && len(clean) <= maxPodName {
 		return clean
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", workflow, node, item, attempt))
+	sum := sha256.Sum256([]byte(identity))
 	suffix := hex.EncodeToString(sum[:])[:10]
 	keep := maxPodName - len(suffix) - 1
 	if len(clean) > keep {

@@ -22,25 +22,71 @@ import (
 type evaluator struct {
 	e  *Engine
 	wf *v1alpha1.Workflow
-	d  *dag
-	// persisted holds the nodes whose success was persisted before the
-	// round: only their downstream nodes are unblocked.
-	persisted map[string]bool
-	// maxPar bounds running pods and map items (0: unbounded); running
-	// counts them.
+	p  *plan
+	// scopes are the DAGs of this round by prefix ("" = primary).
+	scopes map[string]*scope
+	// maxPar bounds running pods, map items and launch-plan children (0:
+	// unbounded); running counts them.
 	maxPar  int32
 	running int32
-	// touched nodes took their step in the observe pass; touchedItems are
-	// map items that did (by node).
+	// touched nodes (by path) took their own step this round; touchedItems
+	// are map items that did (by node path).
 	touched      map[string]bool
 	touchedItems map[string]map[int]bool
-	failures     []string
-	changed      bool
+	// persisted holds the paths whose success was persisted before the
+	// round, when rounds are not greedy: only they unblock nodes.
+	persisted map[string]bool
+	failures  []failure
+	changed   bool
+	// requeue, when positive, asks for another round after that long: a
+	// launch held back by the launch-plan rate limit.
+	requeue time.Duration
+}
+
+// failure is a node that failed this round, with its error.
+type failure struct {
+	path, msg string
+}
+
+// scope is one DAG being run: the primary DAG, a sub-workflow's, or a
+// dynamic node's generated sub-DAG. Its nodes' status keys are
+// prefix/<id> (v1alpha1.NodePathSeparator), prefix being the status path
+// of the node that runs it ("" for the primary DAG).
+type scope struct {
+	prefix string
+	d      *dag
+}
+
+func (s *scope) path(id string) string { return joinPath(s.prefix, id) }
+
+func joinPath(prefix, id string) string {
+	if prefix == "" {
+		return id
+	}
+	return prefix + v1alpha1.NodePathSeparator + id
+}
+
+// splitPath splits a status path into its scope's prefix and the node ID.
+func splitPath(p string) (prefix, id string) {
+	i := strings.LastIndex(p, v1alpha1.NodePathSeparator)
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
 }
 
 func (e *Engine) newEvaluator(wf *v1alpha1.Workflow) *evaluator {
-	return &evaluator{e: e, wf: wf, touched: map[string]bool{},
+	ev := &evaluator{e: e, wf: wf, touched: map[string]bool{}, scopes: map[string]*scope{},
 		maxPar: e.cfg.EffectiveMaxParallelism(wf.Spec.ExecutionConfig.MaxParallelism)}
+	if !e.cfg.GreedyRounds {
+		ev.persisted = map[string]bool{}
+		for p, st := range wf.Status.Nodes {
+			if st.Phase == v1alpha1.NodeSucceeded {
+				ev.persisted[p] = true
+			}
+		}
+	}
+	return ev
 }
 
 func (ev *evaluator) evaluate(ctx context.Context) error {
@@ -58,11 +104,13 @@ func (ev *evaluator) evaluate(ctx context.Context) error {
 	return nil
 }
 
-// dag returns the workflow's validated DAG, cached by UID; an offloaded
-// closure is read from the blobstore once per controller process.
-func (ev *evaluator) dag(ctx context.Context) (*dag, error) {
-	if d, ok := ev.e.dags.Load(ev.wf.UID); ok {
-		return d.(*dag), nil
+// loadPlan returns the workflow's validated plan, cached by UID; an
+// offloaded closure is read from the blobstore once per controller
+// process.
+func (ev *evaluator) loadPlan(ctx context.Context) (*plan, error) {
+	if p, ok := ev.e.plans.Load(ev.wf.UID); ok {
+		ev.p = p.(*plan)
+		return ev.p, nil
 	}
 	closure := ev.wf.Spec.Closure
 	if closure == nil {
@@ -78,12 +126,32 @@ func (ev *evaluator) dag(ctx context.Context) (*dag, error) {
 			return nil, fmt.Errorf("spec.closureRef %s: %w", ev.wf.Spec.ClosureRef, err)
 		}
 	}
-	d, err := buildDAG(closure)
+	p, err := buildPlan(closure)
 	if err != nil {
 		return nil, err
 	}
-	ev.e.dags.Store(ev.wf.UID, d)
-	return d, nil
+	ev.e.plans.Store(ev.wf.UID, p)
+	ev.p = p
+	return p, nil
+}
+
+// root is the primary DAG's scope.
+func (ev *evaluator) root() *scope {
+	if s, ok := ev.scopes[""]; ok {
+		return s
+	}
+	s := &scope{d: ev.p.primary}
+	ev.scopes[""] = s
+	return s
+}
+
+// offloadWanted reports whether the workflow's closure lives in the
+// blobstore (spec.offloadClosure, else the config).
+func (ev *evaluator) offloadWanted() bool {
+	if o := ev.wf.Spec.OffloadClosure; o != nil {
+		return *o
+	}
+	return ev.e.cfg.OffloadClosure
 }
 
 // offload moves the closure to the blobstore when the workflow or the
@@ -91,11 +159,7 @@ func (ev *evaluator) dag(ctx context.Context) (*dag, error) {
 // blobstore) in the spec.
 func (ev *evaluator) offload(ctx context.Context) error {
 	wf := ev.wf
-	want := ev.e.cfg.OffloadClosure
-	if wf.Spec.OffloadClosure != nil {
-		want = *wf.Spec.OffloadClosure
-	}
-	if !want || wf.Spec.Closure == nil {
+	if !ev.offloadWanted() || wf.Spec.Closure == nil {
 		return nil
 	}
 	data, err := json.Marshal(wf.Spec.Closure)
@@ -110,7 +174,8 @@ func (ev *evaluator) offload(ctx context.Context) error {
 	return nil
 }
 
-// start is the first round: the workflow runs and its start node succeeds.
+// start is the first round: the workflow runs, its start node succeeds,
+// and (greedy rounds) the nodes that unblocks launch in the same round.
 func (ev *evaluator) start(ctx context.Context) error {
 	wf := ev.wf
 	now := time.Now()
@@ -121,7 +186,7 @@ func (ev *evaluator) start(ctx context.Context) error {
 		uid = uid[:8]
 	}
 	wf.Status.DataDir = fmt.Sprintf("executions/%s/%s-%s", wf.Namespace, wf.Name, uid)
-	d, err := ev.dag(ctx)
+	_, err := ev.loadPlan(ctx)
 	if err == nil {
 		err = ev.offload(ctx)
 	}
@@ -132,167 +197,362 @@ func (ev *evaluator) start(ctx context.Context) error {
 		ev.workflowEvent(ctx)
 		return nil
 	}
-	ev.d = d
 	wf.Status.Phase = v1alpha1.WorkflowRunning
 	ev.workflowEvent(ctx)
 
 	// The start node's outputs are the workflow's inputs.
 	id := v1alpha1.StartNodeID
-	ctx, span := ev.nodeSpan(ctx, id, v1alpha1.NodeKindStart, v1alpha1.NodeNotStarted, 0, -1)
+	nctx, span := ev.nodeSpan(ctx, id, v1alpha1.NodeKindStart, v1alpha1.NodeNotStarted, 0, -1)
 	st := wf.Status.Nodes[id]
 	inputs := taskdata.Inputs{Workflow: wf.Spec.Inputs, Item: -1}
-	if err := ev.e.blobs.Write(ctx, ev.outputsKey(id, st), "outputs", inputs.Marshal()); err != nil {
+	if err := ev.e.blobs.Write(nctx, ev.outputsKey(id, st), "outputs", inputs.Marshal()); err != nil {
 		obs.End(span, err)
 		return err
 	}
-	ev.transition(ctx, span, id, v1alpha1.NodeKindStart, &st, v1alpha1.NodeSucceeded, "")
+	ev.transition(nctx, span, id, v1alpha1.NodeKindStart, &st, v1alpha1.NodeSucceeded, "")
+	span.End()
+
+	if err := ev.launch(ctx, ev.root()); err != nil {
+		return err
+	}
+	ev.checkFailures(ctx)
+	return nil
+}
+
+// run is every later round of a running workflow: completions are
+// observed first, everywhere, so that the slots they free serve the
+// launches of the same round; then one breadth-first pass over the DAG
+// (and, recursively, the sub-DAGs of running dynamic and sub-workflow
+// nodes) takes every unblocked node's step. With greedyRounds a node's
+// success unblocks its downstream nodes within the same pass, so a chain
+// advances one node per round and one update persists both the success and
+// the next launch.
+func (ev *evaluator) run(ctx context.Context) error {
+	if _, err := ev.loadPlan(ctx); err != nil {
+		return err // validated in the first round: only a corrupted object gets here
+	}
+	root := ev.root()
+	if err := ev.count(ctx, root); err != nil {
+		return err
+	}
+	if err := ev.observe(ctx, root); err != nil {
+		return err
+	}
+	if ev.checkFailures(ctx) {
+		return nil
+	}
+	if err := ev.launch(ctx, root); err != nil {
+		return err
+	}
+	ev.checkFailures(ctx)
+	return nil
+}
+
+// count adds up what runs against maxParallelism: task pods (task nodes,
+// generators of dynamic nodes), map items and launch-plan children, at
+// every nesting depth. Dynamic nodes running their sub-DAG and
+// sub-workflow nodes do not count themselves, as in FlytePropeller.
+func (ev *evaluator) count(ctx context.Context, s *scope) error {
+	nodes := ev.wf.Status.Nodes
+	for _, id := range s.d.order {
+		st := nodes[s.path(id)]
+		if st.Phase != v1alpha1.NodeRunning {
+			continue
+		}
+		spec := s.d.tmpl.Nodes[id]
+		switch spec.Kind {
+		case v1alpha1.NodeKindTask, v1alpha1.NodeKindLaunchPlan:
+			ev.running++
+		case v1alpha1.NodeKindMap:
+			if st.Map != nil {
+				ev.running += int32(strings.Count(st.Map.Items, string(rune(v1alpha1.MapItemRunning))))
+			}
+		case v1alpha1.NodeKindDynamic, v1alpha1.NodeKindSubWorkflow:
+			if spec.Kind == v1alpha1.NodeKindDynamic && st.DynamicRef == "" {
+				ev.running++ // the generator's pod
+				continue
+			}
+			sub, err := ev.subScope(ctx, s, id, spec, st)
+			if err != nil {
+				return err
+			}
+			if err := ev.count(ctx, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// observe takes the observe step of every running node of s, recursing
+// into running sub-DAGs: a pod's end (task, map item, generator), a
+// child's end (launch plan).
+func (ev *evaluator) observe(ctx context.Context, s *scope) error {
+	nodes := ev.wf.Status.Nodes
+	for _, id := range s.d.order {
+		path := s.path(id)
+		st := nodes[path]
+		if st.Phase != v1alpha1.NodeRunning {
+			continue
+		}
+		spec := s.d.tmpl.Nodes[id]
+		var err error
+		switch spec.Kind {
+		case v1alpha1.NodeKindTask:
+			err = ev.observeTask(ctx, s, id, spec, &st)
+		case v1alpha1.NodeKindMap:
+			err = ev.observeMap(ctx, s, id, spec, &st)
+		case v1alpha1.NodeKindLaunchPlan:
+			err = ev.observeChild(ctx, s, id, spec, &st)
+		case v1alpha1.NodeKindDynamic, v1alpha1.NodeKindSubWorkflow:
+			if spec.Kind == v1alpha1.NodeKindDynamic && st.DynamicRef == "" {
+				err = ev.observeTask(ctx, s, id, spec, &st) // the generator
+				break
+			}
+			sub, serr := ev.subScope(ctx, s, id, spec, st)
+			if serr != nil {
+				return serr
+			}
+			if err := ev.observe(ctx, sub); err != nil {
+				return err
+			}
+			continue // the node's own status did not change
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// launch takes, breadth-first, the step of every node of s whose upstream
+// nodes have succeeded (in this round or before), recursing into the
+// sub-DAGs of running dynamic and sub-workflow nodes as it reaches them.
+func (ev *evaluator) launch(ctx context.Context, s *scope) error {
+	nodes := ev.wf.Status.Nodes
+	for _, id := range s.d.order {
+		if len(ev.failures) > 0 {
+			return nil // the workflow fails: start nothing more
+		}
+		path := s.path(id)
+		st := nodes[path]
+		spec := s.d.tmpl.Nodes[id]
+		if st.Phase.IsTerminal() {
+			continue
+		}
+		if st.Phase == v1alpha1.NodeRunning && hasSubDAG(spec, st) {
+			if err := ev.advance(ctx, s, id, spec); err != nil {
+				return err
+			}
+			continue
+		}
+		if ev.touched[path] || !ev.unblocked(s, id) {
+			continue
+		}
+		var err error
+		switch {
+		case spec.Kind == v1alpha1.NodeKindStart && st.Phase == v1alpha1.NodeNotStarted:
+			err = ev.startNested(ctx, s, id, &st)
+		case spec.Kind == v1alpha1.NodeKindEnd && st.Phase == v1alpha1.NodeNotStarted:
+			err = ev.finish(ctx, s, id, &st)
+		case (spec.Kind == v1alpha1.NodeKindTask || spec.Kind == v1alpha1.NodeKindDynamic) &&
+			(st.Phase == v1alpha1.NodeNotStarted || st.Phase == v1alpha1.NodeQueued):
+			err = ev.launchTask(ctx, s, id, spec, &st)
+		case spec.Kind == v1alpha1.NodeKindMap && (st.Phase == v1alpha1.NodeNotStarted || st.Phase == v1alpha1.NodeRunning):
+			err = ev.launchMap(ctx, s, id, spec, &st)
+		case spec.Kind == v1alpha1.NodeKindSubWorkflow && st.Phase == v1alpha1.NodeNotStarted:
+			if err = ev.startSubWorkflow(ctx, s, id, spec, &st); err == nil && st.Phase == v1alpha1.NodeRunning {
+				err = ev.advance(ctx, s, id, spec)
+			}
+		case spec.Kind == v1alpha1.NodeKindLaunchPlan && st.Phase == v1alpha1.NodeNotStarted:
+			err = ev.launchChild(ctx, s, id, spec, &st)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasSubDAG reports whether a running node is executing a sub-DAG.
+func hasSubDAG(spec v1alpha1.NodeSpec, st v1alpha1.NodeStatus) bool {
+	return spec.Kind == v1alpha1.NodeKindSubWorkflow || spec.Kind == v1alpha1.NodeKindDynamic && st.DynamicRef != ""
+}
+
+// advance runs the launch pass of a running node's sub-DAG and, once the
+// sub-DAG's end node has succeeded, the node succeeds in the same round.
+func (ev *evaluator) advance(ctx context.Context, s *scope, id string, spec v1alpha1.NodeSpec) error {
+	path := s.path(id)
+	st := ev.wf.Status.Nodes[path]
+	sub, err := ev.subScope(ctx, s, id, spec, st)
+	if err != nil {
+		return err
+	}
+	if err := ev.launch(ctx, sub); err != nil {
+		return err
+	}
+	if ev.wf.Status.Nodes[sub.path(v1alpha1.EndNodeID)].Phase != v1alpha1.NodeSucceeded {
+		return nil
+	}
+	st = ev.wf.Status.Nodes[path]
+	nctx, span := ev.nodeSpan(ctx, path, spec.Kind, st.Phase, st.Attempts, -1)
+	ev.transition(nctx, span, path, spec.Kind, &st, v1alpha1.NodeSucceeded, "")
 	span.End()
 	return nil
 }
 
-// run is every later round of a running workflow.
-func (ev *evaluator) run(ctx context.Context) error {
-	d, err := ev.dag(ctx)
-	if err != nil {
-		return err // validated in the first round: only a corrupted object gets here
+// subScope returns the scope of the sub-DAG that node id of s runs: a
+// sub-workflow's, or a dynamic node's (read back from the blobstore at
+// status dynamicRef after a restart).
+func (ev *evaluator) subScope(ctx context.Context, s *scope, id string, spec v1alpha1.NodeSpec, st v1alpha1.NodeStatus) (*scope, error) {
+	path := s.path(id)
+	if sc, ok := ev.scopes[path]; ok {
+		return sc, nil
 	}
-	ev.d = d
-	nodes := ev.wf.Status.Nodes
-	ev.persisted = make(map[string]bool, len(nodes))
-	for id, st := range nodes {
-		switch st.Phase {
-		case v1alpha1.NodeSucceeded:
-			ev.persisted[id] = true
-		case v1alpha1.NodeRunning:
-			if st.Map != nil {
-				ev.running += int32(strings.Count(st.Map.Items, string(rune(v1alpha1.MapItemRunning))))
-			} else {
-				ev.running++
+	var d *dag
+	switch spec.Kind {
+	case v1alpha1.NodeKindSubWorkflow:
+		d = ev.p.subs[spec.SubWorkflow]
+	case v1alpha1.NodeKindDynamic:
+		if d = ev.p.dynamicDAG(path, st.DynamicRef); d == nil {
+			var err error
+			if d, err = ev.readSubDAG(ctx, path, st.DynamicRef); err != nil {
+				return nil, fmt.Errorf("node %s: %w", path, err)
 			}
 		}
 	}
-
-	// Observe pass: completions first, so that the slots they free are
-	// available to the launch pass of the same round.
-	for _, id := range d.order {
-		st := nodes[id]
-		if st.Phase != v1alpha1.NodeRunning {
-			continue
-		}
-		spec := d.tmpl.Nodes[id]
-		var err error
-		switch spec.Kind {
-		case v1alpha1.NodeKindTask:
-			err = ev.observeTask(ctx, id, spec, &st)
-		case v1alpha1.NodeKindMap:
-			err = ev.observeMap(ctx, id, spec, &st)
-		}
-		nodes[id] = st
-		if err != nil {
-			return err
-		}
+	if d == nil {
+		return nil, fmt.Errorf("node %s (%s) has no sub-DAG", path, spec.Kind)
 	}
-	if len(ev.failures) > 0 {
-		ev.wf.Status.Phase = v1alpha1.WorkflowFailing
-		ev.wf.Status.Message = strings.Join(ev.failures, "; ")
-		ev.changed = true
-		ev.workflowEvent(ctx)
-		return nil
-	}
-
-	// Launch pass, breadth-first.
-	for _, id := range d.order {
-		if ev.touched[id] || !ev.unblocked(id) {
-			continue
-		}
-		st := nodes[id]
-		spec := d.tmpl.Nodes[id]
-		var err error
-		switch {
-		case spec.Kind == v1alpha1.NodeKindEnd && st.Phase == v1alpha1.NodeNotStarted:
-			err = ev.finish(ctx, id, &st)
-		case spec.Kind == v1alpha1.NodeKindTask && (st.Phase == v1alpha1.NodeNotStarted || st.Phase == v1alpha1.NodeQueued):
-			err = ev.launchTask(ctx, id, spec, &st)
-		case spec.Kind == v1alpha1.NodeKindMap && (st.Phase == v1alpha1.NodeNotStarted || st.Phase == v1alpha1.NodeRunning):
-			err = ev.launchMap(ctx, id, spec, &st)
-		}
-		nodes[id] = st
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	sc := &scope{prefix: path, d: d}
+	ev.scopes[path] = sc
+	return sc, nil
 }
 
-// unblocked reports whether every upstream node's success was persisted.
-func (ev *evaluator) unblocked(id string) bool {
-	for _, u := range ev.d.upstream[id] {
-		if !ev.persisted[u] {
+// specAt returns the spec of the node at a status path whose scope this
+// round has already resolved.
+func (ev *evaluator) specAt(path string) (v1alpha1.NodeSpec, bool) {
+	prefix, id := splitPath(path)
+	s, ok := ev.scopes[prefix]
+	if !ok {
+		return v1alpha1.NodeSpec{}, false
+	}
+	n, ok := s.d.tmpl.Nodes[id]
+	return n, ok
+}
+
+// fail records that the node at path failed; the workflow fails at the end
+// of the observe or launch pass.
+func (ev *evaluator) fail(path, msg string) {
+	ev.failures = append(ev.failures, failure{path: path, msg: msg})
+}
+
+// checkFailures moves the workflow to Failing when a node failed this
+// round, with every failed node's error in its message, and fails the
+// running nodes that hold a failed node (a dynamic or sub-workflow node
+// whose sub-DAG failed). It reports whether the workflow is failing.
+func (ev *evaluator) checkFailures(ctx context.Context) bool {
+	if len(ev.failures) == 0 {
+		return false
+	}
+	msgs := make([]string, 0, len(ev.failures))
+	for _, f := range ev.failures {
+		msgs = append(msgs, fmt.Sprintf("node %s: %s", f.path, f.msg))
+		for p, _ := splitPath(f.path); p != ""; p, _ = splitPath(p) {
+			st := ev.wf.Status.Nodes[p]
+			spec, ok := ev.specAt(p)
+			if !ok || st.Phase.IsTerminal() {
+				break
+			}
+			nctx, span := ev.nodeSpan(ctx, p, spec.Kind, st.Phase, st.Attempts, -1)
+			ev.transition(nctx, span, p, spec.Kind, &st, v1alpha1.NodeFailed, fmt.Sprintf("node %s failed: %s", f.path, f.msg))
+			span.End()
+		}
+	}
+	ev.wf.Status.Phase = v1alpha1.WorkflowFailing
+	ev.wf.Status.Message = strings.Join(msgs, "; ")
+	ev.changed = true
+	ev.workflowEvent(ctx)
+	return true
+}
+
+// unblocked reports whether every upstream node of id in s has succeeded
+// (greedy rounds: in this round or before; else: persisted before this
+// round). A nested start node has none: it runs as soon as its scope does.
+func (ev *evaluator) unblocked(s *scope, id string) bool {
+	ups := s.d.upstream[id]
+	if len(ups) == 0 {
+		return id == v1alpha1.StartNodeID && s.prefix != ""
+	}
+	for _, u := range ups {
+		p := s.path(u)
+		if ev.persisted != nil && !ev.persisted[p] || ev.wf.Status.Nodes[p].Phase != v1alpha1.NodeSucceeded {
 			return false
 		}
 	}
-	return id != v1alpha1.StartNodeID
+	return true
 }
 
-// budget reports whether one more pod or map item may run.
+// budget reports whether one more pod, map item or child may run.
 func (ev *evaluator) budget() bool {
 	return ev.maxPar == 0 || ev.running < ev.maxPar
 }
 
-// finish runs the end node: it gathers the leaves' outputs as the
-// workflow's outputs, and the workflow succeeds in the same round.
-func (ev *evaluator) finish(ctx context.Context, id string, st *v1alpha1.NodeStatus) error {
-	ctx, span := ev.nodeSpan(ctx, id, v1alpha1.NodeKindEnd, st.Phase, 0, -1)
-	in, err := ev.gatherInputs(ctx, id, -1)
+// startNested runs a sub-DAG's start node: its outputs are the inputs of
+// the node that runs the sub-DAG, read back from the blobstore.
+func (ev *evaluator) startNested(ctx context.Context, s *scope, id string, st *v1alpha1.NodeStatus) error {
+	path := s.path(id)
+	ctx, span := ev.nodeSpan(ctx, path, v1alpha1.NodeKindStart, st.Phase, 0, -1)
+	data, err := ev.e.blobs.Read(ctx, ev.inputsKey(s.prefix), "inputs")
 	if err == nil {
-		err = ev.e.blobs.Write(ctx, ev.wf.Status.DataDir+"/outputs", "outputs", in.Marshal())
+		err = ev.e.blobs.Write(ctx, ev.outputsKey(path, *st), "outputs", data)
+	}
+	if err != nil {
+		err = fmt.Errorf("start node %s: %w", path, err)
+		obs.End(span, err)
+		return err
+	}
+	ev.transition(ctx, span, path, v1alpha1.NodeKindStart, st, v1alpha1.NodeSucceeded, "")
+	span.End()
+	return nil
+}
+
+// finish runs an end node: it gathers its upstream nodes' outputs as the
+// DAG's outputs. The primary DAG's end makes the workflow succeed in the
+// same round; a nested end node's outputs are its parent node's.
+func (ev *evaluator) finish(ctx context.Context, s *scope, id string, st *v1alpha1.NodeStatus) error {
+	path := s.path(id)
+	ctx, span := ev.nodeSpan(ctx, path, v1alpha1.NodeKindEnd, st.Phase, 0, -1)
+	key := ev.wf.Status.DataDir + "/outputs"
+	if s.prefix != "" {
+		key = ev.outputsKey(path, *st)
+	}
+	in, err := ev.gatherInputs(ctx, s, id, -1)
+	if err == nil {
+		err = ev.e.blobs.Write(ctx, key, "outputs", in.Marshal())
 	}
 	if err != nil {
 		obs.End(span, err)
 		return err
 	}
-	ev.transition(ctx, span, id, v1alpha1.NodeKindEnd, st, v1alpha1.NodeSucceeded, "")
+	ev.transition(ctx, span, path, v1alpha1.NodeKindEnd, st, v1alpha1.NodeSucceeded, "")
 	span.End()
-	ev.wf.Status.Phase = v1alpha1.WorkflowSucceeded
-	ev.wf.Status.FinishedAt = time.Now().UnixNano()
-	ev.workflowEvent(ctx)
+	if s.prefix == "" {
+		ev.wf.Status.Phase = v1alpha1.WorkflowSucceeded
+		ev.wf.Status.FinishedAt = time.Now().UnixNano()
+		ev.workflowEvent(ctx)
+	}
 	return nil
 }
 
-// abort stops what runs after a node failed, then fails the workflow.
+// abort stops what runs after a node failed (pods, children, at every
+// depth), then fails the workflow.
 func (ev *evaluator) abort(ctx context.Context) error {
-	d, err := ev.dag(ctx)
-	if err != nil {
+	if _, err := ev.loadPlan(ctx); err != nil {
 		return err
 	}
-	ev.d = d
-	for _, id := range d.order {
-		st := ev.wf.Status.Nodes[id]
-		if st.Phase != v1alpha1.NodeRunning && st.Phase != v1alpha1.NodeQueued {
-			continue
-		}
-		spec := d.tmpl.Nodes[id]
-		nctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, st.Attempts, -1)
-		var names []string
-		if st.Map != nil {
-			retried := parseRetried(st.Map.Retried)
-			for i := range len(st.Map.Items) {
-				if st.Map.Items[i] == v1alpha1.MapItemRunning {
-					names = append(names, PodName(ev.wf.Name, id, i, itemAttempt(retried, i)))
-				}
-			}
-		} else if st.Phase == v1alpha1.NodeRunning {
-			names = append(names, PodName(ev.wf.Name, id, -1, st.Attempts))
-		}
-		for _, n := range names {
-			if err := ev.e.deletePod(nctx, n); err != nil {
-				obs.End(span, err)
-				return err
-			}
-		}
-		ev.transition(nctx, span, id, spec.Kind, &st, v1alpha1.NodeAborted, "aborted: another node failed")
-		span.End()
-		ev.wf.Status.Nodes[id] = st
+	if err := ev.abortScope(ctx, ev.root()); err != nil {
+		return err
 	}
 	ev.wf.Status.Phase = v1alpha1.WorkflowFailed
 	ev.wf.Status.FinishedAt = time.Now().UnixNano()
@@ -301,75 +561,145 @@ func (ev *evaluator) abort(ctx context.Context) error {
 	return nil
 }
 
-// gatherInputs reads the upstream nodes' outputs back (real I/O, through
-// the cache) and describes them; item >= 0 is a map item.
-func (ev *evaluator) gatherInputs(ctx context.Context, id string, item int) (taskdata.Inputs, error) {
+func (ev *evaluator) abortScope(ctx context.Context, s *scope) error {
+	for _, id := range s.d.order {
+		path := s.path(id)
+		st := ev.wf.Status.Nodes[path]
+		spec := s.d.tmpl.Nodes[id]
+		// A failed parent's sub-DAG may still run siblings of the node
+		// that failed.
+		if hasSubDAG(spec, st) && st.Phase != v1alpha1.NodeNotStarted && st.Phase != v1alpha1.NodeSucceeded {
+			sub, err := ev.subScope(ctx, s, id, spec, st)
+			if err != nil {
+				return err
+			}
+			if err := ev.abortScope(ctx, sub); err != nil {
+				return err
+			}
+		}
+		if st.Phase != v1alpha1.NodeRunning && st.Phase != v1alpha1.NodeQueued {
+			continue
+		}
+		nctx, span := ev.nodeSpan(ctx, path, spec.Kind, st.Phase, st.Attempts, -1)
+		var pods []string
+		switch {
+		case st.Phase != v1alpha1.NodeRunning:
+		case st.Map != nil:
+			retried := parseRetried(st.Map.Retried)
+			for i := range len(st.Map.Items) {
+				if st.Map.Items[i] == v1alpha1.MapItemRunning {
+					pods = append(pods, PodName(ev.wf.Name, path, i, itemAttempt(retried, i)))
+				}
+			}
+		case spec.Kind == v1alpha1.NodeKindTask || spec.Kind == v1alpha1.NodeKindDynamic && st.DynamicRef == "":
+			pods = append(pods, PodName(ev.wf.Name, path, -1, st.Attempts))
+		case spec.Kind == v1alpha1.NodeKindLaunchPlan && st.Child != "":
+			if err := ev.e.deleteChild(nctx, ev.wf.Namespace, st.Child); err != nil {
+				obs.End(span, err)
+				return err
+			}
+		}
+		for _, n := range pods {
+			if err := ev.e.deletePod(nctx, n); err != nil {
+				obs.End(span, err)
+				return err
+			}
+		}
+		ev.transition(nctx, span, path, spec.Kind, &st, v1alpha1.NodeAborted, "aborted: another node failed")
+		span.End()
+	}
+	return nil
+}
+
+// gatherInputs reads the outputs of node id's upstream nodes in s back
+// (real I/O, through the cache) and describes them; item >= 0 is a map
+// item.
+func (ev *evaluator) gatherInputs(ctx context.Context, s *scope, id string, item int) (taskdata.Inputs, error) {
 	in := taskdata.Inputs{Item: item}
-	for _, u := range ev.d.upstream[id] {
-		key := ev.outputsKey(u, ev.wf.Status.Nodes[u])
+	for _, u := range s.d.upstream[id] {
+		key := ev.outputsOf(s, u)
 		data, err := ev.e.blobs.Read(ctx, key, "inputs")
 		if err != nil {
-			return in, fmt.Errorf("inputs of node %s: outputs of %s: %w", id, u, err)
+			return in, fmt.Errorf("inputs of node %s: outputs of %s: %w", s.path(id), s.path(u), err)
 		}
 		in.Upstream = append(in.Upstream, taskdata.Upstream{Node: u, Key: key, Bytes: int64(len(data)), SHA256: taskdata.Digest(data)})
 	}
 	return in, nil
 }
 
+// outputsOf is where node id of s keeps its outputs: a dynamic or
+// sub-workflow node's are its sub-DAG's end node's; a launch-plan node's
+// are the copy of its child's; a task's are its successful attempt's.
+func (ev *evaluator) outputsOf(s *scope, id string) string {
+	path := s.path(id)
+	switch s.d.tmpl.Nodes[id].Kind {
+	case v1alpha1.NodeKindDynamic, v1alpha1.NodeKindSubWorkflow:
+		return ev.outputsKey(joinPath(path, v1alpha1.EndNodeID), v1alpha1.NodeStatus{})
+	}
+	return ev.outputsKey(path, ev.wf.Status.Nodes[path])
+}
+
 // prepareInputs gathers a node's inputs and writes them; it returns their
 // hash (the catalog key's input part and the payload seed) and key.
-func (ev *evaluator) prepareInputs(ctx context.Context, id string) (hash, key string, err error) {
-	in, err := ev.gatherInputs(ctx, id, -1)
+func (ev *evaluator) prepareInputs(ctx context.Context, s *scope, id string) (hash, key string, err error) {
+	in, err := ev.gatherInputs(ctx, s, id, -1)
 	if err != nil {
 		return "", "", err
 	}
-	key = ev.inputsKey(id)
+	path := s.path(id)
+	key = ev.inputsKey(path)
 	if err := ev.e.blobs.Write(ctx, key, "inputs", in.Marshal()); err != nil {
 		return "", "", err
 	}
 	hash = in.Hash()
-	ev.e.inputHashes.Store(ev.wf.Status.DataDir+"/"+id, hash)
+	ev.e.inputHashes.Store(ev.wf.Status.DataDir+"/"+path, hash)
 	return hash, key, nil
 }
 
 // inputHash returns a node's input hash, from memory or, after a restart,
 // by reading its inputs document back.
-func (ev *evaluator) inputHash(ctx context.Context, id string) (string, error) {
-	k := ev.wf.Status.DataDir + "/" + id
+func (ev *evaluator) inputHash(ctx context.Context, path string) (string, error) {
+	k := ev.wf.Status.DataDir + "/" + path
 	if h, ok := ev.e.inputHashes.Load(k); ok {
 		return h.(string), nil
 	}
-	data, err := ev.e.blobs.Read(ctx, ev.inputsKey(id), "inputs")
+	data, err := ev.e.blobs.Read(ctx, ev.inputsKey(path), "inputs")
 	if err != nil {
-		return "", fmt.Errorf("inputs of node %s: %w", id, err)
+		return "", fmt.Errorf("inputs of node %s: %w", path, err)
 	}
 	var in taskdata.Inputs
 	if err := unmarshalJSON(data, &in); err != nil {
-		return "", fmt.Errorf("inputs of node %s: %w", id, err)
+		return "", fmt.Errorf("inputs of node %s: %w", path, err)
 	}
 	h := in.Hash()
 	ev.e.inputHashes.Store(k, h)
 	return h, nil
 }
 
-func (ev *evaluator) inputsKey(id string) string {
-	return ev.wf.Status.DataDir + "/" + id + "/inputs"
+func (ev *evaluator) inputsKey(path string) string {
+	return ev.wf.Status.DataDir + "/" + path + "/inputs"
 }
 
 // outputsKey is where a node's outputs are: per attempt, 0 for nodes that
-// ran no pod (start, cached, map manifests).
-func (ev *evaluator) outputsKey(id string, st v1alpha1.NodeStatus) string {
-	return fmt.Sprintf("%s/%s/%d/outputs", ev.wf.Status.DataDir, id, st.Attempts)
+// ran no pod (start, end, cached, map manifests, launch-plan copies).
+func (ev *evaluator) outputsKey(path string, st v1alpha1.NodeStatus) string {
+	return fmt.Sprintf("%s/%s/%d/outputs", ev.wf.Status.DataDir, path, st.Attempts)
 }
 
-func (ev *evaluator) itemOutputsKey(id string, item int, attempt int32) string {
-	return fmt.Sprintf("%s/%s/%d/%d/outputs", ev.wf.Status.DataDir, id, item, attempt)
+func (ev *evaluator) itemOutputsKey(path string, item int, attempt int32) string {
+	return fmt.Sprintf("%s/%s/%d/%d/outputs", ev.wf.Status.DataDir, path, item, attempt)
 }
 
-// nodeSpan starts a node.handle span.
-func (ev *evaluator) nodeSpan(ctx context.Context, id string, kind v1alpha1.NodeKind, from v1alpha1.NodePhase, attempt int32, item int) (context.Context, trace.Span) {
+// dynamicKey is where a dynamic node's generator attempt writes its
+// sub-DAG.
+func (ev *evaluator) dynamicKey(path string, attempt int32) string {
+	return fmt.Sprintf("%s/%s/%d/subdag", ev.wf.Status.DataDir, path, attempt)
+}
+
+// nodeSpan starts a node.handle span for the node at path.
+func (ev *evaluator) nodeSpan(ctx context.Context, path string, kind v1alpha1.NodeKind, from v1alpha1.NodePhase, attempt int32, item int) (context.Context, trace.Span) {
 	attrs := []attribute.KeyValue{
-		attribute.String(telemetry.AttrNode, id),
+		attribute.String(telemetry.AttrNode, path),
 		attribute.String(telemetry.AttrNodeKind, string(kind)),
 		attribute.String(telemetry.AttrPhaseFrom, phaseName(from)),
 		attribute.Int(telemetry.AttrAttempt, int(attempt)),
@@ -388,15 +718,16 @@ func phaseName(p v1alpha1.NodePhase) string {
 	return string(p)
 }
 
-// transition moves a node to phase to: span attribute, metric, event.
-func (ev *evaluator) transition(ctx context.Context, span trace.Span, id string, kind v1alpha1.NodeKind, st *v1alpha1.NodeStatus, to v1alpha1.NodePhase, msg string) {
+// transition moves the node at path to phase to: span attribute, metric,
+// event.
+func (ev *evaluator) transition(ctx context.Context, span trace.Span, path string, kind v1alpha1.NodeKind, st *v1alpha1.NodeStatus, to v1alpha1.NodePhase, msg string) {
 	st.Phase = to
 	st.Message = msg
-	ev.wf.Status.Nodes[id] = *st
+	ev.wf.Status.Nodes[path] = *st
 	ev.changed = true
 	span.SetAttributes(attribute.String(telemetry.AttrPhaseTo, phaseName(to)), attribute.Int(telemetry.AttrAttempt, int(st.Attempts)))
 	ev.e.tel.Metrics.NodeTransitions.WithLabelValues(string(kind), phaseName(to)).Inc()
-	ev.record(ctx, events.Event{Kind: events.KindNode, Node: id, Attempt: st.Attempts, Phase: phaseName(to), Message: msg, MapItem: -1})
+	ev.record(ctx, events.Event{Kind: events.KindNode, Node: path, Attempt: st.Attempts, Phase: phaseName(to), Message: msg, MapItem: -1})
 }
 
 func (ev *evaluator) workflowEvent(ctx context.Context) {

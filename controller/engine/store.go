@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -35,6 +36,9 @@ type WorkflowClient interface {
 	Update(ctx context.Context, wf *v1alpha1.Workflow, body []byte) (*v1alpha1.Workflow, error)
 	Get(ctx context.Context, namespace, name string) (*v1alpha1.Workflow, error)
 	Create(ctx context.Context, wf *v1alpha1.Workflow) (*v1alpha1.Workflow, error)
+	// Delete deletes a Workflow in the background (its dependents go with
+	// it through garbage collection).
+	Delete(ctx context.Context, namespace, name string) error
 }
 
 // restWorkflowClient talks to the API server with a plain REST client: the
@@ -79,6 +83,12 @@ func (c *restWorkflowClient) Create(ctx context.Context, wf *v1alpha1.Workflow) 
 	out := &v1alpha1.Workflow{}
 	err := c.rc.Post().Namespace(wf.Namespace).Resource("workflows").Body(wf).Do(ctx).Into(out)
 	return out, err
+}
+
+func (c *restWorkflowClient) Delete(ctx context.Context, namespace, name string) error {
+	bg := metav1.DeletePropagationBackground
+	return c.rc.Delete().Namespace(namespace).Resource("workflows").Name(name).
+		Body(&metav1.DeleteOptions{PropagationPolicy: &bg}).Do(ctx).Error()
 }
 
 // EncodeWorkflow is the JSON body of an update of wf.
@@ -173,6 +183,9 @@ func (s *store) Update(ctx context.Context, wf *v1alpha1.Workflow, body []byte) 
 		}
 		return nil, err
 	}
+	// Like the informer's copies, the next round's object carries no
+	// managedFields: sending them back would only grow every update.
+	out.ManagedFields = nil
 	s.mu.Lock()
 	sup := append(s.superseded[key], wf.ResourceVersion)
 	if len(sup) > supersededKept {

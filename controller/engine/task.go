@@ -35,21 +35,24 @@ const (
 )
 
 // launchTask takes a task node's launch step: inputs, catalog lookup,
-// then the pod of the next attempt.
-func (ev *evaluator) launchTask(ctx context.Context, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
+// then the pod of the next attempt. A dynamic node launches its generator
+// task the same way: its attempts are the node's attempts.
+func (ev *evaluator) launchTask(ctx context.Context, s *scope, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
 	if !ev.budget() {
 		return nil
 	}
-	task := ev.d.closure.Tasks[spec.Task]
+	path := s.path(id)
+	task := ev.p.closure.Tasks[spec.Task]
 	from := st.Phase
-	ctx, span := ev.nodeSpan(ctx, id, spec.Kind, from, st.Attempts+1, -1)
-	hash, inKey, err := ev.prepareInputs(ctx, id)
+	ctx, span := ev.nodeSpan(ctx, path, spec.Kind, from, st.Attempts+1, -1)
+	hash, inKey, err := ev.prepareInputs(ctx, s, id)
 	if err != nil {
 		obs.End(span, err)
 		return err
 	}
-	if from == v1alpha1.NodeNotStarted && task.Cacheable {
-		hit, err := ev.fromCatalog(ctx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: hash}, ev.outputsKey(id, v1alpha1.NodeStatus{}))
+	// Generators are not cached: their sub-DAG is the node's real output.
+	if from == v1alpha1.NodeNotStarted && task.Cacheable && spec.Kind == v1alpha1.NodeKindTask {
+		hit, err := ev.fromCatalog(ctx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: hash}, ev.outputsKey(path, v1alpha1.NodeStatus{}))
 		if err != nil {
 			obs.End(span, err)
 			return err
@@ -57,22 +60,23 @@ func (ev *evaluator) launchTask(ctx context.Context, id string, spec v1alpha1.No
 		if hit {
 			st.Attempts, st.Cached = 0, true
 			span.SetAttributes(attribute.Bool(telemetry.AttrCached, true))
-			ev.transition(ctx, span, id, spec.Kind, st, v1alpha1.NodeSucceeded, "")
+			ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeSucceeded, "")
 			span.End()
 			return nil
 		}
 	}
 	attempt := st.Attempts + 1
-	outKey := ev.outputsKey(id, v1alpha1.NodeStatus{Attempts: attempt})
+	outKey := ev.outputsKey(path, v1alpha1.NodeStatus{Attempts: attempt})
 	launched, err := ev.e.launchPod(ctx, ev.wf, podSpec{
-		node: id, item: -1, attempt: attempt, task: task, inputsKey: inKey, outputsKey: outKey, seed: hash,
+		node: path, item: -1, attempt: attempt, task: task, inputsKey: inKey, outputsKey: outKey, seed: hash,
+		gen: ev.generatorOf(path, attempt, spec),
 	})
 	if err != nil {
 		var perm permanentError
 		if errors.As(err, &perm) {
 			st.Attempts = attempt
-			ev.failures = append(ev.failures, fmt.Sprintf("node %s: %v", id, err))
-			ev.transition(ctx, span, id, spec.Kind, st, v1alpha1.NodeFailed, err.Error())
+			ev.fail(path, err.Error())
+			ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeFailed, err.Error())
 			obs.End(span, err)
 			return nil
 		}
@@ -83,10 +87,33 @@ func (ev *evaluator) launchTask(ctx context.Context, id string, spec v1alpha1.No
 	st.Launched = launched.UnixNano()
 	st.Started, st.Finished, st.Cached = 0, 0, false
 	ev.running++
-	ev.record(ctx, events.Event{Kind: events.KindTask, Node: id, Attempt: attempt, Phase: "Running", MapItem: -1})
-	ev.transition(ctx, span, id, spec.Kind, st, v1alpha1.NodeRunning, "")
+	ev.record(ctx, events.Event{Kind: events.KindTask, Node: path, Attempt: attempt, Phase: "Running", MapItem: -1})
+	ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeRunning, "")
 	span.End()
 	return nil
+}
+
+// generatorOf describes the sub-DAG a dynamic node's generator attempt
+// writes; nil for other nodes.
+func (ev *evaluator) generatorOf(path string, attempt int32, spec v1alpha1.NodeSpec) *generator {
+	if spec.Kind != v1alpha1.NodeKindDynamic {
+		return nil
+	}
+	return &generator{key: ev.dynamicKey(path, attempt), task: spec.Task, spec: *spec.Dynamic}
+}
+
+// generator is what a dynamic node's generator task produces besides its
+// outputs: the sub-DAG of v1alpha1.ExpandDynamic, at key.
+type generator struct {
+	key  string
+	task string // the dynamic node's own task, reused by nested dynamic nodes
+	spec v1alpha1.DynamicSpec
+}
+
+// subDAG is the sub-DAG document, as benchtask writes it.
+func (g *generator) subDAG() []byte {
+	b, _ := json.Marshal(v1alpha1.ExpandDynamic(g.task, g.spec)) // plain structs: cannot fail
+	return b
 }
 
 // fromCatalog copies cached outputs to outKey if the catalog has them.
@@ -101,26 +128,29 @@ func (ev *evaluator) fromCatalog(ctx context.Context, k catalog.Key, outKey stri
 	return true, nil
 }
 
-// observeTask checks the pod of a running task node's current attempt.
-func (ev *evaluator) observeTask(ctx context.Context, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
-	name := PodName(ev.wf.Name, id, -1, st.Attempts)
+// observeTask checks the pod of a running task node's current attempt (or
+// of a dynamic node's generator).
+func (ev *evaluator) observeTask(ctx context.Context, s *scope, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
+	path := s.path(id)
+	name := PodName(ev.wf.Name, path, -1, st.Attempts)
 	pod, err := ev.e.observePod(ctx, name, st.Launched)
 	if err != nil || pod == nil {
 		return err
 	}
-	task := ev.d.closure.Tasks[spec.Task]
-	outKey := ev.outputsKey(id, *st)
-	ev.touched[id] = true
-	ctx, span := ev.nodeSpan(ctx, id, spec.Kind, st.Phase, st.Attempts, -1)
-	res, err := ev.e.completePod(ctx, span, pod, outKey, st.Attempts, task)
+	task := ev.p.closure.Tasks[spec.Task]
+	outKey := ev.outputsKey(path, *st)
+	gen := ev.generatorOf(path, st.Attempts, spec)
+	ev.touched[path] = true
+	ctx, span := ev.nodeSpan(ctx, path, spec.Kind, st.Phase, st.Attempts, -1)
+	res, err := ev.e.completePod(ctx, span, pod, outKey, task, gen)
 	if err != nil {
 		obs.End(span, err)
 		return err
 	}
 	ev.running--
 	st.Started, st.Finished = res.started, res.finished
-	if res.ok && task.Cacheable {
-		hash, err := ev.inputHash(ctx, id)
+	if res.ok && task.Cacheable && spec.Kind == v1alpha1.NodeKindTask {
+		hash, err := ev.inputHash(ctx, path)
 		if err == nil {
 			err = ev.e.cat.Put(ctx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: hash}, res.outputs)
 		}
@@ -133,20 +163,22 @@ func (ev *evaluator) observeTask(ctx context.Context, id string, spec v1alpha1.N
 	if !res.ok {
 		taskPhase = "Failed"
 	}
-	ev.record(ctx, events.Event{Kind: events.KindTask, Node: id, Attempt: st.Attempts, Phase: taskPhase, Message: res.reason, MapItem: -1})
+	ev.record(ctx, events.Event{Kind: events.KindTask, Node: path, Attempt: st.Attempts, Phase: taskPhase, Message: res.reason, MapItem: -1})
 	switch {
+	case res.ok && gen != nil:
+		err = ev.generated(ctx, span, path, gen, st)
 	case res.ok:
-		ev.transition(ctx, span, id, spec.Kind, st, v1alpha1.NodeSucceeded, "")
+		ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeSucceeded, "")
 	case st.Attempts <= task.Retries:
 		// The next attempt launches in a later round.
-		ev.transition(ctx, span, id, spec.Kind, st, v1alpha1.NodeQueued, fmt.Sprintf("attempt %d failed, retrying: %s", st.Attempts, res.reason))
+		ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeQueued, fmt.Sprintf("attempt %d failed, retrying: %s", st.Attempts, res.reason))
 	default:
 		msg := fmt.Sprintf("attempt %d failed: %s", st.Attempts, res.reason)
-		ev.failures = append(ev.failures, fmt.Sprintf("node %s: %s", id, msg))
-		ev.transition(ctx, span, id, spec.Kind, st, v1alpha1.NodeFailed, msg)
+		ev.fail(path, msg)
+		ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeFailed, msg)
 	}
-	span.End()
-	return nil
+	obs.End(span, err)
+	return err
 }
 
 // observePod returns the pod if it has ended, nil if it still runs (or the
@@ -188,7 +220,7 @@ type podResult struct {
 
 // completePod reads what an ended pod reports: the user-code instants from
 // its termination message and, if it succeeded, its outputs.
-func (e *Engine) completePod(ctx context.Context, span trace.Span, pod *corev1.Pod, outKey string, attempt int32, task v1alpha1.TaskSpec) (podResult, error) {
+func (e *Engine) completePod(ctx context.Context, span trace.Span, pod *corev1.Pod, outKey string, task v1alpha1.TaskSpec, gen *generator) (podResult, error) {
 	var res podResult
 	if tm, err := terminationMessage(pod); err == nil {
 		res.started, res.finished = tm.StartedAt.UnixNano(), tm.FinishedAt.UnixNano()
@@ -209,6 +241,11 @@ func (e *Engine) completePod(ctx context.Context, span trace.Span, pod *corev1.P
 		// write now, on the critical path this once.
 		if err := e.blobs.Write(ctx, outKey, "outputs", taskdata.Payload(pod.Annotations[AnnotationInputHash], task.OutputBytes)); err != nil {
 			return res, err
+		}
+		if gen != nil {
+			if err := e.blobs.Write(ctx, gen.key, "dynamic", gen.subDAG()); err != nil {
+				return res, err
+			}
 		}
 	}
 	data, err := e.blobs.Read(ctx, outKey, "outputs")
@@ -261,6 +298,7 @@ type podSpec struct {
 	task                  v1alpha1.TaskSpec
 	inputsKey, outputsKey string
 	seed                  string
+	gen                   *generator
 }
 
 // launchPod creates the pod of one attempt, or adopts it if it exists
@@ -330,6 +368,10 @@ func (e *Engine) buildPod(wf *v1alpha1.Workflow, name string, p podSpec) *corev1
 	}
 	if e.cfg.TaskOutputs == "simulate" {
 		args = append(args, "--no-outputs")
+	} else if g := p.gen; g != nil {
+		args = append(args, "--dynamic-key="+g.key, "--dynamic-generator="+g.task,
+			"--dynamic-width="+strconv.Itoa(int(g.spec.Width)), "--dynamic-depth="+strconv.Itoa(int(g.spec.Depth)),
+			"--dynamic-leaf-task="+g.spec.LeafTask)
 	}
 	if fail {
 		args = append(args, "--fail")
@@ -421,7 +463,11 @@ func (e *Engine) startSim(ctx context.Context, p podSpec) {
 		defer e.sims.wg.Done()
 		e.simSem <- struct{}{}
 		defer func() { <-e.simSem }()
-		w.err = e.blobs.Write(context.WithoutCancel(ctx), p.outputsKey, "outputs", taskdata.Payload(p.seed, p.task.OutputBytes))
+		wctx := context.WithoutCancel(ctx)
+		w.err = e.blobs.Write(wctx, p.outputsKey, "outputs", taskdata.Payload(p.seed, p.task.OutputBytes))
+		if w.err == nil && p.gen != nil {
+			w.err = e.blobs.Write(wctx, p.gen.key, "dynamic", p.gen.subDAG())
+		}
 		close(w.done)
 	}()
 }

@@ -2,6 +2,39 @@
 // controller, which emits these spans and metrics, and the harness, which
 // turns them into measurements. Both sides use these names and nothing
 // else, so a rename breaks the build rather than a report.
+//
+// Rounds. Every evaluation round is one workflow.streak span inside a
+// workflow.handle (attr workflow = the Workflow object's name). It holds
+// one node.handle per node that did work or changed phase, and ends with
+// at most one workflow.update (the CR write). A round is greedy: the nodes
+// that a success unblocks take their step in the same round, so a node's
+// pod.create can precede the workflow.update that persists its upstream
+// node's success (its ready instant): launched - ready is then negative by
+// about one update, and the controller time (launched - ready) + (done -
+// finished) still sums with user and kubernetes time to done - ready.
+//
+// Nested nodes. A node inside a dynamic node's sub-DAG or a sub-workflow
+// has the status path <parent path>/<id> (v1alpha1.NodePathSeparator) in
+// AttrNode. Every nested DAG has a start and an end node, each moved to
+// Succeeded by a node.handle (so ready(<p>/n) = max done(<p>/upstream),
+// down to done(<p>/start-node)); the parent node's node.handle to
+// Succeeded is in the same round as its end node's. The nested DAG is
+// v1alpha1.ExpandDynamic(task, dynamic) for a dynamic node and
+// closure.SubWorkflows[subWorkflow] for a sub-workflow node.
+//
+// Dynamic nodes. A dynamic node's generator task runs as attempts of the
+// node itself: pod.create with node = the dynamic node's path, and the
+// node.handle that observes the generator pod's end carries
+// AttrUserStarted/AttrUserFinished (phase.from and phase.to Running: the
+// node keeps running its sub-DAG, which starts in the same round).
+//
+// Launch plans. A launch-plan node's node.handle NotStarted -> Running
+// holds a workflow.create span (AttrNode, AttrChild) for the child
+// Workflow, whose spec.executionID is the parent's: the child's spans,
+// under its own workflow.handle (workflow = child name), and its pods
+// (v1alpha1.LabelExecution) belong to the parent's execution. The node's
+// node.handle Running -> Succeeded comes in the parent round that sees the
+// child succeeded. Every span of a child is counted in the same metrics.
 package telemetry
 
 // Span names, in the hierarchy of DESIGN.md.

@@ -32,6 +32,8 @@ const (
 	LabelExecution = Domain + "/execution"
 	LabelNode      = Domain + "/node"
 	LabelAttempt   = Domain + "/attempt"
+	// LabelParent is on launch-plan children: the parent Workflow.
+	LabelParent = Domain + "/parent"
 	// LabelManaged marks objects the controller owns.
 	LabelManaged = Domain + "/managed"
 )

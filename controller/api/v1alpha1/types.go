@@ -76,7 +76,12 @@ type ExecutionConfig struct {
 }
 
 // WorkflowClosure is the static part of a workflow. It is what
-// offloadClosure moves to the blobstore.
+// offloadClosure moves to the blobstore. It is atomic for server-side field
+// management: the API server still validates it, but tracks it as one
+// value instead of thousands of fields (a 1,000-node workflow's update
+// takes a quarter less API server time; BenchmarkCRDUpdate).
+//
+// +structType=atomic
 type WorkflowClosure struct {
 	// Primary is the top-level DAG.
 	Primary WorkflowTemplate `json:"primary"`

@@ -1,6 +1,8 @@
 // Package spancheck verifies that one execution's spans follow the
 // hierarchy of DESIGN.md and that the per-attempt instants of CONTEXT.md's
-// "How measurements are reconstructed" can be recovered from them. The
+// "How measurements are reconstructed" can be recovered from them, at every
+// nesting depth (dynamic sub-DAGs, sub-workflows) and per Workflow object
+// (launch-plan children share their parent's execution id). The
 // controller's tests run it on real runs.
 package spancheck
 
@@ -8,6 +10,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -16,10 +19,16 @@ import (
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
 )
 
-// Attempt is one task-node attempt's reconstructed instants (unix ns).
+// Attempt is one task-pod attempt's reconstructed instants (unix ns): a
+// task node's, or a dynamic node's generator's.
 type Attempt struct {
 	Node    string
 	Attempt int64
+	// Decided is when the controller decided, in memory, that the last
+	// upstream node succeeded (the end of the node.handle that moved it to
+	// Succeeded). A round launches the nodes that unblocks before its
+	// update persists the success, so Decided <= LaunchSent <= Ready.
+	Decided int64
 	// LaunchSent is when the pod create call started.
 	Ready, LaunchSent, Launched, Started, Finished, Done int64
 	User, Kubernetes, Controller, ReadyToDone            int64
@@ -32,8 +41,14 @@ type Attempt struct {
 
 // Result is what Check recovered.
 type Result struct {
-	// Attempts are the succeeded task-node attempts, by node.
+	// Attempts are the last attempts of the task and dynamic nodes that
+	// ran a pod, by status path.
 	Attempts map[string]Attempt
+	// Done is done(N) for every node that succeeded, by status path.
+	Done map[string]int64
+	// Children are the child Workflows that launch-plan nodes created,
+	// by node path.
+	Children map[string]string
 	// StartDone is done(start); Succeeded is the end of the update that
 	// persisted phase Succeeded (0 if none).
 	StartDone, Succeeded int64
@@ -85,18 +100,44 @@ var allowedParents = map[string][]string{
 	telemetry.SpanNodeHandle:     {telemetry.SpanWorkflowStreak},
 	telemetry.SpanWorkflowUpdate: {telemetry.SpanWorkflowStreak},
 	telemetry.SpanPodCreate:      {telemetry.SpanNodeHandle},
+	telemetry.SpanWorkflowCreate: {telemetry.SpanNodeHandle},
 	telemetry.SpanCatalogGet:     {telemetry.SpanNodeHandle},
 	telemetry.SpanCatalogPut:     {telemetry.SpanNodeHandle},
-	// Offloaded closures are read and written by the round itself.
+	// Offloaded closures and, after a restart, dynamic sub-DAGs are read
+	// by the round itself.
 	telemetry.SpanBlobRead:    {telemetry.SpanNodeHandle, telemetry.SpanCatalogGet, telemetry.SpanCatalogPut, telemetry.SpanWorkflowStreak},
 	telemetry.SpanBlobWrite:   {telemetry.SpanNodeHandle, telemetry.SpanCatalogGet, telemetry.SpanCatalogPut, telemetry.SpanWorkflowStreak},
 	telemetry.SpanEventRecord: {telemetry.SpanNodeHandle, telemetry.SpanWorkflowStreak},
 }
 
-// Check verifies the spans of execution and reconstructs the instants of
-// the succeeded attempts of the task nodes of tmpl (top-level DAG).
-func Check(spans []*tracepb.Span, execution string, tmpl v1alpha1.WorkflowTemplate) (Result, error) {
-	res := Result{Attempts: map[string]Attempt{}, Counts: map[string]int{}}
+// ByWorkflow returns the spans of one Workflow object: those under a
+// workflow.handle whose workflow attribute is name (the harness's
+// partition).
+func ByWorkflow(spans []*tracepb.Span, name string) []*tracepb.Span {
+	byID := map[string]*tracepb.Span{}
+	for _, s := range spans {
+		byID[string(s.GetSpanId())] = s
+	}
+	var out []*tracepb.Span
+	for _, s := range spans {
+		for p := s; p != nil; p = byID[string(p.GetParentSpanId())] {
+			if p.GetName() == telemetry.SpanWorkflowHandle {
+				if str(p, telemetry.AttrWorkflow) == name {
+					out = append(out, s)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Check verifies the spans of one Workflow object of execution (all of
+// spans; see ByWorkflow) and reconstructs done(N) for every node of
+// closure at every nesting depth, and the instants of the pod attempts of
+// its task and dynamic nodes.
+func Check(spans []*tracepb.Span, execution string, closure *v1alpha1.WorkflowClosure) (Result, error) {
+	res := Result{Attempts: map[string]Attempt{}, Done: map[string]int64{}, Children: map[string]string{}, Counts: map[string]int{}}
 	byID := map[string]*tracepb.Span{}
 	children := map[string][]*tracepb.Span{}
 	for _, s := range spans {
@@ -130,7 +171,7 @@ func Check(spans []*tracepb.Span, execution string, tmpl v1alpha1.WorkflowTempla
 		nodes  []*tracepb.Span
 		update *tracepb.Span
 	}
-	var rounds []round
+	var rounds []*round
 	for _, h := range spans {
 		if h.GetName() != telemetry.SpanWorkflowHandle {
 			continue
@@ -147,7 +188,7 @@ func Check(spans []*tracepb.Span, execution string, tmpl v1alpha1.WorkflowTempla
 			if r, ok := num(st, telemetry.AttrRound); !ok || r != int64(i) {
 				return res, fmt.Errorf("streak %d of a handle has round attribute %d", i, r)
 			}
-			rd := round{streak: st}
+			rd := &round{streak: st}
 			for _, c := range children[string(st.GetSpanId())] {
 				switch c.GetName() {
 				case telemetry.SpanNodeHandle:
@@ -170,108 +211,237 @@ func Check(spans []*tracepb.Span, execution string, tmpl v1alpha1.WorkflowTempla
 		}
 	}
 	res.Rounds = len(rounds)
-	slices.SortFunc(rounds, func(a, b round) int {
+	slices.SortFunc(rounds, func(a, b *round) int {
 		return cmp.Compare(a.streak.GetStartTimeUnixNano(), b.streak.GetStartTimeUnixNano())
 	})
+	// persistedFrom is the end and start of the first ok update at or
+	// after round i: when a change made in round i was persisted.
+	persistedFrom := func(i int) (end, start int64) {
+		for _, r := range rounds[i:] {
+			if r.update != nil && str(r.update, telemetry.AttrUpdateResult) == telemetry.UpdateOK {
+				return int64(r.update.GetEndTimeUnixNano()), int64(r.update.GetStartTimeUnixNano())
+			}
+		}
+		return 0, 0
+	}
 
 	// done(N): end of the ok update of the first round that moved N to
-	// Succeeded. started/finished: from the node.handle that observed it.
-	done := map[string]int64{}
+	// Succeeded (an attempt's end: of the first round that observed it).
+	// decided(N): end of the first node.handle that moved N to Succeeded.
 	persisting := map[string]int64{}
-	observed := map[string]*tracepb.Span{}
-	for _, rd := range rounds {
-		if rd.update == nil || str(rd.update, telemetry.AttrUpdateResult) != telemetry.UpdateOK {
-			continue
-		}
-		end := int64(rd.update.GetEndTimeUnixNano())
-		if str(rd.update, telemetry.AttrWorkflowPhase) == string(v1alpha1.WorkflowSucceeded) && res.Succeeded == 0 {
-			res.Succeeded = end
+	decided := map[string]int64{}
+	ended := map[string]*tracepb.Span{} // node/attempt -> node.handle that saw the pod's end
+	endDone := map[string][2]int64{}    // node/attempt -> done, persisting
+	endOK := map[string]bool{}
+	cached := map[string]bool{}
+	okUpdate := func(rd *round) bool {
+		return rd.update != nil && str(rd.update, telemetry.AttrUpdateResult) == telemetry.UpdateOK
+	}
+	for i, rd := range rounds {
+		if rd.update != nil && str(rd.update, telemetry.AttrUpdateResult) == telemetry.UpdateOK &&
+			str(rd.update, telemetry.AttrWorkflowPhase) == string(v1alpha1.WorkflowSucceeded) && res.Succeeded == 0 {
+			res.Succeeded = int64(rd.update.GetEndTimeUnixNano())
 		}
 		for _, n := range rd.nodes {
 			if _, isItem := num(n, telemetry.AttrMapItem); isItem {
 				continue
 			}
 			id := str(n, telemetry.AttrNode)
+			a, _ := num(n, telemetry.AttrAttempt)
+			key := fmt.Sprintf("%s/%d", id, a)
+			if v, ok := attr(n, telemetry.AttrCached); ok && v.GetBoolValue() {
+				cached[id] = true
+			}
+			// The observation that counts is the first in a round whose
+			// update succeeded; a round whose update failed lost it, and
+			// its node is observed again. Failing that, the first one,
+			// persisted by the next ok update.
+			if _, ok := attr(n, telemetry.AttrUserFinished); ok {
+				if _, seen := ended[key]; !seen || (!endOK[key] && okUpdate(rd)) {
+					end, start := persistedFrom(i)
+					ended[key], endDone[key], endOK[key] = n, [2]int64{end, start}, okUpdate(rd)
+				}
+			}
 			if str(n, telemetry.AttrPhaseTo) != string(v1alpha1.NodeSucceeded) {
 				continue
 			}
-			if _, seen := done[id]; seen {
+			if _, seen := decided[id]; !seen {
+				decided[id] = int64(n.GetEndTimeUnixNano())
+			}
+			if _, seen := res.Done[id]; seen || rd.update == nil || str(rd.update, telemetry.AttrUpdateResult) != telemetry.UpdateOK {
 				continue
 			}
-			done[id] = end
+			res.Done[id] = int64(rd.update.GetEndTimeUnixNano())
 			persisting[id] = int64(rd.update.GetStartTimeUnixNano())
-			observed[id] = n
 		}
 	}
-	startDone, ok := done[v1alpha1.StartNodeID]
+	startDone, ok := res.Done[v1alpha1.StartNodeID]
 	if !ok {
 		return res, fmt.Errorf("no persisted round moved %s to Succeeded", v1alpha1.StartNodeID)
 	}
 	res.StartDone = startDone
 
-	creates := map[string]*tracepb.Span{} // node/attempt -> pod.create
+	creates := map[string]*tracepb.Span{} // node/attempt -> earliest pod.create
 	for _, s := range spans {
-		if s.GetName() != telemetry.SpanPodCreate {
-			continue
+		switch s.GetName() {
+		case telemetry.SpanPodCreate:
+			if _, isItem := num(s, telemetry.AttrMapItem); isItem {
+				continue
+			}
+			a, _ := num(s, telemetry.AttrAttempt)
+			k := fmt.Sprintf("%s/%d", str(s, telemetry.AttrNode), a)
+			if c, ok := creates[k]; !ok || s.GetEndTimeUnixNano() < c.GetEndTimeUnixNano() {
+				creates[k] = s
+			}
+		case telemetry.SpanWorkflowCreate:
+			res.Children[str(s, telemetry.AttrNode)] = str(s, telemetry.AttrChild)
 		}
-		if _, isItem := num(s, telemetry.AttrMapItem); isItem {
-			continue
-		}
-		a, _ := num(s, telemetry.AttrAttempt)
-		creates[fmt.Sprintf("%s/%d", str(s, telemetry.AttrNode), a)] = s
 	}
 
-	for id, spec := range tmpl.Nodes {
-		if spec.Kind != v1alpha1.NodeKindTask {
-			continue
+	var walk func(prefix string, tmpl v1alpha1.WorkflowTemplate) error
+	walk = func(prefix string, tmpl v1alpha1.WorkflowTemplate) error {
+		ids := make([]string, 0, len(tmpl.Nodes))
+		for id := range tmpl.Nodes {
+			ids = append(ids, id)
 		}
-		obsSpan, ok := observed[id]
-		if !ok {
-			return res, fmt.Errorf("node %s: no persisted round moved it to Succeeded", id)
-		}
-		if cached, _ := attr(obsSpan, telemetry.AttrCached); cached.GetBoolValue() {
-			continue // no pod: no launch or user-code instants
-		}
-		a := Attempt{Node: id, Done: done[id], Persisting: persisting[id], Observed: int64(obsSpan.GetStartTimeUnixNano())}
-		a.Attempt, _ = num(obsSpan, telemetry.AttrAttempt)
-		for _, u := range tmpl.Connections.Upstream[id] {
-			d, ok := done[u]
+		slices.Sort(ids)
+		for _, id := range ids {
+			spec := tmpl.Nodes[id]
+			path := join(prefix, id)
+			done, ok := res.Done[path]
 			if !ok {
-				return res, fmt.Errorf("node %s: upstream %s has no done instant", id, u)
+				return fmt.Errorf("node %s: no persisted round moved it to Succeeded", path)
 			}
-			a.Ready = max(a.Ready, d)
+			var ready, dec int64
+			for _, u := range tmpl.Connections.Upstream[id] {
+				d, ok := res.Done[join(prefix, u)]
+				if !ok {
+					return fmt.Errorf("node %s: upstream %s has no done instant", path, join(prefix, u))
+				}
+				ready, dec = max(ready, d), max(dec, decided[join(prefix, u)])
+			}
+			if id != v1alpha1.StartNodeID && done < ready {
+				return fmt.Errorf("node %s: done before ready", path)
+			}
+			switch spec.Kind {
+			case v1alpha1.NodeKindDynamic, v1alpha1.NodeKindSubWorkflow:
+				sub, err := nested(closure, spec)
+				if err != nil {
+					return fmt.Errorf("node %s: %w", path, err)
+				}
+				if err := walk(path, sub); err != nil {
+					return err
+				}
+				// The node succeeds in the round its sub-DAG's end does.
+				if end := res.Done[join(path, v1alpha1.EndNodeID)]; end != done {
+					return fmt.Errorf("node %s: done %d, its end node's %d: want the same round", path, done, end)
+				}
+			case v1alpha1.NodeKindLaunchPlan:
+				if res.Children[path] == "" {
+					return fmt.Errorf("node %s: no workflow.create span names its child", path)
+				}
+			}
+			if spec.Kind != v1alpha1.NodeKindTask && spec.Kind != v1alpha1.NodeKindDynamic {
+				continue
+			}
+			if spec.Kind == v1alpha1.NodeKindTask && cached[path] {
+				continue // no pod: no launch or user-code instants
+			}
+			a, err := attempt(path, creates, ended, endDone)
+			if err != nil {
+				return err
+			}
+			a.Ready, a.Decided = ready, dec
+			if a.Attempt > 1 {
+				prev := endDone[fmt.Sprintf("%s/%d", path, a.Attempt-1)]
+				a.Ready, a.Decided = prev[0], prev[0]
+			}
+			if spec.Kind == v1alpha1.NodeKindTask && a.Done != done {
+				return fmt.Errorf("node %s: its pod's end was persisted at %d but the node succeeded at %d", path, a.Done, done)
+			}
+			// The pod cannot start before it was asked for, but it may start
+			// before the create call returns; it is asked for only after
+			// its upstream nodes' success was decided.
+			if !(a.Decided <= a.LaunchSent && a.LaunchSent <= a.Started && a.Started <= a.Finished && a.Finished <= a.Done && a.Ready <= a.Done) {
+				return fmt.Errorf("node %s: instants out of order: decided %d ready %+d create sent %+d launched %+d started %+d finished %+d done %+d (ns after decided)",
+					path, a.Decided, a.Ready-a.Decided, a.LaunchSent-a.Decided, a.Launched-a.Decided, a.Started-a.Decided, a.Finished-a.Decided, a.Done-a.Decided)
+			}
+			if a.Started < a.Launched {
+				res.StartedBeforeLaunched++
+			}
+			a.User = a.Finished - a.Started
+			a.Kubernetes = a.Started - a.Launched
+			a.Controller = (a.Launched - a.Ready) + (a.Done - a.Finished)
+			a.ReadyToDone = a.Done - a.Ready
+			if a.User+a.Kubernetes+a.Controller != a.ReadyToDone {
+				return fmt.Errorf("node %s: components do not sum", path)
+			}
+			res.Attempts[path] = a
 		}
-		create, ok := creates[fmt.Sprintf("%s/%d", id, a.Attempt)]
-		if !ok {
-			return res, fmt.Errorf("node %s attempt %d: no pod.create span", id, a.Attempt)
-		}
-		a.LaunchSent, a.Launched = int64(create.GetStartTimeUnixNano()), int64(create.GetEndTimeUnixNano())
-		var ok1, ok2 bool
-		a.Started, ok1 = num(obsSpan, telemetry.AttrUserStarted)
-		a.Finished, ok2 = num(obsSpan, telemetry.AttrUserFinished)
-		if !ok1 || !ok2 {
-			return res, fmt.Errorf("node %s: the node.handle that saw it succeed lacks %s/%s", id, telemetry.AttrUserStarted, telemetry.AttrUserFinished)
-		}
-		// The pod cannot start before it was asked for, but it may start
-		// before the create call returns.
-		if !(a.Ready <= a.LaunchSent && a.LaunchSent <= a.Started && a.Started <= a.Finished && a.Finished <= a.Done) {
-			return res, fmt.Errorf("node %s: instants out of order: ready %d create sent %+d launched %+d started %+d finished %+d done %+d (ns after ready)",
-				id, a.Ready, a.LaunchSent-a.Ready, a.Launched-a.Ready, a.Started-a.Ready, a.Finished-a.Ready, a.Done-a.Ready)
-		}
-		if a.Started < a.Launched {
-			res.StartedBeforeLaunched++
-		}
-		a.User = a.Finished - a.Started
-		a.Kubernetes = a.Started - a.Launched
-		a.Controller = (a.Launched - a.Ready) + (a.Done - a.Finished)
-		a.ReadyToDone = a.Done - a.Ready
-		if a.User+a.Kubernetes+a.Controller != a.ReadyToDone {
-			return res, fmt.Errorf("node %s: components do not sum", id)
-		}
-		res.Attempts[id] = a
+		return nil
+	}
+	if err := walk("", closure.Primary); err != nil {
+		return res, err
 	}
 	if res.Succeeded == 0 {
 		return res, fmt.Errorf("no ok workflow.update persisted phase Succeeded")
 	}
 	return res, nil
+}
+
+// attempt reconstructs the last attempt of the node at path that ran a
+// pod.
+func attempt(path string, creates, ended map[string]*tracepb.Span, endDone map[string][2]int64) (Attempt, error) {
+	var last int64
+	for k := range ended {
+		if node, a, ok := cutAttempt(k); ok && node == path && a > last {
+			last = a
+		}
+	}
+	if last == 0 {
+		return Attempt{}, fmt.Errorf("node %s: no persisted node.handle carries its pod's user-code instants", path)
+	}
+	key := fmt.Sprintf("%s/%d", path, last)
+	obs := ended[key]
+	a := Attempt{Node: path, Attempt: last, Done: endDone[key][0], Persisting: endDone[key][1], Observed: int64(obs.GetStartTimeUnixNano())}
+	create, ok := creates[key]
+	if !ok {
+		return a, fmt.Errorf("node %s attempt %d: no pod.create span", path, last)
+	}
+	a.LaunchSent, a.Launched = int64(create.GetStartTimeUnixNano()), int64(create.GetEndTimeUnixNano())
+	a.Started, _ = num(obs, telemetry.AttrUserStarted)
+	a.Finished, _ = num(obs, telemetry.AttrUserFinished)
+	return a, nil
+}
+
+func cutAttempt(k string) (string, int64, bool) {
+	i := strings.LastIndex(k, "/")
+	var a int64
+	if _, err := fmt.Sscan(k[i+1:], &a); err != nil {
+		return "", 0, false
+	}
+	return k[:i], a, true
+}
+
+// nested is the DAG a dynamic or sub-workflow node runs, resolved from the
+// closure as the harness does.
+func nested(c *v1alpha1.WorkflowClosure, spec v1alpha1.NodeSpec) (v1alpha1.WorkflowTemplate, error) {
+	if spec.Kind == v1alpha1.NodeKindDynamic {
+		if spec.Dynamic == nil {
+			return v1alpha1.WorkflowTemplate{}, fmt.Errorf("dynamic node without a dynamic spec")
+		}
+		return v1alpha1.ExpandDynamic(spec.Task, *spec.Dynamic), nil
+	}
+	t, ok := c.SubWorkflows[spec.SubWorkflow]
+	if !ok {
+		return t, fmt.Errorf("no sub-workflow %q", spec.SubWorkflow)
+	}
+	return t, nil
+}
+
+func join(prefix, id string) string {
+	if prefix == "" {
+		return id
+	}
+	return prefix + v1alpha1.NodePathSeparator + id
 }
