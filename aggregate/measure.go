@@ -14,14 +14,16 @@ import (
 	"github.com/benchctl/benchctl/reports"
 )
 
-// maxOverlap is how far a pod's start may precede the return of its create
-// call before the two instants are treated as inconsistent.
+// maxOverlap is how far an instant the controller or KWOK saw may precede
+// the return of the create call that caused it (a pod's start, a workflow's
+// first decision) before the two are treated as inconsistent clocks.
 const maxOverlap = 50 * time.Millisecond
 
 // Attempt is one unit of user code: a task-node attempt, a map item's
 // attempt or a cache hit, with the instants of DESIGN.md:
 //
-//	ready     every upstream node's success was persisted
+//	ready     every upstream node's success was decided, in a round whose
+//	          update persisted it (the end of the node.handle span)
 //	launched  the pod create call returned
 //	started   user code began        (from the pod's termination message)
 //	finished  user code ended
@@ -202,6 +204,10 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 	ended := map[key]*Span{}
 	endRounds := map[key][]*round{}
 	succRounds := map[string][]*round{}
+	// observed holds, per round and node or attempt, the end of the
+	// node.handle span that decided its end there.
+	succAt := map[*round]map[string]time.Time{}
+	endAt := map[*round]map[key]time.Time{}
 	nodeKind := map[string]string{}
 	cached := map[string]bool{}
 	attemptsOf := map[string]map[key]bool{}
@@ -235,6 +241,10 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 					ended[k] = s
 				}
 				endRounds[k] = append(endRounds[k], r)
+				if endAt[r] == nil {
+					endAt[r] = map[key]time.Time{}
+				}
+				endAt[r][k] = s.End
 				if attemptsOf[k.node] == nil {
 					attemptsOf[k.node] = map[key]bool{}
 				}
@@ -245,39 +255,52 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 			}
 			if k.item < 0 && s.Str(telemetry.AttrPhaseTo) == string(v1alpha1.NodeSucceeded) {
 				succRounds[k.node] = append(succRounds[k.node], r)
+				if succAt[r] == nil {
+					succAt[r] = map[string]time.Time{}
+				}
+				succAt[r][k.node] = s.End
 			}
 		}
 	}
-	// persisted is when a change made in one of rs (in order) was
-	// persisted: the update of the first of them that succeeded, or, when
-	// all their updates failed, the next successful update.
-	persisted := func(rs []*round) time.Time {
+	// persisted picks, among the rounds rs (in order) that made a change,
+	// the one whose update persisted it: the first whose update succeeded,
+	// else the last (a later successful update persisted it). It returns
+	// that round and when the change was persisted.
+	persisted := func(rs []*round) (*round, time.Time) {
 		for _, r := range rs {
 			if r.ok {
-				return r.update.End
+				return r, r.update.End
 			}
 		}
 		if len(rs) == 0 {
-			return time.Time{}
+			return nil, time.Time{}
 		}
-		return persistedAt(rs[0])
+		last := rs[len(rs)-1]
+		return last, persistedAt(last)
 	}
+	// A node's done is when its success was persisted; its decided instant
+	// is the end of the node.handle that moved it to Succeeded in that
+	// round. Downstream nodes are ready at their upstreams' decided
+	// instants: a controller evaluating greedily launches them in the same
+	// round, before the update that persists the upstream success.
 	nodeDone := map[string]time.Time{}
+	nodeDecided := map[string]time.Time{}
 	for node, rs := range succRounds {
-		if t := persisted(rs); !t.IsZero() {
-			nodeDone[node] = t
+		if r, t := persisted(rs); !t.IsZero() {
+			nodeDone[node], nodeDecided[node] = t, succAt[r][node]
 		}
 	}
 	attemptDone := map[key]time.Time{}
+	attemptDecided := map[key]time.Time{}
 	for k, rs := range endRounds {
-		attemptDone[k] = persisted(rs)
+		r, t := persisted(rs)
+		attemptDone[k], attemptDecided[k] = t, endAt[r][k]
 	}
 
-	done, ok := nodeDone[v1alpha1.StartNodeID]
-	if !ok {
+	if _, ok := nodeDone[v1alpha1.StartNodeID]; !ok {
 		return nil, fmt.Errorf("no node.handle moved %s to Succeeded in a persisted round", v1alpha1.StartNodeID)
 	}
-	e.FirstReady = done
+	e.FirstReady = nodeDecided[v1alpha1.StartNodeID]
 
 	tmpl := newTemplates(closure)
 	// ready is the max done of the node's upstream nodes in its template.
@@ -298,7 +321,7 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 		}
 		var latest time.Time
 		for _, u := range ups {
-			d, ok := nodeDone[join(prefix, u)]
+			d, ok := nodeDecided[join(prefix, u)]
 			if !ok {
 				return time.Time{}, fmt.Errorf("upstream %s of %s has no persisted success", join(prefix, u), path)
 			}
@@ -338,7 +361,7 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 			atts = []Attempt{{Node: path, Kind: nm.Kind, Attempt: 1, Item: -1, Cached: true,
 				Ready: r, Launched: r, Started: r, Finished: r, Done: nm.Done}}
 		case len(attemptsOf[path]) > 0:
-			atts, err = attemptsFor(path, nm, attemptsOf[path], launched, ended, attemptDone)
+			atts, err = attemptsFor(path, nm, attemptsOf[path], launched, ended, attemptDone, attemptDecided)
 			if err != nil {
 				e.Problems = append(e.Problems, err.Error())
 				continue
@@ -367,6 +390,12 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 	if e.LastDone.IsZero() {
 		e.LastDone = e.FirstReady
 	}
+	// The controller can decide the start node before the harness's create
+	// call has returned: the answer was still on its way. As with pod
+	// creates, a small overlap moves created back; more is clock skew.
+	if e.FirstReady.Before(e.Created) && e.Created.Sub(e.FirstReady) <= maxOverlap {
+		e.Created = e.FirstReady
+	}
 	if e.Setup() < 0 {
 		e.Problems = append(e.Problems, fmt.Sprintf("negative setup %v: the harness and controller clocks disagree", e.Setup()))
 	}
@@ -374,12 +403,12 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 }
 
 // attemptsFor builds a node's attempts. Successive attempts of a task are
-// ready when the previous one's end was persisted; map items are ready
-// when their map node is, or when an item whose end freed their slot was
-// persisted (items wait for the map's own parallelism by design, and that
-// wait is not controller overhead).
+// ready when the previous one's end was decided; map items are ready when
+// their map node is, or when an item whose end freed their slot was decided
+// (items wait for the map's own parallelism by design, and that wait is not
+// controller overhead).
 func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[key]time.Time, ended map[key]*Span,
-	attemptDone map[key]time.Time) ([]Attempt, error) {
+	attemptDone, attemptDecided map[key]time.Time) ([]Attempt, error) {
 	var ks []key
 	for k := range keys {
 		ks = append(ks, k)
@@ -392,7 +421,7 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 	})
 	var out []Attempt
 	var itemDones []time.Time
-	prevDone := map[int64]time.Time{} // per item: done of its previous attempt
+	prevDone := map[int64]time.Time{} // per item: when its previous attempt's end was decided
 	for _, k := range ks {
 		l, ok := launched[k]
 		if !ok {
@@ -423,9 +452,9 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 		if pd, ok := prevDone[k.item]; ok {
 			a.Ready = pd
 		}
-		prevDone[k.item] = d
+		prevDone[k.item] = attemptDecided[k]
 		if k.item >= 0 && k.attempt <= 1 {
-			itemDones = append(itemDones, d)
+			itemDones = append(itemDones, attemptDecided[k])
 		}
 		out = append(out, a)
 	}

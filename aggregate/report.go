@@ -113,8 +113,7 @@ func measureRecord(rec *portfolio.Record) (*reports.ExecutionSample, []reports.R
 	if meta.Dropped > 0 {
 		reasons = append(reasons, reports.NewReason(reports.ReasonDroppedSpans, wf, "repetition %d: the controller dropped %d spans (raise telemetry.spanStoreSize)", rep, meta.Dropped))
 	}
-	own := ByWorkflow(spans)[rec.Name]
-	e, err := Measure(own, time.Unix(0, rec.Created), rec.Closure)
+	e, err := MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure)
 	if err != nil {
 		return nil, append(reasons, reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err))
 	}

@@ -17,7 +17,8 @@ func newTemplates(c *v1alpha1.WorkflowClosure) *templates {
 	return &templates{closure: c, cache: map[string]*v1alpha1.WorkflowTemplate{}}
 }
 
-// lookup returns the DAG whose nodes have status paths prefix/<id>.
+// lookup returns the DAG whose nodes have status paths prefix/<id>. A
+// launch-plan node's "nested DAG" is its child Workflow's primary one.
 func (t *templates) lookup(prefix string) (*v1alpha1.WorkflowTemplate, error) {
 	if t.closure == nil {
 		return nil, fmt.Errorf("no workflow closure to resolve %q", prefix)
@@ -48,6 +49,15 @@ func (t *templates) lookup(prefix string) (*v1alpha1.WorkflowTemplate, error) {
 		sw, ok := t.closure.SubWorkflows[n.SubWorkflow]
 		if !ok {
 			return nil, fmt.Errorf("sub-workflow %q of node %s is not in the closure", n.SubWorkflow, prefix)
+		}
+		out = sw
+	case v1alpha1.NodeKindLaunchPlan:
+		if n.LaunchPlan == nil {
+			return nil, fmt.Errorf("launch-plan node %s has no launch-plan spec", prefix)
+		}
+		sw, ok := t.closure.SubWorkflows[n.LaunchPlan.Workflow]
+		if !ok {
+			return nil, fmt.Errorf("launch plan %q of node %s is not in the closure", n.LaunchPlan.Workflow, prefix)
 		}
 		out = sw
 	default:

@@ -295,6 +295,16 @@ type Counts struct {
 	// Depth is the longest path from start to end, in nodes that run
 	// (nested levels add their own depth): the serial steps.
 	Depth int `json:"depth"`
+	// WorkflowEvents, NodeEvents and TaskEvents are the events the
+	// controller records: Running and Succeeded for each Workflow object
+	// (launch-plan children included); Running and Succeeded for each
+	// node, plus one Succeeded for every start and end node, nested ones
+	// included; Running and the terminal phase for each pod. A cache hit
+	// replaces a task node's two node events and its pod's two task events
+	// with one node event.
+	WorkflowEvents int `json:"workflowEvents"`
+	NodeEvents     int `json:"nodeEvents"`
+	TaskEvents     int `json:"taskEvents"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -306,6 +316,9 @@ func (c *Counts) add(o Counts) {
 	c.Children += o.Children
 	c.Pods += o.Pods
 	c.CacheablePods += o.CacheablePods
+	c.WorkflowEvents += o.WorkflowEvents
+	c.NodeEvents += o.NodeEvents
+	c.TaskEvents += o.TaskEvents
 }
 
 // Count derives Counts from a closure. The aggregate can call it on the
@@ -314,7 +327,9 @@ func Count(c *v1alpha1.WorkflowClosure) Counts {
 	if c == nil {
 		return Counts{}
 	}
-	return countTemplate(c, c.Primary)
+	total := countTemplate(c, c.Primary)
+	total.WorkflowEvents += 2
+	return total
 }
 
 func countTemplate(c *v1alpha1.WorkflowClosure, t v1alpha1.WorkflowTemplate) Counts {
@@ -350,16 +365,18 @@ func countNode(c *v1alpha1.WorkflowClosure, n v1alpha1.NodeSpec) Counts {
 		return 0
 	}
 	switch n.Kind {
+	case v1alpha1.NodeKindStart, v1alpha1.NodeKindEnd:
+		return Counts{NodeEvents: 1}
 	case v1alpha1.NodeKindTask:
-		return Counts{Nodes: 1, TaskNodes: 1, Pods: 1, CacheablePods: cacheable(n.Task, 1), Depth: 1}
+		return Counts{Nodes: 1, TaskNodes: 1, Pods: 1, CacheablePods: cacheable(n.Task, 1), Depth: 1, NodeEvents: 2, TaskEvents: 2}
 	case v1alpha1.NodeKindMap:
 		size := 0
 		if n.Map != nil {
 			size = int(n.Map.Size)
 		}
-		return Counts{Nodes: 1, MapItems: size, Pods: size, CacheablePods: cacheable(n.Task, size), Depth: 1}
+		return Counts{Nodes: 1, MapItems: size, Pods: size, CacheablePods: cacheable(n.Task, size), Depth: 1, NodeEvents: 2, TaskEvents: 2 * size}
 	case v1alpha1.NodeKindDynamic:
-		out := Counts{Nodes: 1, DynamicNodes: 1, Pods: 1, CacheablePods: cacheable(n.Task, 1)}
+		out := Counts{Nodes: 1, DynamicNodes: 1, Pods: 1, CacheablePods: cacheable(n.Task, 1), NodeEvents: 2, TaskEvents: 2}
 		if n.Dynamic != nil {
 			sub := countTemplate(c, v1alpha1.ExpandDynamic(n.Task, *n.Dynamic))
 			out.add(sub)
@@ -368,12 +385,12 @@ func countNode(c *v1alpha1.WorkflowClosure, n v1alpha1.NodeSpec) Counts {
 		return out
 	case v1alpha1.NodeKindSubWorkflow:
 		sub := countTemplate(c, c.SubWorkflows[n.SubWorkflow])
-		out := Counts{Nodes: 1, SubWorkflows: 1}
+		out := Counts{Nodes: 1, SubWorkflows: 1, NodeEvents: 2}
 		out.add(sub)
 		out.Depth = sub.Depth
 		return out
 	case v1alpha1.NodeKindLaunchPlan:
-		out := Counts{Nodes: 1, Children: 1}
+		out := Counts{Nodes: 1, Children: 1, NodeEvents: 2, WorkflowEvents: 2}
 		if n.LaunchPlan != nil {
 			sub := countTemplate(c, c.SubWorkflows[n.LaunchPlan.Workflow])
 			out.add(sub)

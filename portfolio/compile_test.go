@@ -29,16 +29,17 @@ func TestCompileShapes(t *testing.T) {
 		want       Counts
 		primary    int // primary DAG nodes, start and end included
 	}{
-		{"chain", "chain: {length: 4}", Counts{Nodes: 4, TaskNodes: 4, Pods: 4, Depth: 4}, 6},
-		{"fanout", "fanout: {width: 5}", Counts{Nodes: 5, TaskNodes: 5, Pods: 5, Depth: 1}, 7},
-		{"dag", "dag: {layers: 3, width: 4}", Counts{Nodes: 12, TaskNodes: 12, Pods: 12, Depth: 3}, 14},
-		{"dag width 1 is a chain", "dag: {layers: 3, width: 1}", Counts{Nodes: 3, TaskNodes: 3, Pods: 3, Depth: 3}, 5},
-		{"map", "map: {size: 7, parallelism: 2}", Counts{Nodes: 1, MapItems: 7, Pods: 7, Depth: 1}, 3},
-		// generators 1 + 2 + 4, leaves 8; depth: three generator levels then a leaf
-		{"dynamic", "dynamic: {width: 2, depth: 3}", Counts{Nodes: 15, TaskNodes: 8, DynamicNodes: 7, Pods: 15, Depth: 4}, 3},
-		{"subworkflows", "subworkflows: {count: 3, length: 2}", Counts{Nodes: 9, TaskNodes: 6, SubWorkflows: 3, Pods: 6, Depth: 2}, 5},
-		{"launchplans", "launchplans: {count: 4, length: 3}", Counts{Nodes: 16, TaskNodes: 12, Children: 4, Pods: 12, Depth: 3}, 6},
-		{"cacheable chain", "chain: {length: 3}\n    task: {cacheable: true}", Counts{Nodes: 3, TaskNodes: 3, Pods: 3, CacheablePods: 3, Depth: 3}, 5},
+		{"chain", "chain: {length: 4}", Counts{Nodes: 4, TaskNodes: 4, Pods: 4, Depth: 4, WorkflowEvents: 2, NodeEvents: 10, TaskEvents: 8}, 6},
+		{"fanout", "fanout: {width: 5}", Counts{Nodes: 5, TaskNodes: 5, Pods: 5, Depth: 1, WorkflowEvents: 2, NodeEvents: 12, TaskEvents: 10}, 7},
+		{"dag", "dag: {layers: 3, width: 4}", Counts{Nodes: 12, TaskNodes: 12, Pods: 12, Depth: 3, WorkflowEvents: 2, NodeEvents: 26, TaskEvents: 24}, 14},
+		{"dag width 1 is a chain", "dag: {layers: 3, width: 1}", Counts{Nodes: 3, TaskNodes: 3, Pods: 3, Depth: 3, WorkflowEvents: 2, NodeEvents: 8, TaskEvents: 6}, 5},
+		{"map", "map: {size: 7, parallelism: 2}", Counts{Nodes: 1, MapItems: 7, Pods: 7, Depth: 1, WorkflowEvents: 2, NodeEvents: 4, TaskEvents: 14}, 3},
+		// generators 1 + 2 + 4, leaves 8; depth: three generator levels then a leaf;
+		// node events: 2 top start/end + 7 generators x (2 + their start/end) + 8 x 2
+		{"dynamic", "dynamic: {width: 2, depth: 3}", Counts{Nodes: 15, TaskNodes: 8, DynamicNodes: 7, Pods: 15, Depth: 4, WorkflowEvents: 2, NodeEvents: 46, TaskEvents: 30}, 3},
+		{"subworkflows", "subworkflows: {count: 3, length: 2}", Counts{Nodes: 9, TaskNodes: 6, SubWorkflows: 3, Pods: 6, Depth: 2, WorkflowEvents: 2, NodeEvents: 26, TaskEvents: 12}, 5},
+		{"launchplans", "launchplans: {count: 4, length: 3}", Counts{Nodes: 16, TaskNodes: 12, Children: 4, Pods: 12, Depth: 3, WorkflowEvents: 10, NodeEvents: 42, TaskEvents: 24}, 6},
+		{"cacheable chain", "chain: {length: 3}\n    task: {cacheable: true}", Counts{Nodes: 3, TaskNodes: 3, Pods: 3, CacheablePods: 3, Depth: 3, WorkflowEvents: 2, NodeEvents: 8, TaskEvents: 6}, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -165,20 +165,22 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Reco
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := aggregate.Measure(aggregate.ByWorkflow(spans)[rec.Name], time.Unix(0, rec.Created), rec.Closure)
+	m, err := aggregate.MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byNode := map[string]aggregate.NodeMeasure{}
 	total := map[string]time.Duration{}
-	for _, n := range m.Nodes {
-		byNode[n.Node] = n
-	}
+	attempts := map[string]int{}
+	cached := map[string]bool{}
 	for _, a := range m.Attempts {
 		total[a.Node] += a.Total()
+		if a.Cached {
+			cached[a.Node] = true
+		} else if a.Item < 0 {
+			attempts[a.Node]++
+		}
 	}
 	const userTolerance = 2 * time.Millisecond
-	pods := 0
 	for _, n := range w.Nodes {
 		if n.User.N != w.Executions {
 			continue // a node absent from some executions has no sample i
@@ -187,19 +189,16 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Reco
 		if err != nil {
 			t.Fatalf("%s: %v", w.Name, err)
 		}
-		st := rec.Final.Status.Nodes[n.Name]
-		var want time.Duration
 		task := rec.Closure.Tasks[spec.Task]
+		var want time.Duration
 		switch {
-		case st.Cached:
+		case cached[n.Name]:
 		case spec.Kind == v1alpha1.NodeKindMap:
 			want = time.Duration(spec.Map.Size) * task.Duration.Duration
-			pods += int(spec.Map.Size)
 		case spec.Kind == v1alpha1.NodeKindTask || spec.Kind == v1alpha1.NodeKindDynamic:
-			want = time.Duration(st.Attempts) * task.Duration.Duration
-			pods += int(st.Attempts)
+			want = time.Duration(attempts[n.Name]) * task.Duration.Duration
 		default:
-			continue
+			continue // launch-plan and sub-workflow nodes sum their children
 		}
 		got := seconds(n.User.Samples[i])
 		if d := got - want; d < -userTolerance || d > userTolerance {
@@ -209,16 +208,43 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Reco
 		if d := sum - total[n.Name]; d < -time.Millisecond || d > time.Millisecond {
 			t.Errorf("%s rep %d node %s: user+kubernetes+controller %v, done-ready %v", w.Name, i+1, n.Name, sum, total[n.Name])
 		}
-		delete(byNode, n.Name)
 	}
-	got := 0 // a metric no execution had is absent from the report
-	for _, im := range w.Infrastructure {
-		if im.Name == reports.InfraPodCreates {
-			got = int(im.Count.Samples[i])
+	// What the structure implies, less what the catalog served: a cached
+	// pod is neither created nor reported on, and a cached task node
+	// records one node event (Succeeded) instead of two.
+	cachedPods, cachedNodes := 0, 0
+	for _, a := range m.Attempts {
+		if a.Cached {
+			cachedPods++
+			if a.Item < 0 {
+				cachedNodes++
+			}
 		}
 	}
-	if got != pods {
-		t.Errorf("%s rep %d: %d pod creates, the structure implies %d", w.Name, i+1, got, pods)
+	want := portfolio.Count(rec.Closure)
+	counts := map[string]int{} // a metric no execution had is absent from the report
+	for _, im := range w.Infrastructure {
+		counts[im.Name] = int(im.Count.Samples[i])
+	}
+	for _, c := range []struct {
+		metric string
+		want   int
+	}{
+		{reports.InfraPodCreates, want.Pods - cachedPods},
+		{reports.InfraEventsWorkflow, want.WorkflowEvents},
+		{reports.InfraEventsNode, want.NodeEvents - cachedNodes},
+		{reports.InfraEventsTask, want.TaskEvents - 2*cachedPods},
+	} {
+		if got := counts[c.metric]; got != c.want {
+			t.Errorf("%s rep %d: %d %s, the structure implies %d", w.Name, i+1, got, c.metric, c.want)
+		}
+	}
+	// CRD updates depend on how rounds batch transitions into streaks, so
+	// the structure bounds them: at least one per Workflow object, at most
+	// one per recorded transition.
+	lo, hi := 1+want.Children, want.WorkflowEvents+want.NodeEvents-cachedNodes
+	if got := counts[reports.InfraCRDUpdates]; got < lo || got > hi {
+		t.Errorf("%s rep %d: %d CRD updates, the structure implies %d..%d", w.Name, i+1, got, lo, hi)
 	}
 }
 

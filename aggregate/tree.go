@@ -1,0 +1,81 @@
+package aggregate
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/benchctl/benchctl/controller/api/telemetry"
+	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+)
+
+// MeasureTree measures the Workflow named root and, recursively, the
+// launch-plan children it created: they share its execution id, so their
+// spans come with its own. A child's nodes appear under its launch-plan
+// node's path ("lp0/n1"), its attempts count in the execution's sums, the
+// launch-plan node sums its child's time as a map node sums its items, and
+// its infrastructure operations join the execution's.
+func MeasureTree(spans []*Span, root string, created time.Time, closure *v1alpha1.WorkflowClosure) (*Execution, error) {
+	return measureTree(ByWorkflow(spans), root, created, closure, 0)
+}
+
+// maxDepth bounds launch-plan recursion; the controller refuses a closure
+// whose launch plan runs itself, so this only guards against bad traces.
+const maxDepth = 16
+
+func measureTree(parts map[string][]*Span, name string, created time.Time, closure *v1alpha1.WorkflowClosure, depth int) (*Execution, error) {
+	e, err := Measure(parts[name], created, closure)
+	if err != nil || depth >= maxDepth {
+		return e, err
+	}
+	index := map[string]int{}
+	for i, n := range e.Nodes {
+		index[n.Node] = i
+	}
+	for _, s := range parts[name] {
+		if s.Name != telemetry.SpanWorkflowCreate {
+			continue
+		}
+		lp, child := s.Str(telemetry.AttrNode), s.Str(telemetry.AttrChild)
+		spec, err := NodeAt(closure, lp)
+		if err != nil || spec.LaunchPlan == nil {
+			e.Problems = append(e.Problems, fmt.Sprintf("workflow.create from %s, which is not a launch-plan node", lp))
+			continue
+		}
+		sub, ok := closure.SubWorkflows[spec.LaunchPlan.Workflow]
+		if !ok {
+			e.Problems = append(e.Problems, fmt.Sprintf("launch plan %s runs %q, which is not in the closure", lp, spec.LaunchPlan.Workflow))
+			continue
+		}
+		cc := &v1alpha1.WorkflowClosure{Primary: sub, SubWorkflows: closure.SubWorkflows, Tasks: closure.Tasks}
+		ce, err := measureTree(parts, child, s.End, cc, depth+1)
+		if err != nil {
+			e.Problems = append(e.Problems, fmt.Sprintf("child %s of %s: %v", child, lp, err))
+			continue
+		}
+		for _, p := range ce.Problems {
+			e.Problems = append(e.Problems, fmt.Sprintf("child %s of %s: %s", child, lp, p))
+		}
+		for _, a := range ce.Attempts {
+			a.Node = join(lp, a.Node)
+			e.Attempts = append(e.Attempts, a)
+		}
+		for _, n := range ce.Nodes {
+			n.Node = join(lp, n.Node)
+			e.Nodes = append(e.Nodes, n)
+		}
+		if i, ok := index[lp]; ok {
+			n := &e.Nodes[i]
+			n.User += ce.User
+			n.Kubernetes += ce.Kubernetes
+			n.Controller += ce.Controller
+			n.Attempts += len(ce.Attempts)
+		}
+		e.User += ce.User
+		e.Kubernetes += ce.Kubernetes
+		e.Controller += ce.Controller
+		for k, v := range ce.Infra {
+			e.Infra[k] = append(e.Infra[k], v...)
+		}
+	}
+	return e, nil
+}
