@@ -27,7 +27,16 @@ const maxOverlap = 50 * time.Millisecond
 //	launched  the pod create call returned
 //	started   user code began        (from the pod's termination message)
 //	finished  user code ended
-//	done      the attempt's end was persisted in the Workflow
+//	done      the attempt's end was decided, in a round whose update
+//	          persisted it
+//
+// Both ends are decisions, not the update that follows them: a greedy
+// round launches the nodes a success unblocks before its update persists
+// the success, so that update runs while the next pod starts. Counting it
+// in the upstream's done as well as in the downstream's wait would count
+// it twice; as decisions, a serial chain's nodes partition its wall time
+// (setup + nodes + teardown) and the update delays whichever node's end
+// the controller then observes late, or the teardown.
 //
 // A cache hit launches nothing: launched = started = finished = ready.
 type Attempt struct {
@@ -278,29 +287,27 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 		last := rs[len(rs)-1]
 		return last, persistedAt(last)
 	}
-	// A node's done is when its success was persisted; its decided instant
-	// is the end of the node.handle that moved it to Succeeded in that
-	// round. Downstream nodes are ready at their upstreams' decided
-	// instants: a controller evaluating greedily launches them in the same
-	// round, before the update that persists the upstream success.
+	// A node is done when its success was decided (the end of the
+	// node.handle that moved it to Succeeded) in the round whose update
+	// persisted it; a success never persisted is no success. Downstream
+	// nodes are ready at their upstreams' done instants.
 	nodeDone := map[string]time.Time{}
-	nodeDecided := map[string]time.Time{}
 	for node, rs := range succRounds {
 		if r, t := persisted(rs); !t.IsZero() {
-			nodeDone[node], nodeDecided[node] = t, succAt[r][node]
+			nodeDone[node] = succAt[r][node]
 		}
 	}
 	attemptDone := map[key]time.Time{}
-	attemptDecided := map[key]time.Time{}
 	for k, rs := range endRounds {
-		r, t := persisted(rs)
-		attemptDone[k], attemptDecided[k] = t, endAt[r][k]
+		if r, t := persisted(rs); !t.IsZero() {
+			attemptDone[k] = endAt[r][k]
+		}
 	}
 
 	if _, ok := nodeDone[v1alpha1.StartNodeID]; !ok {
 		return nil, fmt.Errorf("no node.handle moved %s to Succeeded in a persisted round", v1alpha1.StartNodeID)
 	}
-	e.FirstReady = nodeDecided[v1alpha1.StartNodeID]
+	e.FirstReady = nodeDone[v1alpha1.StartNodeID]
 
 	tmpl := newTemplates(closure)
 	// ready is the max done of the node's upstream nodes in its template.
@@ -321,7 +328,7 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 		}
 		var latest time.Time
 		for _, u := range ups {
-			d, ok := nodeDecided[join(prefix, u)]
+			d, ok := nodeDone[join(prefix, u)]
 			if !ok {
 				return time.Time{}, fmt.Errorf("upstream %s of %s has no persisted success", join(prefix, u), path)
 			}
@@ -361,7 +368,7 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 			atts = []Attempt{{Node: path, Kind: nm.Kind, Attempt: 1, Item: -1, Cached: true,
 				Ready: r, Launched: r, Started: r, Finished: r, Done: nm.Done}}
 		case len(attemptsOf[path]) > 0:
-			atts, err = attemptsFor(path, nm, attemptsOf[path], launched, ended, attemptDone, attemptDecided)
+			atts, err = attemptsFor(path, nm, attemptsOf[path], launched, ended, attemptDone)
 			if err != nil {
 				e.Problems = append(e.Problems, err.Error())
 				continue
@@ -403,12 +410,12 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 }
 
 // attemptsFor builds a node's attempts. Successive attempts of a task are
-// ready when the previous one's end was decided; map items are ready when
-// their map node is, or when an item whose end freed their slot was decided
-// (items wait for the map's own parallelism by design, and that wait is not
-// controller overhead).
+// ready when the previous one was done; map items are ready when their map
+// node is, or when the item whose end freed their slot was done (items wait
+// for the map's own parallelism by design, and that wait is not controller
+// overhead).
 func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[key]time.Time, ended map[key]*Span,
-	attemptDone, attemptDecided map[key]time.Time) ([]Attempt, error) {
+	attemptDone map[key]time.Time) ([]Attempt, error) {
 	var ks []key
 	for k := range keys {
 		ks = append(ks, k)
@@ -421,7 +428,7 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 	})
 	var out []Attempt
 	var itemDones []time.Time
-	prevDone := map[int64]time.Time{} // per item: when its previous attempt's end was decided
+	prevDone := map[int64]time.Time{} // per item: done of its previous attempt
 	for _, k := range ks {
 		l, ok := launched[k]
 		if !ok {
@@ -452,9 +459,9 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 		if pd, ok := prevDone[k.item]; ok {
 			a.Ready = pd
 		}
-		prevDone[k.item] = attemptDecided[k]
+		prevDone[k.item] = d
 		if k.item >= 0 && k.attempt <= 1 {
-			itemDones = append(itemDones, attemptDecided[k])
+			itemDones = append(itemDones, d)
 		}
 		out = append(out, a)
 	}
@@ -465,7 +472,7 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 			if a.Item < 0 || a.Attempt > 1 {
 				continue
 			}
-			// The latest item end persisted before this item's launch.
+			// The latest item end done before this item's launch.
 			j := sort.Search(len(itemDones), func(j int) bool { return !itemDones[j].Before(a.Launched) })
 			if j > 0 && itemDones[j-1].After(a.Ready) {
 				a.Ready = itemDones[j-1]

@@ -71,7 +71,7 @@ func benchSerialOn(b *testing.B, c *cluster, greedy, offload bool) {
 		for _, a := range res.Attempts {
 			ctrl += time.Duration(a.Controller)
 			kube += time.Duration(a.Kubernetes)
-			launch += time.Duration(a.Launched - a.Ready)
+			launch += time.Duration(a.Launched - a.Decided)
 			create += time.Duration(a.Launched - a.LaunchSent)
 			look += time.Duration(a.Observed - a.Finished)
 			persist += time.Duration(a.Done - a.Persisting)
@@ -83,9 +83,8 @@ func benchSerialOn(b *testing.B, c *cluster, greedy, offload bool) {
 	b.ReportMetric(float64(ctrl.Microseconds())/per/1000, "ctrl-ms/node")
 	b.ReportMetric(float64(kube.Microseconds())/per/1000, "kube-ms/node")
 	b.ReportMetric(float64(wall.Microseconds())/per/1000, "wall-ms/node")
-	// Where the controller time goes: ready->launched (of which the pod
-	// create call; negative, since a round launches a node before its
-	// update persists the upstream success that makes it ready),
+	// Where the controller time goes: ready->launched (ready being when
+	// the upstream success was decided; of which the pod create call),
 	// finished->the controller looking at the ended pod (the pod's status
 	// write by KWOK, the watch, the queue), and the CR update that
 	// persisted the success (and the next node's launch).

@@ -31,7 +31,13 @@ type Attempt struct {
 	Decided int64
 	// LaunchSent is when the pod create call started.
 	Ready, LaunchSent, Launched, Started, Finished, Done int64
-	User, Kubernetes, Controller, ReadyToDone            int64
+	// EndDecided is when the controller decided the pod had ended (the end
+	// of the node.handle that saw it, in the round whose update persisted
+	// it), so EndDecided <= Done.
+	EndDecided int64
+	// Controller and ReadyToDone run from Decided to EndDecided, as the
+	// harness's do (aggregate.Attempt).
+	User, Kubernetes, Controller, ReadyToDone int64
 	// Observed is when the node.handle that saw the pod's end started;
 	// Persisting is when the workflow.update that made it done started.
 	// They split done-finished into the time until the controller looked
@@ -353,8 +359,10 @@ func Check(spans []*tracepb.Span, execution string, closure *v1alpha1.WorkflowCl
 			}
 			a.Ready, a.Decided = ready, dec
 			if a.Attempt > 1 {
-				prev := endDone[fmt.Sprintf("%s/%d", path, a.Attempt-1)]
-				a.Ready, a.Decided = prev[0], prev[0]
+				// Ready when the previous attempt's failure was persisted;
+				// decided when the node.handle that saw it ended.
+				k := fmt.Sprintf("%s/%d", path, a.Attempt-1)
+				a.Ready, a.Decided = endDone[k][0], int64(ended[k].GetEndTimeUnixNano())
 			}
 			if spec.Kind == v1alpha1.NodeKindTask && a.Done != done {
 				return fmt.Errorf("node %s: its pod's end was persisted at %d but the node succeeded at %d", path, a.Done, done)
@@ -362,7 +370,7 @@ func Check(spans []*tracepb.Span, execution string, closure *v1alpha1.WorkflowCl
 			// The pod cannot start before it was asked for, but it may start
 			// before the create call returns; it is asked for only after
 			// its upstream nodes' success was decided.
-			if !(a.Decided <= a.LaunchSent && a.LaunchSent <= a.Started && a.Started <= a.Finished && a.Finished <= a.Done && a.Ready <= a.Done) {
+			if !(a.Decided <= a.LaunchSent && a.LaunchSent <= a.Started && a.Started <= a.Finished && a.Finished <= a.EndDecided && a.EndDecided <= a.Done && a.Ready <= a.Done) {
 				return fmt.Errorf("node %s: instants out of order: decided %d ready %+d create sent %+d launched %+d started %+d finished %+d done %+d (ns after decided)",
 					path, a.Decided, a.Ready-a.Decided, a.LaunchSent-a.Decided, a.Launched-a.Decided, a.Started-a.Decided, a.Finished-a.Decided, a.Done-a.Decided)
 			}
@@ -371,8 +379,12 @@ func Check(spans []*tracepb.Span, execution string, closure *v1alpha1.WorkflowCl
 			}
 			a.User = a.Finished - a.Started
 			a.Kubernetes = a.Started - a.Launched
-			a.Controller = (a.Launched - a.Ready) + (a.Done - a.Finished)
-			a.ReadyToDone = a.Done - a.Ready
+			// As the harness measures it (aggregate.Attempt): between
+			// decisions, so that a greedy round's launch, which precedes
+			// the update persisting the upstream success, is never
+			// negative, and that update is not counted twice.
+			a.Controller = (a.Launched - a.Decided) + (a.EndDecided - a.Finished)
+			a.ReadyToDone = a.EndDecided - a.Decided
 			if a.User+a.Kubernetes+a.Controller != a.ReadyToDone {
 				return fmt.Errorf("node %s: components do not sum", path)
 			}
@@ -403,7 +415,8 @@ func attempt(path string, creates, ended map[string]*tracepb.Span, endDone map[s
 	}
 	key := fmt.Sprintf("%s/%d", path, last)
 	obs := ended[key]
-	a := Attempt{Node: path, Attempt: last, Done: endDone[key][0], Persisting: endDone[key][1], Observed: int64(obs.GetStartTimeUnixNano())}
+	a := Attempt{Node: path, Attempt: last, Done: endDone[key][0], Persisting: endDone[key][1],
+		Observed: int64(obs.GetStartTimeUnixNano()), EndDecided: int64(obs.GetEndTimeUnixNano())}
 	create, ok := creates[key]
 	if !ok {
 		return a, fmt.Errorf("node %s attempt %d: no pod.create span", path, last)
