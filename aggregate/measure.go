@@ -213,8 +213,8 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 	ended := map[key]*Span{}
 	endRounds := map[key][]*round{}
 	succRounds := map[string][]*round{}
-	// observed holds, per round and node or attempt, the end of the
-	// node.handle span that decided its end there.
+	// succAt and endAt hold, per round, the end of the node.handle that
+	// decided a node's success or an attempt's end in it.
 	succAt := map[*round]map[string]time.Time{}
 	endAt := map[*round]map[key]time.Time{}
 	nodeKind := map[string]string{}
