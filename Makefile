@@ -11,8 +11,10 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) \
 # The whole suite, including the local-cluster end-to-end tests, which
 # need `make setup`; BENCHCTL_REQUIRE_CLUSTER turns a missing cluster
 # build into a failure instead of a skip. -count=1: results that depend on
-# a live cluster are never taken from the test cache.
-TEST_FLAGS ?= -count=1 -timeout 40m
+# a live cluster are never taken from the test cache. -p 1: packages whose
+# tests run clusters and A/B comparisons never share the 2 cores with one
+# another (go vet in `make lint` has compiled everything in parallel).
+TEST_FLAGS ?= -p 1 -count=1 -timeout 40m
 RUN_FLAGS  ?=
 
 .PHONY: help setup build test run lint generate bench clean
