@@ -271,21 +271,20 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 			}
 		}
 	}
-	// persisted picks, among the rounds rs (in order) that made a change,
+	// persisting picks, among the rounds rs (in order) that made a change,
 	// the one whose update persisted it: the first whose update succeeded,
-	// else the last (a later successful update persisted it). It returns
-	// that round and when the change was persisted.
-	persisted := func(rs []*round) (*round, time.Time) {
+	// else the last, when a later successful update persisted it; nil when
+	// the change was never persisted.
+	persisting := func(rs []*round) *round {
 		for _, r := range rs {
 			if r.ok {
-				return r, r.update.End
+				return r
 			}
 		}
-		if len(rs) == 0 {
-			return nil, time.Time{}
+		if len(rs) == 0 || persistedAt(rs[len(rs)-1]).IsZero() {
+			return nil
 		}
-		last := rs[len(rs)-1]
-		return last, persistedAt(last)
+		return rs[len(rs)-1]
 	}
 	// A node is done when its success was decided (the end of the
 	// node.handle that moved it to Succeeded) in the round whose update
@@ -293,13 +292,13 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 	// nodes are ready at their upstreams' done instants.
 	nodeDone := map[string]time.Time{}
 	for node, rs := range succRounds {
-		if r, t := persisted(rs); !t.IsZero() {
+		if r := persisting(rs); r != nil {
 			nodeDone[node] = succAt[r][node]
 		}
 	}
 	attemptDone := map[key]time.Time{}
 	for k, rs := range endRounds {
-		if r, t := persisted(rs); !t.IsZero() {
+		if r := persisting(rs); r != nil {
 			attemptDone[k] = endAt[r][k]
 		}
 	}

@@ -38,33 +38,41 @@ func (t *templates) lookup(prefix string) (*v1alpha1.WorkflowTemplate, error) {
 	if !ok {
 		return nil, fmt.Errorf("node %s is not in its DAG", prefix)
 	}
-	var out v1alpha1.WorkflowTemplate
-	switch n.Kind {
-	case v1alpha1.NodeKindDynamic:
-		if n.Dynamic == nil {
-			return nil, fmt.Errorf("dynamic node %s has no dynamic spec", prefix)
-		}
-		out = v1alpha1.ExpandDynamic(n.Task, *n.Dynamic)
-	case v1alpha1.NodeKindSubWorkflow:
-		sw, ok := t.closure.SubWorkflows[n.SubWorkflow]
-		if !ok {
-			return nil, fmt.Errorf("sub-workflow %q of node %s is not in the closure", n.SubWorkflow, prefix)
-		}
-		out = sw
-	case v1alpha1.NodeKindLaunchPlan:
-		if n.LaunchPlan == nil {
-			return nil, fmt.Errorf("launch-plan node %s has no launch-plan spec", prefix)
-		}
-		sw, ok := t.closure.SubWorkflows[n.LaunchPlan.Workflow]
-		if !ok {
-			return nil, fmt.Errorf("launch plan %q of node %s is not in the closure", n.LaunchPlan.Workflow, prefix)
-		}
-		out = sw
-	default:
-		return nil, fmt.Errorf("node %s (%s) has no nested DAG", prefix, n.Kind)
+	out, err := nestedTemplate(t.closure, prefix, n)
+	if err != nil {
+		return nil, err
 	}
 	t.cache[prefix] = &out
 	return &out, nil
+}
+
+// nestedTemplate is the DAG that node n, at status path path, runs: a
+// dynamic node's generated sub-DAG, a sub-workflow's, or a launch-plan
+// child's primary DAG.
+func nestedTemplate(c *v1alpha1.WorkflowClosure, path string, n v1alpha1.NodeSpec) (v1alpha1.WorkflowTemplate, error) {
+	switch n.Kind {
+	case v1alpha1.NodeKindDynamic:
+		if n.Dynamic == nil {
+			return v1alpha1.WorkflowTemplate{}, fmt.Errorf("dynamic node %s has no dynamic spec", path)
+		}
+		return v1alpha1.ExpandDynamic(n.Task, *n.Dynamic), nil
+	case v1alpha1.NodeKindSubWorkflow:
+		sw, ok := c.SubWorkflows[n.SubWorkflow]
+		if !ok {
+			return sw, fmt.Errorf("sub-workflow %q of node %s is not in the closure", n.SubWorkflow, path)
+		}
+		return sw, nil
+	case v1alpha1.NodeKindLaunchPlan:
+		if n.LaunchPlan == nil {
+			return v1alpha1.WorkflowTemplate{}, fmt.Errorf("launch-plan node %s has no launch-plan spec", path)
+		}
+		sw, ok := c.SubWorkflows[n.LaunchPlan.Workflow]
+		if !ok {
+			return sw, fmt.Errorf("launch plan %q of node %s is not in the closure", n.LaunchPlan.Workflow, path)
+		}
+		return sw, nil
+	}
+	return v1alpha1.WorkflowTemplate{}, fmt.Errorf("node %s (%s) has no nested DAG", path, n.Kind)
 }
 
 // NodeAt returns the spec of the node at a status path, at any nesting

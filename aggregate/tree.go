@@ -37,13 +37,13 @@ func measureTree(parts map[string][]*Span, name string, created time.Time, closu
 		}
 		lp, child := s.Str(telemetry.AttrNode), s.Str(telemetry.AttrChild)
 		spec, err := NodeAt(closure, lp)
-		if err != nil || spec.LaunchPlan == nil {
+		if err != nil || spec.Kind != v1alpha1.NodeKindLaunchPlan {
 			e.Problems = append(e.Problems, fmt.Sprintf("workflow.create from %s, which is not a launch-plan node", lp))
 			continue
 		}
-		sub, ok := closure.SubWorkflows[spec.LaunchPlan.Workflow]
-		if !ok {
-			e.Problems = append(e.Problems, fmt.Sprintf("launch plan %s runs %q, which is not in the closure", lp, spec.LaunchPlan.Workflow))
+		sub, err := nestedTemplate(closure, lp, spec)
+		if err != nil {
+			e.Problems = append(e.Problems, err.Error())
 			continue
 		}
 		cc := &v1alpha1.WorkflowClosure{Primary: sub, SubWorkflows: closure.SubWorkflows, Tasks: closure.Tasks}

@@ -170,14 +170,23 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Reco
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the catalog served: a cached pod is neither created nor
+	// reported on, and a cached task node records one node event
+	// (Succeeded) instead of two.
 	total := map[string]time.Duration{}
 	attempts := map[string]int{}
 	cached := map[string]bool{}
+	cachedPods, cachedNodes := 0, 0
 	for _, a := range m.Attempts {
 		total[a.Node] += a.Total()
-		if a.Cached {
+		switch {
+		case a.Cached:
 			cached[a.Node] = true
-		} else if a.Item < 0 {
+			cachedPods++
+			if a.Item < 0 {
+				cachedNodes++
+			}
+		case a.Item < 0:
 			attempts[a.Node]++
 		}
 	}
@@ -210,18 +219,7 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Reco
 			t.Errorf("%s rep %d node %s: user+kubernetes+controller %v, done-ready %v", w.Name, i+1, n.Name, sum, total[n.Name])
 		}
 	}
-	// What the structure implies, less what the catalog served: a cached
-	// pod is neither created nor reported on, and a cached task node
-	// records one node event (Succeeded) instead of two.
-	cachedPods, cachedNodes := 0, 0
-	for _, a := range m.Attempts {
-		if a.Cached {
-			cachedPods++
-			if a.Item < 0 {
-				cachedNodes++
-			}
-		}
-	}
+	// What the structure implies, less what the catalog served.
 	want := portfolio.Count(rec.Closure)
 	counts := map[string]int{} // a metric no execution had is absent from the report
 	for _, im := range w.Infrastructure {
