@@ -2,10 +2,9 @@ package aggregate
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/portfolio/rundir"
 )
 
 // EnvBenchRun names a run directory for BenchmarkMeasureLargest; without it
@@ -22,15 +21,17 @@ func BenchmarkMeasureLargest(b *testing.B) {
 	if dir == "" {
 		b.Skipf("set %s to a run directory", EnvBenchRun)
 	}
-	run, err := portfolio.LoadRun(dir)
+	run, err := rundir.Load(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var largest *portfolio.Record
+	var largest *rundir.Record
 	var size int64
 	for _, rec := range run.Records {
-		if fi, err := os.Stat(filepath.Join(rec.Dir, FileSpans)); err == nil && fi.Size() > size {
-			largest, size = rec, fi.Size()
+		for _, name := range []string{rundir.ArtifactSpans, rundir.ArtifactSpansJSON} {
+			if body, err := rec.ReadArtifact(name); err == nil && int64(len(body)) > size {
+				largest, size = rec, int64(len(body))
+			}
 		}
 	}
 	if largest == nil {
@@ -41,6 +42,26 @@ func BenchmarkMeasureLargest(b *testing.B) {
 	for b.Loop() {
 		if _, reasons := measureRecord(largest); len(reasons) > 0 {
 			b.Fatalf("%s: %v", largest.Name, reasons)
+		}
+	}
+}
+
+// BenchmarkAggregate measures aggregating a whole run into its reports
+// (BENCHCTL_BENCH_RUN, else the recorded smoke run): what 'benchctl
+// aggregate' spends.
+func BenchmarkAggregate(b *testing.B) {
+	dir := os.Getenv(EnvBenchRun)
+	if dir == "" {
+		dir = smokeRun
+	}
+	run, err := rundir.Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := b.TempDir()
+	for b.Loop() {
+		if _, err := WriteReports(run, out); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -1,12 +1,13 @@
-// Package aggregate turns what one execution left behind (the controller's
-// spans, metric scrapes before and after, the final Workflow) into the
-// measurements of DESIGN.md, and many executions into a report.
+// Package aggregate turns a run directory into reports: a pure function
+// of what the run recorded (the controller's spans, the metric scrapes
+// before and after each execution, the records). It measures every
+// execution as the README's "What the numbers mean" defines, and builds
+// one report per target.
 package aggregate
 
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
@@ -20,7 +21,7 @@ import (
 const maxOverlap = 50 * time.Millisecond
 
 // Attempt is one unit of user code: a task-node attempt, a map item's
-// attempt or a cache hit, with the instants of DESIGN.md:
+// attempt or a cache hit, with these instants:
 //
 //	ready     every upstream node's success was decided, in a round whose
 //	          update persisted it (the end of the node.handle span)
@@ -81,6 +82,25 @@ type NodeMeasure struct {
 // Wall is done - ready.
 func (n NodeMeasure) Wall() time.Duration { return n.Done.Sub(n.Ready) }
 
+// Problem is something in a trace that makes an execution's measurements
+// untrustworthy. Kind is a report reason: reports.ReasonIncompleteTrace
+// (a span a measurement needs is missing) or reports.ReasonClockSkew (two
+// clocks disagree by more than scheduling noise explains).
+type Problem struct {
+	Kind string
+	Msg  string
+}
+
+func (p Problem) String() string { return p.Msg }
+
+func incomplete(format string, args ...any) Problem {
+	return Problem{Kind: reports.ReasonIncompleteTrace, Msg: fmt.Sprintf(format, args...)}
+}
+
+func skew(format string, args ...any) Problem {
+	return Problem{Kind: reports.ReasonClockSkew, Msg: fmt.Sprintf(format, args...)}
+}
+
 // Execution is the measurement of one workflow execution.
 type Execution struct {
 	Created    time.Time
@@ -94,7 +114,7 @@ type Execution struct {
 	// Infra holds latencies by infrastructure metric (reports.InfraMetrics).
 	Infra map[string][]time.Duration
 	// Problems make the execution's measurements untrustworthy.
-	Problems []string
+	Problems []Problem
 }
 
 // Wall is created -> succeeded.
@@ -106,7 +126,37 @@ func (e *Execution) Setup() time.Duration { return e.FirstReady.Sub(e.Created) }
 // Teardown is last node done -> workflow succeeded.
 func (e *Execution) Teardown() time.Duration { return e.Succeeded.Sub(e.LastDone) }
 
-// round is one workflow.streak span with its persisting update.
+func (e *Execution) problem(p Problem) { e.Problems = append(e.Problems, p) }
+
+// Measure reconstructs one execution from its spans. created is when the
+// harness's create call returned; closure gives the DAG, so that ready can
+// be derived from the upstream nodes' done instants. The steps:
+//
+//  1. index the rounds and their persisting updates (newTrace);
+//  2. collect the infrastructure latencies and the persisted success;
+//  3. collect the decisions: launches, observed ends, successes (scan);
+//  4. keep the decisions whose round was persisted (done instants);
+//  5. derive ready from the DAG and build nodes and attempts.
+func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure) (*Execution, error) {
+	t, err := newTrace(spans)
+	if err != nil {
+		return nil, err
+	}
+	e := &Execution{Created: created, Infra: map[string][]time.Duration{}}
+	t.infrastructure(e)
+	d := t.scan(e)
+	nodeDone, attemptDone := t.persistedDone(d)
+	start, ok := nodeDone[v1alpha1.StartNodeID]
+	if !ok {
+		return nil, fmt.Errorf("no node.handle moved %s to Succeeded in a persisted round", v1alpha1.StartNodeID)
+	}
+	e.FirstReady = start
+	e.measureNodes(newTemplates(closure), d, nodeDone, attemptDone)
+	e.finish()
+	return e, nil
+}
+
+// round is one round span with its persisting update.
 type round struct {
 	span   *Span
 	update *Span // nil when the round wrote nothing
@@ -114,55 +164,73 @@ type round struct {
 	index  int
 }
 
-// key identifies an attempt.
-type key struct {
-	node    string
-	attempt int64
-	item    int64
+// trace is an execution's spans indexed by round.
+type trace struct {
+	spans  []*Span
+	byID   map[string]*Span
+	rounds []*round
+	of     map[*Span]*round // round span -> round
 }
 
-// Measure reconstructs one execution from its spans. created is when the
-// harness's create call returned; closure gives the DAG, so that ready can
-// be derived from the upstream nodes' done instants.
-func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure) (*Execution, error) {
-	e := &Execution{Created: created, Infra: map[string][]time.Duration{}}
-	byID := make(map[string]*Span, len(spans))
+func newTrace(spans []*Span) (*trace, error) {
+	t := &trace{spans: spans, byID: make(map[string]*Span, len(spans)), of: map[*Span]*round{}}
 	for _, s := range spans {
-		byID[s.ID] = s
+		t.byID[s.ID] = s
 	}
-	// roundOf finds the workflow.streak ancestor of a span.
-	roundOf := func(s *Span) *Span {
-		for p := byID[s.ParentID]; p != nil; p = byID[p.ParentID] {
-			if p.Name == telemetry.SpanWorkflowStreak {
-				return p
-			}
-		}
-		return nil
-	}
-
-	var rounds []*round
-	roundBySpan := map[*Span]*round{}
 	for _, s := range spans {
-		if s.Name == telemetry.SpanWorkflowStreak {
+		if s.Name == telemetry.SpanRound {
 			r := &round{span: s}
-			rounds = append(rounds, r)
-			roundBySpan[s] = r
+			t.rounds = append(t.rounds, r)
+			t.of[s] = r
 		}
 	}
-	sort.Slice(rounds, func(i, j int) bool { return rounds[i].span.Start.Before(rounds[j].span.Start) })
-	for i, r := range rounds {
+	if len(t.rounds) == 0 {
+		return nil, fmt.Errorf("no %s spans: the controller recorded no evaluation round for this execution", telemetry.SpanRound)
+	}
+	sort.Slice(t.rounds, func(i, j int) bool { return t.rounds[i].span.Start.Before(t.rounds[j].span.Start) })
+	for i, r := range t.rounds {
 		r.index = i
 	}
-	if len(rounds) == 0 {
-		return nil, fmt.Errorf("no %s spans: the controller recorded no evaluation round for this execution", telemetry.SpanWorkflowStreak)
-	}
+	return t, nil
+}
 
-	for _, s := range spans {
+// roundOf finds the round a span ran in (nil if none).
+func (t *trace) roundOf(s *Span) *round {
+	for p := t.byID[s.ParentID]; p != nil; p = t.byID[p.ParentID] {
+		if p.Name == telemetry.SpanRound {
+			return t.of[p]
+		}
+	}
+	return nil
+}
+
+// infraSpans maps span names to the infrastructure metric they time.
+var infraSpans = map[string]string{
+	telemetry.SpanBlobRead:   reports.InfraBlobReads,
+	telemetry.SpanBlobWrite:  reports.InfraBlobWrites,
+	telemetry.SpanCatalogGet: reports.InfraCatalogGets,
+	telemetry.SpanCatalogPut: reports.InfraCatalogPuts,
+	telemetry.SpanPodCreate:  reports.InfraPodCreates,
+	telemetry.SpanRound:      reports.InfraRounds,
+	telemetry.SpanStreak:     reports.InfraStreaks,
+}
+
+// eventMetrics maps event kinds to their infrastructure metric.
+var eventMetrics = map[string]string{
+	"workflow": reports.InfraEventsWorkflow,
+	"node":     reports.InfraEventsNode,
+	"task":     reports.InfraEventsTask,
+}
+
+// infrastructure collects every operation's latency, attaches each
+// update to its round and finds the update that persisted Succeeded.
+func (t *trace) infrastructure(e *Execution) {
+	for _, s := range t.spans {
 		switch s.Name {
 		case telemetry.SpanWorkflowUpdate:
-			r := roundBySpan[roundOf(s)]
+			r := t.roundOf(s)
 			if r == nil {
-				e.Problems = append(e.Problems, "a workflow.update span outside any round")
+				e.problem(incomplete("a workflow.update span outside any round"))
 				continue
 			}
 			r.update = s
@@ -172,204 +240,220 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 			}
 			e.Infra[reports.InfraCRDUpdates] = append(e.Infra[reports.InfraCRDUpdates], s.Duration())
 		case telemetry.SpanEventRecord:
-			switch s.Str(telemetry.AttrEventKind) {
-			case "workflow":
-				e.Infra[reports.InfraEventsWorkflow] = append(e.Infra[reports.InfraEventsWorkflow], s.Duration())
-			case "node":
-				e.Infra[reports.InfraEventsNode] = append(e.Infra[reports.InfraEventsNode], s.Duration())
-			case "task":
-				e.Infra[reports.InfraEventsTask] = append(e.Infra[reports.InfraEventsTask], s.Duration())
+			if m, ok := eventMetrics[s.Str(telemetry.AttrEventKind)]; ok {
+				e.Infra[m] = append(e.Infra[m], s.Duration())
 			}
-		case telemetry.SpanBlobRead:
-			e.Infra[reports.InfraBlobReads] = append(e.Infra[reports.InfraBlobReads], s.Duration())
-		case telemetry.SpanBlobWrite:
-			e.Infra[reports.InfraBlobWrites] = append(e.Infra[reports.InfraBlobWrites], s.Duration())
-		case telemetry.SpanCatalogGet:
-			e.Infra[reports.InfraCatalogGets] = append(e.Infra[reports.InfraCatalogGets], s.Duration())
-		case telemetry.SpanCatalogPut:
-			e.Infra[reports.InfraCatalogPuts] = append(e.Infra[reports.InfraCatalogPuts], s.Duration())
-		case telemetry.SpanPodCreate:
-			e.Infra[reports.InfraPodCreates] = append(e.Infra[reports.InfraPodCreates], s.Duration())
-		case telemetry.SpanWorkflowStreak:
-			e.Infra[reports.InfraRounds] = append(e.Infra[reports.InfraRounds], s.Duration())
-		case telemetry.SpanWorkflowHandle:
-			e.Infra[reports.InfraStreaks] = append(e.Infra[reports.InfraStreaks], s.Duration())
-		}
-	}
-	// persistedAt returns the end of the first successful update at or
-	// after round r: the instant a change made in r was persisted.
-	persistedAt := func(r *round) time.Time {
-		for _, x := range rounds[r.index:] {
-			if x.ok {
-				return x.update.End
+		default:
+			if m, ok := infraSpans[s.Name]; ok {
+				e.Infra[m] = append(e.Infra[m], s.Duration())
 			}
 		}
-		return time.Time{}
 	}
+}
 
-	// Per attempt: launch, user-code instants and the rounds that observed
-	// its end; per node: the rounds that moved it to Succeeded.
-	launched := map[key]time.Time{}
-	ended := map[key]*Span{}
-	endRounds := map[key][]*round{}
-	succRounds := map[string][]*round{}
-	// succAt and endAt hold, per round, the end of the node.handle that
-	// decided a node's success or an attempt's end in it.
-	succAt := map[*round]map[string]time.Time{}
-	endAt := map[*round]map[key]time.Time{}
-	nodeKind := map[string]string{}
-	cached := map[string]bool{}
-	attemptsOf := map[string]map[key]bool{}
-	keyOf := func(s *Span) key {
-		k := key{node: s.Str(telemetry.AttrNode), item: -1}
-		k.attempt, _ = s.Int(telemetry.AttrAttempt)
-		if it, ok := s.Int(telemetry.AttrMapItem); ok {
-			k.item = it
-		}
-		return k
+// key identifies an attempt.
+type key struct {
+	node    string
+	attempt int64
+	item    int64
+}
+
+func keyOf(s *Span) key {
+	k := key{node: s.Str(telemetry.AttrNode), item: -1}
+	k.attempt, _ = s.Int(telemetry.AttrAttempt)
+	if it, ok := s.Int(telemetry.AttrMapItem); ok {
+		k.item = it
 	}
-	for _, s := range spans {
+	return k
+}
+
+// decisions are what the controller decided, round by round.
+type decisions struct {
+	// launched is the earliest pod.create end per attempt.
+	launched map[key]time.Time
+	// ended is the first node.handle that observed an attempt's end.
+	ended map[key]*Span
+	// endRounds and succRounds are the rounds, in order, that decided an
+	// attempt's end or a node's success; endAt and succAt the end of the
+	// deciding node.handle in each.
+	endRounds  map[key][]*round
+	succRounds map[string][]*round
+	endAt      map[*round]map[key]time.Time
+	succAt     map[*round]map[string]time.Time
+	nodeKind   map[string]string
+	cached     map[string]bool
+	attemptsOf map[string]map[key]bool
+}
+
+// scan collects launches and the decisions about ends and successes.
+func (t *trace) scan(e *Execution) *decisions {
+	d := &decisions{
+		launched: map[key]time.Time{}, ended: map[key]*Span{},
+		endRounds: map[key][]*round{}, succRounds: map[string][]*round{},
+		endAt: map[*round]map[key]time.Time{}, succAt: map[*round]map[string]time.Time{},
+		nodeKind: map[string]string{}, cached: map[string]bool{}, attemptsOf: map[string]map[key]bool{},
+	}
+	for _, s := range t.spans {
 		switch s.Name {
 		case telemetry.SpanPodCreate:
 			k := keyOf(s)
-			if prev, ok := launched[k]; !ok || s.End.Before(prev) {
-				launched[k] = s.End
+			if prev, ok := d.launched[k]; !ok || s.End.Before(prev) {
+				d.launched[k] = s.End
 			}
 		case telemetry.SpanNodeHandle:
 			k := keyOf(s)
-			r := roundBySpan[roundOf(s)]
+			r := t.roundOf(s)
 			if r == nil {
-				e.Problems = append(e.Problems, fmt.Sprintf("node.handle of %s outside any round", k.node))
+				e.problem(incomplete("node.handle of %s outside any round", k.node))
 				continue
 			}
-			if kind := s.Str(telemetry.AttrNodeKind); kind != "" && k.item < 0 {
-				nodeKind[k.node] = kind
-			}
-			if _, ok := s.Int(telemetry.AttrUserFinished); ok {
-				if _, seen := ended[k]; !seen {
-					ended[k] = s
-				}
-				endRounds[k] = append(endRounds[k], r)
-				if endAt[r] == nil {
-					endAt[r] = map[key]time.Time{}
-				}
-				endAt[r][k] = s.End
-				if attemptsOf[k.node] == nil {
-					attemptsOf[k.node] = map[key]bool{}
-				}
-				attemptsOf[k.node][k] = true
-			}
-			if k.item < 0 && s.Bool(telemetry.AttrCached) {
-				cached[k.node] = true
-			}
-			if k.item < 0 && s.Str(telemetry.AttrPhaseTo) == string(v1alpha1.NodeSucceeded) {
-				succRounds[k.node] = append(succRounds[k.node], r)
-				if succAt[r] == nil {
-					succAt[r] = map[string]time.Time{}
-				}
-				succAt[r][k.node] = s.End
-			}
+			d.handle(s, k, r)
 		}
 	}
-	// persisting picks, among the rounds rs (in order) that made a change,
-	// the one whose update persisted it: the first whose update succeeded,
-	// else the last, when a later successful update persisted it; nil when
-	// the change was never persisted.
-	persisting := func(rs []*round) *round {
-		for _, r := range rs {
-			if r.ok {
-				return r
-			}
-		}
-		if len(rs) == 0 || persistedAt(rs[len(rs)-1]).IsZero() {
-			return nil
-		}
-		return rs[len(rs)-1]
-	}
-	// A node is done when its success was decided (the end of the
-	// node.handle that moved it to Succeeded) in the round whose update
-	// persisted it; a success never persisted is no success. Downstream
-	// nodes are ready at their upstreams' done instants.
-	nodeDone := map[string]time.Time{}
-	for node, rs := range succRounds {
-		if r := persisting(rs); r != nil {
-			nodeDone[node] = succAt[r][node]
-		}
-	}
-	attemptDone := map[key]time.Time{}
-	for k, rs := range endRounds {
-		if r := persisting(rs); r != nil {
-			attemptDone[k] = endAt[r][k]
-		}
-	}
+	return d
+}
 
-	if _, ok := nodeDone[v1alpha1.StartNodeID]; !ok {
-		return nil, fmt.Errorf("no node.handle moved %s to Succeeded in a persisted round", v1alpha1.StartNodeID)
+func (d *decisions) handle(s *Span, k key, r *round) {
+	if kind := s.Str(telemetry.AttrNodeKind); kind != "" && k.item < 0 {
+		d.nodeKind[k.node] = kind
 	}
-	e.FirstReady = nodeDone[v1alpha1.StartNodeID]
-
-	tmpl := newTemplates(closure)
-	// ready is the max done of the node's upstream nodes in its template.
-	ready := func(path string) (time.Time, error) {
-		prefix, id := splitPath(path)
-		t, err := tmpl.lookup(prefix)
-		if err != nil {
-			return time.Time{}, err
+	if _, ok := s.Int(telemetry.AttrUserFinished); ok {
+		if _, seen := d.ended[k]; !seen {
+			d.ended[k] = s
 		}
-		ups := t.Connections.Upstream[id]
-		if id == v1alpha1.StartNodeID {
-			// A nested start node is ready when its parent was launched
-			// into it: the parent node's ready.
-			if prefix == "" {
-				return created, nil
-			}
-			return time.Time{}, fmt.Errorf("no ready instant for %s", path)
+		d.endRounds[k] = append(d.endRounds[k], r)
+		if d.endAt[r] == nil {
+			d.endAt[r] = map[key]time.Time{}
 		}
-		var latest time.Time
-		for _, u := range ups {
-			d, ok := nodeDone[join(prefix, u)]
-			if !ok {
-				return time.Time{}, fmt.Errorf("upstream %s of %s has no persisted success", join(prefix, u), path)
-			}
-			if d.After(latest) {
-				latest = d
-			}
+		d.endAt[r][k] = s.End
+		if d.attemptsOf[k.node] == nil {
+			d.attemptsOf[k.node] = map[key]bool{}
 		}
-		if len(ups) == 0 {
-			return time.Time{}, fmt.Errorf("node %s has no upstream nodes in its DAG", path)
-		}
-		return latest, nil
+		d.attemptsOf[k.node][k] = true
 	}
+	if k.item < 0 && s.Bool(telemetry.AttrCached) {
+		d.cached[k.node] = true
+	}
+	if k.item < 0 && s.Str(telemetry.AttrPhaseTo) == string(v1alpha1.NodeSucceeded) {
+		d.succRounds[k.node] = append(d.succRounds[k.node], r)
+		if d.succAt[r] == nil {
+			d.succAt[r] = map[string]time.Time{}
+		}
+		d.succAt[r][k.node] = s.End
+	}
+}
 
-	// Nodes and their attempts.
-	var paths []string
+// persistedAt returns the end of the first successful update at or after
+// round r: the instant a change made in r was persisted.
+func (t *trace) persistedAt(r *round) time.Time {
+	for _, x := range t.rounds[r.index:] {
+		if x.ok {
+			return x.update.End
+		}
+	}
+	return time.Time{}
+}
+
+// persisting picks, among the rounds rs (in order) that made a change, the
+// one whose update persisted it: the first whose update succeeded, else
+// the last, when a later successful update persisted it; nil when the
+// change was never persisted.
+func (t *trace) persisting(rs []*round) *round {
+	for _, r := range rs {
+		if r.ok {
+			return r
+		}
+	}
+	if len(rs) == 0 || t.persistedAt(rs[len(rs)-1]).IsZero() {
+		return nil
+	}
+	return rs[len(rs)-1]
+}
+
+// persistedDone are the done instants: a node is done when its success
+// was decided (the end of the node.handle that moved it to Succeeded) in
+// the round whose update persisted it, and an attempt when its end was. A
+// success never persisted is no success.
+func (t *trace) persistedDone(d *decisions) (nodeDone map[string]time.Time, attemptDone map[key]time.Time) {
+	nodeDone = map[string]time.Time{}
+	for node, rs := range d.succRounds {
+		if r := t.persisting(rs); r != nil {
+			nodeDone[node] = d.succAt[r][node]
+		}
+	}
+	attemptDone = map[key]time.Time{}
+	for k, rs := range d.endRounds {
+		if r := t.persisting(rs); r != nil {
+			attemptDone[k] = d.endAt[r][k]
+		}
+	}
+	return nodeDone, attemptDone
+}
+
+// ready is the latest done of the node's upstream nodes in its DAG.
+func ready(tmpl *templates, nodeDone map[string]time.Time, created time.Time, path string) (time.Time, error) {
+	prefix, id := v1alpha1.SplitNodePath(path)
+	t, err := tmpl.lookup(prefix)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if id == v1alpha1.StartNodeID {
+		// A nested start node is ready when its parent was launched into
+		// it: the parent node's ready.
+		if prefix == "" {
+			return created, nil
+		}
+		return time.Time{}, fmt.Errorf("no ready instant for %s", path)
+	}
+	ups := t.Connections.Upstream[id]
+	var latest time.Time
+	for _, u := range ups {
+		up := v1alpha1.JoinNodePath(prefix, u)
+		d, ok := nodeDone[up]
+		if !ok {
+			return time.Time{}, fmt.Errorf("upstream %s of %s has no persisted success", up, path)
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	if len(ups) == 0 {
+		return time.Time{}, fmt.Errorf("node %s has no upstream nodes in its DAG", path)
+	}
+	return latest, nil
+}
+
+// measureNodes builds every done node (start and end nodes excepted) with
+// its attempts, in path order, and the execution's sums.
+func (e *Execution) measureNodes(tmpl *templates, d *decisions, nodeDone map[string]time.Time, attemptDone map[key]time.Time) {
+	paths := make([]string, 0, len(nodeDone))
 	for p := range nodeDone {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
 	for _, path := range paths {
-		_, id := splitPath(path)
+		_, id := v1alpha1.SplitNodePath(path)
 		if id == v1alpha1.StartNodeID || id == v1alpha1.EndNodeID {
 			continue
 		}
-		r, err := ready(path)
+		r, err := ready(tmpl, nodeDone, e.Created, path)
 		if err != nil {
-			e.Problems = append(e.Problems, err.Error())
+			e.problem(incomplete("%v", err))
 			continue
 		}
-		nm := NodeMeasure{Node: path, Kind: nodeKind[path], Ready: r, Done: nodeDone[path], Cached: cached[path]}
+		nm := NodeMeasure{Node: path, Kind: d.nodeKind[path], Ready: r, Done: nodeDone[path], Cached: d.cached[path]}
 		if nm.Done.After(e.LastDone) {
 			e.LastDone = nm.Done
 		}
 		var atts []Attempt
 		switch {
-		case cached[path]:
+		case d.cached[path]:
 			atts = []Attempt{{Node: path, Kind: nm.Kind, Attempt: 1, Item: -1, Cached: true,
 				Ready: r, Launched: r, Started: r, Finished: r, Done: nm.Done}}
-		case len(attemptsOf[path]) > 0:
-			atts, err = attemptsFor(path, nm, attemptsOf[path], launched, ended, attemptDone)
+		case len(d.attemptsOf[path]) > 0:
+			atts, err = attemptsFor(path, nm, d.attemptsOf[path], d.launched, d.ended, attemptDone)
 			if err != nil {
-				e.Problems = append(e.Problems, err.Error())
+				e.problem(incomplete("%v", err))
 				continue
 			}
 		}
@@ -378,11 +462,7 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 			nm.Kubernetes += a.Kubernetes()
 			nm.Controller += a.Controller()
 			nm.Attempts++
-			for name, d := range map[string]time.Duration{"user": a.User(), "kubernetes": a.Kubernetes(), "controller time": a.Controller()} {
-				if d < 0 {
-					e.Problems = append(e.Problems, fmt.Sprintf("%s attempt %d item %d: negative %s %v (clock skew or a missing span)", a.Node, a.Attempt, a.Item, name, d))
-				}
-			}
+			e.checkSigns(a)
 		}
 		e.Attempts = append(e.Attempts, atts...)
 		e.Nodes = append(e.Nodes, nm)
@@ -390,8 +470,25 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 		e.Kubernetes += nm.Kubernetes
 		e.Controller += nm.Controller
 	}
+}
+
+// checkSigns reports a negative part of an attempt: two clocks disagree,
+// or a span is missing.
+func (e *Execution) checkSigns(a Attempt) {
+	for _, part := range []struct {
+		name string
+		d    time.Duration
+	}{{"user", a.User()}, {"kubernetes", a.Kubernetes()}, {"controller time", a.Controller()}} {
+		if part.d < 0 {
+			e.problem(skew("%s attempt %d item %d: negative %s %v (clock skew or a missing span)", a.Node, a.Attempt, a.Item, part.name, part.d))
+		}
+	}
+}
+
+// finish checks the workflow's own instants.
+func (e *Execution) finish() {
 	if e.Succeeded.IsZero() {
-		e.Problems = append(e.Problems, "no persisted update set the workflow phase to Succeeded")
+		e.problem(incomplete("no persisted update set the workflow phase to Succeeded"))
 	}
 	if e.LastDone.IsZero() {
 		e.LastDone = e.FirstReady
@@ -403,9 +500,8 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 		e.Created = e.FirstReady
 	}
 	if e.Setup() < 0 {
-		e.Problems = append(e.Problems, fmt.Sprintf("negative setup %v: the harness and controller clocks disagree", e.Setup()))
+		e.problem(skew("negative setup %v: the harness and controller clocks disagree", e.Setup()))
 	}
-	return e, nil
 }
 
 // attemptsFor builds a node's attempts. Successive attempts of a task are
@@ -479,19 +575,4 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 		}
 	}
 	return out, nil
-}
-
-func splitPath(p string) (prefix, id string) {
-	i := strings.LastIndex(p, v1alpha1.NodePathSeparator)
-	if i < 0 {
-		return "", p
-	}
-	return p[:i], p[i+1:]
-}
-
-func join(prefix, id string) string {
-	if prefix == "" {
-		return id
-	}
-	return prefix + v1alpha1.NodePathSeparator + id
 }

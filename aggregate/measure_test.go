@@ -55,19 +55,19 @@ func chainClosure() *v1alpha1.WorkflowClosure {
 func chainTrace(conflict bool) (*spanBuilder, time.Time) {
 	b := &spanBuilder{t0: time.Unix(1_800_000_000, 0)}
 	created := b.at(0)
-	h1 := b.add(nil, telemetry.SpanWorkflowHandle, 2, 20, nil)
-	r0 := b.add(h1, telemetry.SpanWorkflowStreak, 2, 20, map[string]any{telemetry.AttrRound: int64(0)})
+	h1 := b.add(nil, telemetry.SpanStreak, 2, 20, nil)
+	r0 := b.add(h1, telemetry.SpanRound, 2, 20, map[string]any{telemetry.AttrRound: int64(0)})
 	b.add(r0, telemetry.SpanNodeHandle, 3, 4, node(v1alpha1.StartNodeID, "start", "", "Succeeded", 0))
 	b.add(r0, telemetry.SpanWorkflowUpdate, 4, 10, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
-	r1 := b.add(h1, telemetry.SpanWorkflowStreak, 10, 20, map[string]any{telemetry.AttrRound: int64(1)})
+	r1 := b.add(h1, telemetry.SpanRound, 10, 20, map[string]any{telemetry.AttrRound: int64(1)})
 	n0 := b.add(r1, telemetry.SpanNodeHandle, 11, 16, node("n0", "task", "", "Running", 1))
 	b.add(n0, telemetry.SpanPodCreate, 12, 15, map[string]any{telemetry.AttrNode: "n0", telemetry.AttrAttempt: int64(1)})
 	b.add(r1, telemetry.SpanWorkflowUpdate, 16, 20, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
 
 	// n0 runs user code from 30 to 130 ms.
 	end := map[string]any{telemetry.AttrUserStarted: b.at(30).UnixNano(), telemetry.AttrUserFinished: b.at(130).UnixNano()}
-	h2 := b.add(nil, telemetry.SpanWorkflowHandle, 140, 170, nil)
-	r2 := b.add(h2, telemetry.SpanWorkflowStreak, 140, 150, nil)
+	h2 := b.add(nil, telemetry.SpanStreak, 140, 170, nil)
+	r2 := b.add(h2, telemetry.SpanRound, 140, 150, nil)
 	a := node("n0", "task", "Running", "Succeeded", 1)
 	for k, v := range end {
 		a[k] = v
@@ -81,19 +81,19 @@ func chainTrace(conflict bool) (*spanBuilder, time.Time) {
 	next := 150.0
 	if conflict {
 		// The next round re-observes n0's end and persists it.
-		h3 := b.add(nil, telemetry.SpanWorkflowHandle, 160, 180, nil)
-		r := b.add(h3, telemetry.SpanWorkflowStreak, 160, 180, nil)
+		h3 := b.add(nil, telemetry.SpanStreak, 160, 180, nil)
+		r := b.add(h3, telemetry.SpanRound, 160, 180, nil)
 		b.add(r, telemetry.SpanNodeHandle, 161, 162, a)
 		b.add(r, telemetry.SpanWorkflowUpdate, 162, 180, map[string]any{telemetry.AttrUpdateResult: "ok"})
 		next = 180
 	}
-	r3 := b.add(h2, telemetry.SpanWorkflowStreak, next, next+20, nil)
+	r3 := b.add(h2, telemetry.SpanRound, next, next+20, nil)
 	n1 := b.add(r3, telemetry.SpanNodeHandle, next+1, next+8, node("n1", "task", "", "Running", 1))
 	b.add(n1, telemetry.SpanPodCreate, next+2, next+7, map[string]any{telemetry.AttrNode: "n1", telemetry.AttrAttempt: int64(1)})
 	b.add(r3, telemetry.SpanWorkflowUpdate, next+8, next+20, map[string]any{telemetry.AttrUpdateResult: "ok"})
 
-	h4 := b.add(nil, telemetry.SpanWorkflowHandle, 400, 430, nil)
-	r4 := b.add(h4, telemetry.SpanWorkflowStreak, 400, 430, nil)
+	h4 := b.add(nil, telemetry.SpanStreak, 400, 430, nil)
+	r4 := b.add(h4, telemetry.SpanRound, 400, 430, nil)
 	a1 := node("n1", "task", "Running", "Succeeded", 1)
 	a1[telemetry.AttrUserStarted] = b.at(next + 40).UnixNano()
 	a1[telemetry.AttrUserFinished] = b.at(next + 240).UnixNano()
@@ -209,9 +209,17 @@ func TestMeasureBrokenTraces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(strings.Join(e.Problems, "\n"), tt.problem) {
+			if !strings.Contains(problemText(e.Problems), tt.problem) {
 				t.Fatalf("problems %v lack %q", e.Problems, tt.problem)
 			}
 		})
 	}
+}
+
+func problemText(ps []Problem) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.Msg)
+	}
+	return strings.Join(s, "\n")
 }

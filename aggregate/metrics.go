@@ -12,8 +12,13 @@ import (
 // Scrape is one parse of a Prometheus text exposition.
 type Scrape map[string]*dto.MetricFamily
 
-// ParseScrape parses a /metrics body.
-func ParseScrape(b []byte) (Scrape, error) {
+// ParseScrape parses a /metrics body. With families named, only those are
+// parsed: a kube-apiserver scrape is megabytes, and aggregation reads one
+// of its families.
+func ParseScrape(b []byte, families ...string) (Scrape, error) {
+	if len(families) > 0 {
+		b = keepFamilies(b, families)
+	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(b))
 	if err != nil {
@@ -70,4 +75,37 @@ func labelsMatch(m *dto.Metric, match map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// keepFamilies keeps the lines of a text exposition that belong to the
+// named families: their HELP and TYPE lines and their samples (a
+// histogram's _bucket, _sum and _count included).
+func keepFamilies(b []byte, families []string) []byte {
+	var out bytes.Buffer
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i+1], b[i+1:]
+		} else {
+			b = nil
+		}
+		name := line
+		if rest, ok := bytes.CutPrefix(line, []byte("# HELP ")); ok {
+			name = rest
+		} else if rest, ok := bytes.CutPrefix(line, []byte("# TYPE ")); ok {
+			name = rest
+		} else if len(line) > 0 && line[0] == '#' {
+			continue
+		}
+		if end := bytes.IndexAny(name, "{ \n"); end >= 0 {
+			name = name[:end]
+		}
+		for _, f := range families {
+			if n, ok := bytes.CutPrefix(name, []byte(f)); ok && (len(n) == 0 || string(n) == "_bucket" || string(n) == "_sum" || string(n) == "_count") {
+				out.Write(line)
+				break
+			}
+		}
+	}
+	return out.Bytes()
 }

@@ -4,69 +4,116 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
-	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/portfolio/rundir"
 	"github.com/benchctl/benchctl/reports"
 )
 
-// Build turns the executions of one config in a run directory into a
-// report. env carries what the run itself does not know (provider,
-// benchctl and controller builds, the effective config); Portfolio, Run and
-// Host are filled in here.
-func Build(run *portfolio.Run, config string, env reports.Environment) (*reports.Report, error) {
-	r := &reports.Report{APIVersion: reports.APIVersion, Kind: reports.KindReport, Environment: env}
-	r.Environment.Portfolio = reports.Portfolio{Name: run.Manifest.Portfolio.Name, Tier: run.Manifest.Portfolio.Tier, Hash: run.Manifest.Portfolio.Hash}
+// SpansMeta records what the controller said about an execution's spans
+// (rundir.ArtifactSpansMeta).
+type SpansMeta struct {
+	Dropped int64 `json:"dropped"`
+	// Quiescent is false when the controller was still producing spans for
+	// the execution when collection gave up waiting.
+	Quiescent bool `json:"quiescent"`
+}
+
+// measured is one execution's sample, or why it has none.
+type measured struct {
+	sample  *reports.ExecutionSample
+	reasons []reports.Reason
+}
+
+// measureAll measures every measured (not warm-up) execution of the run,
+// on all CPUs: each is independent of the others.
+func measureAll(run *rundir.Run) map[*rundir.Record]measured {
+	var recs []*rundir.Record
+	for _, rec := range run.Records {
+		if !rec.Warmup {
+			recs = append(recs, rec)
+		}
+	}
+	out := make(map[*rundir.Record]measured, len(recs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	work := make(chan *rundir.Record)
+	for range min(runtime.GOMAXPROCS(0), max(len(recs), 1)) {
+		wg.Go(func() {
+			for rec := range work {
+				s, why := measureRecord(rec)
+				mu.Lock()
+				out[rec] = measured{s, why}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, rec := range recs {
+		work <- rec
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+// Report builds the report of one target of a run.
+func Report(run *rundir.Run, target string) (*reports.Report, error) {
+	return buildReport(run, target, measureAll(run))
+}
+
+func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured) (*reports.Report, error) {
+	t := run.Manifest.Target(target)
+	if t == nil {
+		return nil, fmt.Errorf("run %s has no target %q", run.Dir, target)
+	}
+	r := &reports.Report{APIVersion: reports.APIVersion, Kind: reports.KindReport, Environment: t.Environment}
+	m := run.Manifest
+	r.Environment.Portfolio = reports.Portfolio{Name: m.Portfolio.Name, Tier: m.Portfolio.Tier, Hash: m.Portfolio.Hash}
 	if r.Environment.Host.OS == "" {
 		r.Environment.Host = reports.CurrentHost()
 	}
-	var configs []string
-	for _, t := range run.Manifest.Targets {
-		configs = append(configs, t.Config)
-	}
 	r.Run.Interleaving = reports.Interleaving{Mode: reports.InterleaveNone}
-	if len(configs) > 1 {
-		r.Run.Interleaving = reports.Interleaving{Mode: reports.InterleaveAlternating, Configs: configs}
+	if names := m.TargetNames(); len(names) > 1 {
+		r.Run.Interleaving = reports.Interleaving{Mode: reports.InterleaveAlternating, Configs: names}
 	}
-	r.Run.Start = time.Unix(0, run.Manifest.Started).UTC()
+	r.Run.Start = time.Unix(0, m.Started).UTC()
+	planned := map[string]int{}
+	for _, w := range m.Workflows {
+		planned[w.Name] = w.Repetitions
+		r.Run.Warmup = max(r.Run.Warmup, w.Warmup)
+		r.Run.Repetitions = max(r.Run.Repetitions, w.Repetitions)
+	}
 
 	var reasons []reports.Reason
-	byWorkflow := map[string][]*portfolio.Record{}
+	for _, res := range m.Resumes {
+		if len(res.Forced) > 0 {
+			reasons = append(reasons, reports.NewReason(reports.ReasonForcedResume, "",
+				"resumed on %s with --force despite: %v", time.Unix(0, res.At).UTC().Format(time.RFC3339), res.Forced))
+		}
+	}
+	byWorkflow := map[string][]*rundir.Record{}
 	for _, rec := range run.Records {
-		if rec.Config != config {
+		if rec.Target != target {
 			continue
 		}
 		if end := time.Unix(0, rec.Ended).UTC(); end.After(r.Run.End) {
 			r.Run.End = end
 		}
-		if rec.Warmup {
-			r.Run.Warmup = max(r.Run.Warmup, rec.Repetition)
-			continue
-		}
-		r.Run.Repetitions = max(r.Run.Repetitions, rec.Repetition)
-		byWorkflow[rec.Workflow] = append(byWorkflow[rec.Workflow], rec)
-	}
-	for _, m := range run.Missing {
-		if m.Config == config && !m.Warmup {
-			reasons = append(reasons, reports.NewReason(reports.ReasonFailedExecution, m.Workflow,
-				"repetition %d never ran (the run was interrupted; use --resume)", m.Repetition))
+		if !rec.Warmup {
+			byWorkflow[rec.Workflow] = append(byWorkflow[rec.Workflow], rec)
 		}
 	}
-	for _, w := range run.Portfolio.Workflows {
-		recs := byWorkflow[w.Name]
-		if len(recs) == 0 {
-			continue
-		}
+	reasons = append(reasons, missing(run, target)...)
+	for _, w := range m.Workflows {
 		var samples []reports.ExecutionSample
-		for _, rec := range recs {
-			s, why := measureRecord(rec)
-			reasons = append(reasons, why...)
-			if s != nil {
-				samples = append(samples, *s)
+		for _, rec := range byWorkflow[w.Name] {
+			res := ms[rec]
+			reasons = append(reasons, res.reasons...)
+			if res.sample != nil {
+				samples = append(samples, *res.sample)
 			}
 		}
 		if len(samples) == 0 {
@@ -76,19 +123,48 @@ func Build(run *portfolio.Run, config string, env reports.Environment) (*reports
 		if err != nil {
 			return nil, err
 		}
+		wf.Planned = planned[w.Name]
 		r.Workflows = append(r.Workflows, wf)
 	}
 	if len(r.Workflows) == 0 && len(reasons) == 0 {
-		return nil, fmt.Errorf("run %s has no executions of config %q", run.Dir, config)
+		return nil, fmt.Errorf("run %s has no executions of target %q", run.Dir, target)
 	}
 	reasons = append(reasons, reports.CheckSamples(r, reports.DefaultSampleCheck)...)
 	r.Validity = reports.NewValidity(reasons...)
 	return r, nil
 }
 
+// missing reports, per workflow, the measured executions of target that
+// have no record, and the records that could not be read.
+func missing(run *rundir.Run, target string) []reports.Reason {
+	var out []reports.Reason
+	count := map[string]int{}
+	var order []string
+	for _, p := range run.Missing {
+		if p.Target != target || p.Warmup {
+			continue
+		}
+		if count[p.Workflow] == 0 {
+			order = append(order, p.Workflow)
+		}
+		count[p.Workflow]++
+	}
+	for _, w := range order {
+		out = append(out, reports.NewReason(reports.ReasonMissingExecutions, w,
+			"%d planned repetition(s) have no record (the run was interrupted; continue it with --resume)", count[w]))
+	}
+	for _, d := range run.Damaged {
+		if d.Entry.Target == target {
+			out = append(out, reports.NewReason(reports.ReasonMissingExecutions, d.Entry.Workflow,
+				"%s is unreadable and was left out (a resumed run executes it again): %v", d.Dir, d.Err))
+		}
+	}
+	return out
+}
+
 // measureRecord measures one execution. It returns no sample when the
 // execution failed or its trace cannot be trusted, with the reasons.
-func measureRecord(rec *portfolio.Record) (*reports.ExecutionSample, []reports.Reason) {
+func measureRecord(rec *rundir.Record) (*reports.ExecutionSample, []reports.Reason) {
 	wf := rec.Workflow
 	rep := rec.Repetition
 	switch {
@@ -98,16 +174,12 @@ func measureRecord(rec *portfolio.Record) (*reports.ExecutionSample, []reports.R
 		return nil, []reports.Reason{reports.NewReason(reports.ReasonFailedExecution, wf, "repetition %d ended %q: %s", rep, rec.Phase, rec.Error)}
 	}
 	var reasons []reports.Reason
-	body, err := os.ReadFile(filepath.Join(rec.Dir, FileSpans))
-	if err != nil {
-		return nil, []reports.Reason{reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: no spans: %v", rep, err)}
-	}
-	spans, err := DecodeOTLP(body)
+	spans, err := LoadSpans(rec)
 	if err != nil {
 		return nil, []reports.Reason{reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err)}
 	}
 	var meta SpansMeta
-	if b, err := os.ReadFile(filepath.Join(rec.Dir, FileSpansMeta)); err == nil {
+	if b, err := rec.ReadArtifact(rundir.ArtifactSpansMeta); err == nil {
 		_ = json.Unmarshal(b, &meta)
 	}
 	if meta.Dropped > 0 {
@@ -118,11 +190,7 @@ func measureRecord(rec *portfolio.Record) (*reports.ExecutionSample, []reports.R
 		return nil, append(reasons, reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err))
 	}
 	for _, p := range e.Problems {
-		kind := reports.ReasonIncompleteTrace
-		if strings.Contains(p, "negative") {
-			kind = reports.ReasonClockSkew
-		}
-		reasons = append(reasons, reports.NewReason(kind, wf, "repetition %d: %s", rep, p))
+		reasons = append(reasons, reports.NewReason(p.Kind, wf, "repetition %d: %s", rep, p.Msg))
 	}
 	reasons = append(reasons, crossCheck(rec, spans)...)
 	if len(reasons) > 0 {
@@ -135,27 +203,38 @@ func measureRecord(rec *portfolio.Record) (*reports.ExecutionSample, []reports.R
 	return s, nil
 }
 
+// scrape says which scrape a check reads.
+type scrape int
+
+const (
+	controllerScrape scrape = iota
+	apiserverScrape
+)
+
 // check pairs a span count with the metric delta that must equal it.
 type check struct {
 	what   string
 	spans  int
 	metric string
 	match  map[string]string
-	scrape string // "controller" or "apiserver"
+	scrape scrape
 }
+
+// apiserverRequests is the kube-apiserver family the cross-check reads.
+const apiserverRequests = "apiserver_request_total"
 
 // crossCheck compares span counts with the metric deltas around the
 // execution: a difference means spans were lost or work was not traced.
-func crossCheck(rec *portfolio.Record, spans []*Span) []reports.Reason {
-	load := func(name string) (Scrape, error) {
-		b, err := os.ReadFile(filepath.Join(rec.Dir, name))
+func crossCheck(rec *rundir.Record, spans []*Span) []reports.Reason {
+	load := func(name string, families ...string) (Scrape, error) {
+		b, err := rec.ReadArtifact(name)
 		if err != nil {
 			return nil, err
 		}
-		return ParseScrape(b)
+		return ParseScrape(b, families...)
 	}
-	cb, err1 := load(FileMetricsBefore)
-	ca, err2 := load(FileMetricsAfter)
+	cb, err1 := load(rundir.ArtifactMetricsBefore)
+	ca, err2 := load(rundir.ArtifactMetricsAfter)
 	if err := errors.Join(err1, err2); err != nil {
 		return []reports.Reason{reports.NewReason(reports.ReasonCountMismatch, rec.Workflow, "repetition %d: no metric scrapes to cross-check spans: %v", rec.Repetition, err)}
 	}
@@ -169,22 +248,22 @@ func crossCheck(rec *portfolio.Record, spans []*Span) []reports.Reason {
 		return n
 	}
 	checks := []check{
-		{"pod creates", count(telemetry.SpanPodCreate, "", ""), telemetry.MetricPodCreate, nil, "controller"},
-		{"CRD updates", count(telemetry.SpanWorkflowUpdate, "", ""), telemetry.MetricWorkflowUpdate, nil, "controller"},
-		{"rounds", count(telemetry.SpanWorkflowStreak, "", ""), telemetry.MetricRounds, nil, "controller"},
-		{"blob reads", count(telemetry.SpanBlobRead, "", ""), telemetry.MetricBlobOperation, map[string]string{telemetry.LabelOp: "read"}, "controller"},
-		{"blob writes", count(telemetry.SpanBlobWrite, "", ""), telemetry.MetricBlobOperation, map[string]string{telemetry.LabelOp: "write"}, "controller"},
-		{"catalog gets", count(telemetry.SpanCatalogGet, "", ""), telemetry.MetricCatalogOperation, map[string]string{telemetry.LabelOp: "get"}, "controller"},
-		{"catalog puts", count(telemetry.SpanCatalogPut, "", ""), telemetry.MetricCatalogOperation, map[string]string{telemetry.LabelOp: "put"}, "controller"},
-		{"launch-plan creates", count(telemetry.SpanWorkflowCreate, "", ""), telemetry.MetricWorkflowCreate, nil, "controller"},
+		{"pod creates", count(telemetry.SpanPodCreate, "", ""), telemetry.MetricPodCreate, nil, controllerScrape},
+		{"CRD updates", count(telemetry.SpanWorkflowUpdate, "", ""), telemetry.MetricWorkflowUpdate, nil, controllerScrape},
+		{"rounds", count(telemetry.SpanRound, "", ""), telemetry.MetricRounds, nil, controllerScrape},
+		{"blob reads", count(telemetry.SpanBlobRead, "", ""), telemetry.MetricBlobOperation, map[string]string{telemetry.LabelOp: "read"}, controllerScrape},
+		{"blob writes", count(telemetry.SpanBlobWrite, "", ""), telemetry.MetricBlobOperation, map[string]string{telemetry.LabelOp: "write"}, controllerScrape},
+		{"catalog gets", count(telemetry.SpanCatalogGet, "", ""), telemetry.MetricCatalogOperation, map[string]string{telemetry.LabelOp: "get"}, controllerScrape},
+		{"catalog puts", count(telemetry.SpanCatalogPut, "", ""), telemetry.MetricCatalogOperation, map[string]string{telemetry.LabelOp: "put"}, controllerScrape},
+		{"launch-plan creates", count(telemetry.SpanWorkflowCreate, "", ""), telemetry.MetricWorkflowCreate, nil, controllerScrape},
 	}
 	for _, kind := range []string{"workflow", "node", "task"} {
-		checks = append(checks, check{kind + " events", count(telemetry.SpanEventRecord, telemetry.AttrEventKind, kind), telemetry.MetricEventRecord, map[string]string{telemetry.LabelKind: kind}, "controller"})
+		checks = append(checks, check{kind + " events", count(telemetry.SpanEventRecord, telemetry.AttrEventKind, kind), telemetry.MetricEventRecord, map[string]string{telemetry.LabelKind: kind}, controllerScrape})
 	}
 	// An independent witness: the kube-apiserver's own count of Workflow
 	// updates that reached it (conflicts included; client-side errors not).
-	ab, errA := load(FileAPIServerBefore)
-	aa, errB := load(FileAPIServerAfter)
+	ab, errA := load(rundir.ArtifactAPIServerBefore, apiserverRequests)
+	aa, errB := load(rundir.ArtifactAPIServerAfter, apiserverRequests)
 	if errA == nil && errB == nil {
 		reached := 0
 		for _, s := range spans {
@@ -192,13 +271,13 @@ func crossCheck(rec *portfolio.Record, spans []*Span) []reports.Reason {
 				reached++
 			}
 		}
-		checks = append(checks, check{"CRD updates seen by kube-apiserver", reached, "apiserver_request_total",
-			map[string]string{"group": "flow.benchctl.dev", "resource": "workflows", "verb": "PUT"}, "apiserver"})
+		checks = append(checks, check{"CRD updates seen by kube-apiserver", reached, apiserverRequests,
+			map[string]string{"group": "flow.benchctl.dev", "resource": "workflows", "verb": "PUT"}, apiserverScrape})
 	}
 	var out []reports.Reason
 	for _, c := range checks {
 		before, after := cb, ca
-		if c.scrape == "apiserver" {
+		if c.scrape == apiserverScrape {
 			before, after = ab, aa
 		}
 		if d := Delta(before, after, c.metric, c.match); int(d) != c.spans {

@@ -2,13 +2,17 @@ package aggregate
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"time"
 
+	"github.com/benchctl/benchctl/portfolio/rundir"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 )
@@ -56,6 +60,53 @@ func DecodeOTLP(b []byte) ([]*Span, error) {
 	if err := protojson.Unmarshal(b, &req); err != nil {
 		return nil, fmt.Errorf("decode OTLP JSON: %w", err)
 	}
+	return fromOTLP(&req), nil
+}
+
+// DecodeOTLPProto decodes an OTLP ExportTraceServiceRequest in protobuf
+// binary encoding (what a run directory stores) into spans sorted by
+// start time.
+func DecodeOTLPProto(b []byte) ([]*Span, error) {
+	var req collectorpb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		return nil, fmt.Errorf("decode OTLP protobuf: %w", err)
+	}
+	return fromOTLP(&req), nil
+}
+
+// LoadSpans reads an execution's spans from its directory: the protobuf
+// artifact, or the OTLP JSON one of runs recorded by earlier benchctl
+// versions.
+func LoadSpans(rec *rundir.Record) ([]*Span, error) {
+	b, err := rec.ReadArtifact(rundir.ArtifactSpans)
+	if err == nil {
+		return DecodeOTLPProto(b)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	b, jerr := rec.ReadArtifact(rundir.ArtifactSpansJSON)
+	if jerr != nil {
+		return nil, fmt.Errorf("no spans: %w", jerr)
+	}
+	return DecodeOTLP(b)
+}
+
+// OTLPProto re-encodes an OTLP JSON ExportTraceServiceRequest in
+// protobuf, the encoding a run directory stores.
+func OTLPProto(jsonBody []byte) ([]byte, error) {
+	var req collectorpb.ExportTraceServiceRequest
+	if err := protojson.Unmarshal(jsonBody, &req); err != nil {
+		return nil, fmt.Errorf("decode OTLP JSON: %w", err)
+	}
+	b, err := proto.Marshal(&req)
+	if err != nil {
+		return nil, fmt.Errorf("encode OTLP protobuf: %w", err)
+	}
+	return b, nil
+}
+
+func fromOTLP(req *collectorpb.ExportTraceServiceRequest) []*Span {
 	var out []*Span
 	for _, rs := range req.GetResourceSpans() {
 		for _, ss := range rs.GetScopeSpans() {
@@ -78,7 +129,7 @@ func DecodeOTLP(b []byte) ([]*Span, error) {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
-	return out, nil
+	return out
 }
 
 func anyValue(v *commonpb.AnyValue) any {
@@ -115,7 +166,7 @@ func ByWorkflow(spans []*Span) map[string][]*Span {
 	for _, s := range spans {
 		owner := ""
 		for p := s; p != nil; p = byID[p.ParentID] {
-			if p.Name == telemetry.SpanWorkflowHandle {
+			if p.Name == telemetry.SpanStreak {
 				owner = p.Str(telemetry.AttrWorkflow)
 				break
 			}

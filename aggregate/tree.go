@@ -36,31 +36,31 @@ func measureTree(parts map[string][]*Span, name string, created time.Time, closu
 			continue
 		}
 		lp, child := s.Str(telemetry.AttrNode), s.Str(telemetry.AttrChild)
-		spec, err := NodeAt(closure, lp)
+		spec, err := closure.NodeAt(lp)
 		if err != nil || spec.Kind != v1alpha1.NodeKindLaunchPlan {
-			e.Problems = append(e.Problems, fmt.Sprintf("workflow.create from %s, which is not a launch-plan node", lp))
+			e.problem(incomplete("workflow.create from %s, which is not a launch-plan node", lp))
 			continue
 		}
-		sub, err := nestedTemplate(closure, lp, spec)
+		sub, err := closure.Nested(spec)
 		if err != nil {
-			e.Problems = append(e.Problems, err.Error())
+			e.problem(incomplete("launch-plan node %s: %v", lp, err))
 			continue
 		}
 		cc := &v1alpha1.WorkflowClosure{Primary: sub, SubWorkflows: closure.SubWorkflows, Tasks: closure.Tasks}
 		ce, err := measureTree(parts, child, s.End, cc, depth+1)
 		if err != nil {
-			e.Problems = append(e.Problems, fmt.Sprintf("child %s of %s: %v", child, lp, err))
+			e.problem(incomplete("child %s of %s: %v", child, lp, err))
 			continue
 		}
 		for _, p := range ce.Problems {
-			e.Problems = append(e.Problems, fmt.Sprintf("child %s of %s: %s", child, lp, p))
+			e.problem(Problem{Kind: p.Kind, Msg: fmt.Sprintf("child %s of %s: %s", child, lp, p.Msg)})
 		}
 		for _, a := range ce.Attempts {
-			a.Node = join(lp, a.Node)
+			a.Node = v1alpha1.JoinNodePath(lp, a.Node)
 			e.Attempts = append(e.Attempts, a)
 		}
 		for _, n := range ce.Nodes {
-			n.Node = join(lp, n.Node)
+			n.Node = v1alpha1.JoinNodePath(lp, n.Node)
 			e.Nodes = append(e.Nodes, n)
 		}
 		if i, ok := index[lp]; ok {

@@ -15,15 +15,15 @@ import (
 // user are ms offsets on the builder's clock.
 func oneTask(b *spanBuilder, workflow string, at float64, user [2]float64) {
 	wf := map[string]any{telemetry.AttrWorkflow: workflow}
-	h := b.add(nil, telemetry.SpanWorkflowHandle, at, at+10, wf)
-	r := b.add(h, telemetry.SpanWorkflowStreak, at, at+10, nil)
+	h := b.add(nil, telemetry.SpanStreak, at, at+10, wf)
+	r := b.add(h, telemetry.SpanRound, at, at+10, nil)
 	b.add(r, telemetry.SpanNodeHandle, at+1, at+2, node(v1alpha1.StartNodeID, "start", "", "Succeeded", 0))
 	n := b.add(r, telemetry.SpanNodeHandle, at+2, at+5, node("n0", "task", "", "Running", 1))
 	b.add(n, telemetry.SpanPodCreate, at+3, at+4, map[string]any{telemetry.AttrNode: "n0", telemetry.AttrAttempt: int64(1)})
 	b.add(r, telemetry.SpanWorkflowUpdate, at+5, at+10, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
 
-	h2 := b.add(nil, telemetry.SpanWorkflowHandle, user[1]+5, user[1]+20, wf)
-	r2 := b.add(h2, telemetry.SpanWorkflowStreak, user[1]+5, user[1]+20, nil)
+	h2 := b.add(nil, telemetry.SpanStreak, user[1]+5, user[1]+20, wf)
+	r2 := b.add(h2, telemetry.SpanRound, user[1]+5, user[1]+20, nil)
 	a := node("n0", "task", "Running", "Succeeded", 1)
 	a[telemetry.AttrUserStarted] = b.at(user[0]).UnixNano()
 	a[telemetry.AttrUserFinished] = b.at(user[1]).UnixNano()
@@ -50,15 +50,15 @@ func TestMeasureTree(t *testing.T) {
 
 	b := &spanBuilder{t0: time.Unix(1_800_000_000, 0)}
 	pwf := map[string]any{telemetry.AttrWorkflow: "p"}
-	h := b.add(nil, telemetry.SpanWorkflowHandle, 1, 20, pwf)
-	r := b.add(h, telemetry.SpanWorkflowStreak, 1, 20, nil)
+	h := b.add(nil, telemetry.SpanStreak, 1, 20, pwf)
+	r := b.add(h, telemetry.SpanRound, 1, 20, nil)
 	b.add(r, telemetry.SpanNodeHandle, 2, 3, node(v1alpha1.StartNodeID, "start", "", "Succeeded", 0))
 	lp := b.add(r, telemetry.SpanNodeHandle, 3, 9, node("lp0", "launchplan", "", "Running", 0))
 	b.add(lp, telemetry.SpanWorkflowCreate, 4, 8, map[string]any{telemetry.AttrNode: "lp0", telemetry.AttrChild: "c"})
 	b.add(r, telemetry.SpanWorkflowUpdate, 9, 20, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
 	oneTask(b, "c", 30, [2]float64{50, 150})
-	h2 := b.add(nil, telemetry.SpanWorkflowHandle, 200, 230, pwf)
-	r2 := b.add(h2, telemetry.SpanWorkflowStreak, 200, 230, nil)
+	h2 := b.add(nil, telemetry.SpanStreak, 200, 230, pwf)
+	r2 := b.add(h2, telemetry.SpanRound, 200, 230, nil)
 	b.add(r2, telemetry.SpanNodeHandle, 201, 202, node("lp0", "launchplan", "Running", "Succeeded", 0))
 	b.add(r2, telemetry.SpanNodeHandle, 202, 203, node(v1alpha1.EndNodeID, "end", "", "Succeeded", 0))
 	b.add(r2, telemetry.SpanWorkflowUpdate, 203, 230, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Succeeded"})
@@ -107,22 +107,22 @@ func TestMeasureTree(t *testing.T) {
 // update was counted twice.
 func TestMeasureGreedyRound(t *testing.T) {
 	b := &spanBuilder{t0: time.Unix(1_800_000_000, 0)}
-	h := b.add(nil, telemetry.SpanWorkflowHandle, 1, 30, nil)
-	r := b.add(h, telemetry.SpanWorkflowStreak, 1, 30, nil)
+	h := b.add(nil, telemetry.SpanStreak, 1, 30, nil)
+	r := b.add(h, telemetry.SpanRound, 1, 30, nil)
 	b.add(r, telemetry.SpanNodeHandle, 2, 3, node(v1alpha1.StartNodeID, "start", "", "Succeeded", 0))
 	n0 := b.add(r, telemetry.SpanNodeHandle, 3, 6, node("n0", "task", "", "Running", 1))
 	b.add(n0, telemetry.SpanPodCreate, 4, 5, map[string]any{telemetry.AttrNode: "n0", telemetry.AttrAttempt: int64(1)})
 	b.add(r, telemetry.SpanWorkflowUpdate, 6, 30, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
-	h2 := b.add(nil, telemetry.SpanWorkflowHandle, 40, 90, nil)
-	r2 := b.add(h2, telemetry.SpanWorkflowStreak, 40, 90, nil)
+	h2 := b.add(nil, telemetry.SpanStreak, 40, 90, nil)
+	r2 := b.add(h2, telemetry.SpanRound, 40, 90, nil)
 	a := node("n0", "task", "Running", "Succeeded", 1)
 	a[telemetry.AttrUserStarted], a[telemetry.AttrUserFinished] = b.at(10).UnixNano(), b.at(35).UnixNano()
 	b.add(r2, telemetry.SpanNodeHandle, 41, 42, a)
 	n1 := b.add(r2, telemetry.SpanNodeHandle, 42, 46, node("n1", "task", "", "Running", 1))
 	b.add(n1, telemetry.SpanPodCreate, 43, 45, map[string]any{telemetry.AttrNode: "n1", telemetry.AttrAttempt: int64(1)})
 	b.add(r2, telemetry.SpanWorkflowUpdate, 80, 90, map[string]any{telemetry.AttrUpdateResult: "ok"})
-	h3 := b.add(nil, telemetry.SpanWorkflowHandle, 100, 120, nil)
-	r3 := b.add(h3, telemetry.SpanWorkflowStreak, 100, 120, nil)
+	h3 := b.add(nil, telemetry.SpanStreak, 100, 120, nil)
+	r3 := b.add(h3, telemetry.SpanRound, 100, 120, nil)
 	a1 := node("n1", "task", "Running", "Succeeded", 1)
 	a1[telemetry.AttrUserStarted], a1[telemetry.AttrUserFinished] = b.at(50).UnixNano(), b.at(60).UnixNano()
 	b.add(r3, telemetry.SpanNodeHandle, 101, 102, a1)

@@ -307,7 +307,7 @@ func crossCheck(t *testing.T, fams map[string]*dto.MetricFamily, spans []*tracep
 	}{
 		{"pod creates", count(telemetry.SpanPodCreate, "", ""), counter(fams, telemetry.MetricPodCreate)},
 		{"CRD updates", count(telemetry.SpanWorkflowUpdate, "", ""), counter(fams, telemetry.MetricWorkflowUpdate)},
-		{"rounds", count(telemetry.SpanWorkflowStreak, "", ""), counter(fams, telemetry.MetricRounds)},
+		{"rounds", count(telemetry.SpanRound, "", ""), counter(fams, telemetry.MetricRounds)},
 		{"workflow creates", count(telemetry.SpanWorkflowCreate, "", ""), counter(fams, telemetry.MetricWorkflowCreate)},
 		{"blob reads", count(telemetry.SpanBlobRead, "", ""), labelled(telemetry.MetricBlobOperation, telemetry.LabelOp, "read")},
 		{"blob writes", count(telemetry.SpanBlobWrite, "", ""), labelled(telemetry.MetricBlobOperation, telemetry.LabelOp, "write")},

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/benchctl/benchctl/reports/yamlpos"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -151,9 +153,9 @@ func (c NamedConfig) CheckKeys(chartValues map[string]any) error {
 }
 
 // schemaError turns Helm's multi-line schema error into one line per
-// violation, each prefixed with the config file and line of the value when
-// the value came from the file (values from --set have no line).
-func (c NamedConfig) schemaError(err error) error {
+// violation, each naming the input that set the value: a --set flag, a
+// -f file (with its line) or the config file (with its line).
+func (c NamedConfig) schemaError(err error, in inputs) error {
 	var parts []string
 	for _, line := range strings.Split(err.Error(), "\n") {
 		line = strings.TrimSpace(line)
@@ -169,12 +171,8 @@ func (c NamedConfig) schemaError(err error) error {
 				keys = append(keys, name)
 			}
 		}
-		where := c.file
-		if n := c.lookup(keys); n != nil {
-			where = fmt.Sprintf("%s:%d", c.file, n.Line)
-		}
 		field := strings.ReplaceAll(strings.Trim(path, "/"), "/", ".")
-		parts = append(parts, fmt.Sprintf("%s: %s: %s", where, field, msg))
+		parts = append(parts, fmt.Sprintf("%s: %s: %s", in.blame(c, keys), field, msg))
 	}
 	if len(parts) == 0 {
 		return fmt.Errorf("%s: %w", c.file, err)
@@ -182,25 +180,46 @@ func (c NamedConfig) schemaError(err error) error {
 	return fmt.Errorf("%s (checked against the chart's values.schema.json)", strings.Join(parts, "; "))
 }
 
-// lookup finds the key node of a path of mapping keys (its line is the
-// line to point at).
-func (c NamedConfig) lookup(path []string) *yaml.Node {
-	n, key := c.root, (*yaml.Node)(nil)
-	for _, k := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		key = nil
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				key, next = n.Content[i], n.Content[i+1]
-				break
+// inputs are the values a deployment merges over its named config, in
+// the order helm applies them: -f files, then --set and --set-string.
+type inputs struct {
+	files []string
+	set   []string // every --set and --set-string argument
+}
+
+// blame names where the value at keys came from, the last input winning
+// as in helm: the --set argument, the -f file and line, or the config
+// file and line.
+func (in inputs) blame(c NamedConfig, keys []string) string {
+	dotted := strings.Join(keys, ".")
+	for i := len(in.set) - 1; i >= 0; i-- {
+		for _, assign := range strings.Split(in.set[i], ",") {
+			k, _, _ := strings.Cut(assign, "=")
+			k = strings.TrimSpace(k)
+			if k == dotted || strings.HasPrefix(dotted, k+".") || strings.HasPrefix(k, dotted+".") {
+				return "--set " + in.set[i]
 			}
 		}
-		n = next
 	}
-	return key
+	for i := len(in.files) - 1; i >= 0; i-- {
+		b, err := os.ReadFile(in.files[i])
+		if err != nil {
+			continue
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+			continue
+		}
+		if k, _, _, ok := yamlpos.Find(doc.Content[0], dotted); ok && k != nil {
+			return fmt.Sprintf("%s:%d", in.files[i], k.Line)
+		}
+	}
+	if c.root != nil {
+		if k, _, _, ok := yamlpos.Find(c.root, dotted); ok && k != nil {
+			return fmt.Sprintf("%s:%d", c.file, k.Line)
+		}
+	}
+	return c.file
 }
 
 func kindName(k yaml.Kind) string {

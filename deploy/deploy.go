@@ -6,10 +6,7 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +29,7 @@ import (
 
 	"github.com/benchctl/benchctl/controller/config"
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/reports"
 )
 
 // Defaults.
@@ -41,31 +39,25 @@ const (
 	DefaultTimeout   = 3 * time.Minute
 )
 
-// Options says what to deploy where.
+// Options say what to deploy. Prepare checks them without a cluster.
 type Options struct {
-	// Cluster is the target, from the provision store.
-	Cluster *provision.Cluster
-	// Store holds the cluster record; the local host process is added to
-	// it so that teardown stops it.
-	Store *provision.Store
-	// Namespace and Release name the Helm release. Namespace defaults to
-	// "benchctl-<config>" and Release to "benchflow". A config is deployed
-	// at most once per cluster: its name keys the deployment record.
-	Namespace string
-	Release   string
-	// Config is a named config or a values file path (default "default").
-	Config string
 	// Name names this deployment (default: the config's name): its
 	// namespace, its record and its host process. Two deployments of one
 	// config under different names and controller sources are how
 	// branches are compared.
 	Name string
+	// Namespace and Release name the Helm release. Namespace defaults to
+	// "benchctl-<name>" and Release to "benchflow".
+	Namespace string
+	Release   string
+	// Config is a named config or a values file path (default "default").
+	Config string
 	// ValuesFiles (-f), Set (--set) and SetString (--set-string) override
 	// the config, as in helm.
 	ValuesFiles []string
 	Set         []string
 	SetString   []string
-	// Source is where the controller comes from; see ResolveSource.
+	// Source is where the controller comes from; see Source.Resolve.
 	Source Source
 	// ImageRepo is where kind/eks/gke clusters pull benchflow and benchtask
 	// images from (REPO/benchflow:TAG, REPO/benchtask:TAG).
@@ -80,8 +72,8 @@ type Options struct {
 }
 
 // Deployment is the record of a deployed controller, kept in
-// <cluster-dir>/deployments/<config>.yaml. Each config has its own
-// namespace, so several configs can be deployed side by side for A/B runs.
+// <cluster-dir>/deployments/<name>.yaml. Each deployment has its own
+// namespace, so several can run side by side for A/B runs.
 type Deployment struct {
 	// Name is the deployment's name (the config's unless given).
 	Name      string `json:"name"`
@@ -92,11 +84,16 @@ type Deployment struct {
 	// Values are the user-supplied values (config overlay, -f, --set).
 	Values map[string]any `json:"values"`
 	// EffectiveConfig is the controller's configuration after defaults,
-	// as the running controller reports it; ConfigHash is its sha256.
+	// as the running controller reports it.
 	EffectiveConfig string `json:"effectiveConfig"`
-	ConfigHash      string `json:"configHash"`
-	// Endpoint is the controller's HTTP base URL (local; for other
-	// providers Connect opens a port-forward).
+	// Behaviour is EffectiveConfig without what only locates this
+	// deployment (addresses, paths; see Behaviour), and ConfigHash its
+	// hash: two deployments that behave alike hash alike, whatever their
+	// names.
+	Behaviour  map[string]any `json:"behaviour"`
+	ConfigHash string         `json:"configHash"`
+	// Endpoint is the controller's HTTP base URL (host controllers; for
+	// in-cluster ones Connect opens a port-forward).
 	Endpoint   string             `json:"endpoint,omitempty"`
 	Controller ControllerInfo     `json:"controller"`
 	Process    *provision.Process `json:"process,omitempty"`
@@ -111,80 +108,43 @@ type ControllerInfo struct {
 	Source string `json:"source"`
 }
 
-// Deploy installs or upgrades the release and waits for the controller.
-func Deploy(ctx context.Context, opts Options) (*Deployment, error) {
-	if opts.Cluster == nil {
-		return nil, errors.New("deploy: no cluster")
+// Prepared is a deployment that has been checked and is ready to apply:
+// its config loaded, its controller resolved (built once), its chart
+// rendered and its values validated, all without a cluster.
+type Prepared struct {
+	// Options with their defaults filled in.
+	Options Options
+	Named   NamedConfig
+	Build   *ControllerBuild
+	// Values are the user's values: the named config's overlay, then -f,
+	// then --set, as helm merges them.
+	Values map[string]any
+	// Inputs are the chart's values after Values, less what only locates
+	// a deployment; InputsHash is their hash. A resumed run compares them
+	// with what it started with.
+	Inputs     map[string]any
+	InputsHash string
+	chart      *chart.Chart
+}
+
+// Controller is what the prepared build will report about itself.
+func (p *Prepared) Controller() ControllerInfo {
+	return ControllerInfo{Version: p.Build.Version, Commit: p.Build.Commit, Source: p.Build.Source}
+}
+
+// Prepare resolves the config, the controller build and its chart, merges
+// the values, renders the chart and checks the values against its schema
+// and the controller's own config rules, so that a bad input fails before
+// any cluster is touched. A *ConfigError is the user's to fix.
+func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
+	if opts.Config == "" {
+		opts.Config = DefaultConfig
 	}
 	if opts.Release == "" {
 		opts.Release = DefaultRelease
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
-	}
-	start := time.Now()
-	step := func(format string, args ...any) {
-		fmt.Fprintf(opts.Progress, "  %5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
-
-	p, err := prepare(ctx, &opts)
-	if err != nil {
-		return nil, err
-	}
-	named, build, chrt, vals := p.named, p.build, p.chart, p.vals
-
-	local := opts.Cluster.Provider == provision.ProviderLocal
-	var host *hostController
-	if local {
-		if host, err = prepareHost(opts, vals); err != nil {
-			return nil, err
-		}
-	} else if err := setImages(opts, build, vals); err != nil {
-		return nil, err
-	}
-
-	rel, err := helmApply(ctx, opts, chrt, vals, !local)
-	if err != nil {
-		return nil, err
-	}
-	step("helm release %s (revision %d) in namespace %s with config %s", rel.Name, rel.Version, rel.Namespace, named.Name)
-
-	d := &Deployment{
-		Name: opts.Name, Release: opts.Release, Namespace: opts.Namespace, Config: named.Name, Revision: rel.Version,
-		Values: vals, Controller: ControllerInfo{Version: build.Version, Commit: build.Commit, Source: build.Source},
-		DeployedAt: time.Now().UTC(),
-	}
-	if local {
-		if err := host.start(ctx, opts, build, rel.Manifest, d); err != nil {
-			return nil, err
-		}
-		step("controller running on the host (pid %d), %s", d.Process.PID, d.Endpoint)
-	}
-	if err := fetchEffectiveConfig(ctx, opts, d); err != nil {
-		return nil, err
-	}
-	if err := saveDeployment(opts.Cluster, d); err != nil {
-		return nil, err
-	}
-	step("controller ready; effective config sha256:%s", d.ConfigHash[:12])
-	return d, nil
-}
-
-// prepared is a deployment checked and ready to apply.
-type prepared struct {
-	named NamedConfig
-	build *Build
-	chart *chart.Chart
-	vals  map[string]any
-}
-
-// prepare resolves the config, the controller build and its chart, merges
-// the values and checks them against the chart's schema and the
-// controller's own config rules, so that a bad input fails before any
-// cluster is touched. It fills in opts' defaults.
-func prepare(ctx context.Context, opts *Options) (*prepared, error) {
-	if opts.Config == "" {
-		opts.Config = DefaultConfig
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -213,9 +173,14 @@ func prepare(ctx context.Context, opts *Options) (*prepared, error) {
 	if err := named.CheckKeys(chrt.Values); err != nil {
 		return nil, configErr(err)
 	}
+	for _, f := range opts.ValuesFiles {
+		if _, err := os.Stat(f); err != nil {
+			return nil, configErr(fmt.Errorf("-f %s: %w", f, err))
+		}
+	}
 	user, err := (&values.Options{ValueFiles: opts.ValuesFiles, Values: opts.Set, StringValues: opts.SetString}).MergeValues(getter.Providers{})
 	if err != nil {
-		return nil, configErr(fmt.Errorf("values: %w", err))
+		return nil, configErr(fmt.Errorf("--set/-f values: %w", err))
 	}
 	// -f and --set win over the named config, as later -f files do in helm.
 	vals := chartutil.CoalesceTables(user, copyValues(named.Values))
@@ -223,8 +188,9 @@ func prepare(ctx context.Context, opts *Options) (*prepared, error) {
 	if err != nil {
 		return nil, configErr(fmt.Errorf("config %s: %w", named.Name, err))
 	}
+	in := inputs{files: opts.ValuesFiles, set: append(append([]string{}, opts.Set...), opts.SetString...)}
 	if err := chartutil.ValidateAgainstSchema(chrt, full); err != nil {
-		return nil, configErr(named.schemaError(err))
+		return nil, configErr(named.schemaError(err, in))
 	}
 	// The controller loads its config strictly; check it the same way now
 	// rather than when the controller process starts.
@@ -237,52 +203,116 @@ func prepare(ctx context.Context, opts *Options) (*prepared, error) {
 			return nil, configErr(err)
 		}
 	}
-	return &prepared{named: named, build: build, chart: chrt, vals: vals}, nil
-}
-
-// Check validates a deployment's config and values without a cluster.
-func Check(ctx context.Context, opts Options) error {
-	_, err := prepare(ctx, &opts)
-	return err
-}
-
-// Undeploy stops the controller and uninstalls the release. The CRD stays,
-// as Helm never deletes CRDs (they would take every Workflow with them).
-func Undeploy(ctx context.Context, opts Options) error {
-	if opts.Name == "" {
-		opts.Name = DefaultConfig
+	p := &Prepared{Options: opts, Named: named, Build: build, Values: vals, chart: chrt}
+	if p.Inputs, err = chartInputs(full); err != nil {
+		return nil, err
 	}
-	d, err := LoadDeployment(opts.Cluster, opts.Name)
+	if p.InputsHash, err = reports.HashValues(p.Inputs); err != nil {
+		return nil, err
+	}
+	if err := p.render(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// render renders the chart client-side, as helm template does, so that a
+// template that cannot render fails before any cluster is touched.
+func (p *Prepared) render(ctx context.Context) error {
+	in := action.NewInstall(&action.Configuration{})
+	in.DryRun, in.ClientOnly, in.Replace = true, true, true
+	in.ReleaseName, in.Namespace = p.Options.Release, p.Options.Namespace
+	in.IncludeCRDs = true
+	if _, err := in.RunWithContext(ctx, p.chart, copyValues(p.Values)); err != nil {
+		return configErr(fmt.Errorf("config %s: the chart does not render: %w", p.Named.Name, err))
+	}
+	return nil
+}
+
+// Apply installs or upgrades the release on c and waits until the
+// controller is ready. A controller for a cluster without kubelets runs on
+// this host and is recorded with the cluster in store, so that teardown
+// stops it.
+func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provision.Store) (*Deployment, error) {
+	opts := p.Options
+	start := time.Now()
+	step := func(format string, args ...any) {
+		fmt.Fprintf(opts.Progress, "  %5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	vals := copyValues(p.Values)
+	onHost := c.ControllerOnHost()
+	var host *hostController
+	var err error
+	if onHost {
+		if host, err = prepareHost(c, opts.Name, vals); err != nil {
+			return nil, err
+		}
+	} else if err := setImages(c, opts.ImageRepo, p.Build, vals); err != nil {
+		return nil, err
+	}
+	rel, err := helmApply(ctx, c, opts, p.chart, vals, !onHost)
+	if err != nil {
+		return nil, err
+	}
+	step("helm release %s (revision %d) in namespace %s with config %s", rel.Name, rel.Version, rel.Namespace, p.Named.Name)
+
+	d := &Deployment{
+		Name: opts.Name, Release: opts.Release, Namespace: opts.Namespace, Config: p.Named.Name, Revision: rel.Version,
+		Values: p.Values, Controller: p.Controller(), DeployedAt: time.Now().UTC(),
+	}
+	if onHost {
+		if err := host.start(ctx, c, store, opts, p.Build, rel.Manifest, d); err != nil {
+			return nil, err
+		}
+		step("controller running on the host (pid %d), %s", d.Process.PID, d.Endpoint)
+	}
+	if err := fetchEffectiveConfig(ctx, c, d); err != nil {
+		return nil, err
+	}
+	if err := saveDeployment(c, d); err != nil {
+		return nil, err
+	}
+	step("controller ready; config sha256:%s", strings.TrimPrefix(d.ConfigHash, "sha256:")[:12])
+	return d, nil
+}
+
+// Undeploy stops the named deployment's controller and uninstalls its
+// release. The CRD stays, as Helm never deletes CRDs (they would take
+// every Workflow with them).
+func Undeploy(ctx context.Context, c *provision.Cluster, store *provision.Store, name string) error {
+	if name == "" {
+		name = DefaultConfig
+	}
+	d, err := LoadDeployment(c, name)
 	if err != nil {
 		return err
 	}
-	opts.Namespace, opts.Release = d.Namespace, d.Release
 	var errs []error
 	if d.Process != nil {
-		errs = append(errs, stopHost(ctx, opts, *d.Process))
+		errs = append(errs, stopRecorded(ctx, c, store, d.Process.Name))
 	}
-	cfg, err := actionConfig(opts)
+	cfg, err := actionConfig(c, d.Namespace)
 	if err != nil {
 		return err
 	}
 	un := action.NewUninstall(cfg)
-	un.Wait = opts.Cluster.Provider != provision.ProviderLocal
+	un.Wait = !c.ControllerOnHost()
 	un.Timeout = DefaultTimeout
-	if _, err := un.Run(opts.Release); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
-		errs = append(errs, fmt.Errorf("helm uninstall %s: %w", opts.Release, err))
+	if _, err := un.Run(d.Release); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+		errs = append(errs, fmt.Errorf("helm uninstall %s: %w", d.Release, err))
 	}
-	errs = append(errs, os.Remove(deploymentPath(opts.Cluster, d.Name)))
+	errs = append(errs, os.Remove(deploymentPath(c, d.Name)))
 	return errors.Join(errs...)
 }
 
 // actionConfig builds a Helm action configuration for the cluster and
 // namespace, storing releases as Secrets like the helm CLI.
-func actionConfig(opts Options) (*action.Configuration, error) {
+func actionConfig(c *provision.Cluster, namespace string) (*action.Configuration, error) {
 	flags := genericclioptions.NewConfigFlags(false)
-	kc, ns := opts.Cluster.Kubeconfig, opts.Namespace
+	kc, ns := c.Kubeconfig, namespace
 	flags.KubeConfig, flags.Namespace = &kc, &ns
-	if opts.Cluster.Context != "" {
-		ctxName := opts.Cluster.Context
+	if c.Context != "" {
+		ctxName := c.Context
 		flags.Context = &ctxName
 	}
 	cfg := new(action.Configuration)
@@ -293,12 +323,12 @@ func actionConfig(opts Options) (*action.Configuration, error) {
 }
 
 // helmApply installs the release, or upgrades it when it exists.
-func helmApply(ctx context.Context, opts Options, chrt *chart.Chart, vals map[string]any, wait bool) (*releaseInfo, error) {
-	cfg, err := actionConfig(opts)
+func helmApply(ctx context.Context, c *provision.Cluster, opts Options, chrt *chart.Chart, vals map[string]any, wait bool) (*releaseInfo, error) {
+	cfg, err := actionConfig(c, opts.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	skipCRDs := opts.Cluster.Provider == provision.ProviderExisting && !opts.InstallCRDs
+	skipCRDs := !c.Owned() && !opts.InstallCRDs
 	_, getErr := action.NewGet(cfg).Run(opts.Release)
 	switch {
 	case errors.Is(getErr, driver.ErrReleaseNotFound):
@@ -309,7 +339,7 @@ func helmApply(ctx context.Context, opts Options, chrt *chart.Chart, vals map[st
 		in.SkipCRDs = skipCRDs
 		rel, err := in.RunWithContext(ctx, chrt, vals)
 		if err != nil {
-			return nil, helmError("install", opts, err)
+			return nil, helmError("install", c, opts, err)
 		}
 		return &releaseInfo{Name: rel.Name, Namespace: rel.Namespace, Version: rel.Version, Manifest: rel.Manifest}, nil
 	case getErr != nil:
@@ -322,7 +352,7 @@ func helmApply(ctx context.Context, opts Options, chrt *chart.Chart, vals map[st
 		up.ResetValues = true
 		rel, err := up.RunWithContext(ctx, opts.Release, chrt, vals)
 		if err != nil {
-			return nil, helmError("upgrade", opts, err)
+			return nil, helmError("upgrade", c, opts, err)
 		}
 		return &releaseInfo{Name: rel.Name, Namespace: rel.Namespace, Version: rel.Version, Manifest: rel.Manifest}, nil
 	}
@@ -335,13 +365,13 @@ type releaseInfo struct {
 }
 
 // helmError adds what a user needs to act on a failed helm call.
-func helmError(verb string, opts Options, err error) error {
+func helmError(verb string, c *provision.Cluster, opts Options, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "values don't meet the specifications of the schema"):
 		return configErr(fmt.Errorf("config %s: the values do not match the chart's values.schema.json:\n%w", opts.Config, err))
 	case strings.Contains(msg, "no matches for kind \"Workflow\""):
-		return fmt.Errorf("the Workflow CRD is not installed on cluster %s; pass --install-crds to let benchctl install it (a cluster-scoped change): %w", opts.Cluster.Name, err)
+		return fmt.Errorf("the Workflow CRD is not installed on cluster %s; pass --install-crds to let benchctl install it (a cluster-scoped change): %w", c.Name, err)
 	}
 	return fmt.Errorf("helm %s %s: %w", verb, opts.Release, err)
 }
@@ -394,9 +424,4 @@ func loadChartFS(fsys fs.FS) (*chart.Chart, error) {
 		return nil, fmt.Errorf("load chart: %w", err)
 	}
 	return c, nil
-}
-
-func hashConfig(b []byte) string {
-	sum := sha256.Sum256(bytes.TrimSpace(b))
-	return hex.EncodeToString(sum[:])
 }

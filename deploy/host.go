@@ -46,13 +46,13 @@ type hostController struct {
 // prepareHost picks the controller's loopback address and blobstore
 // directory and forces the values that make the rendered config run on the
 // host.
-func prepareHost(opts Options, vals map[string]any) (*hostController, error) {
+func prepareHost(c *provision.Cluster, name string, vals map[string]any) (*hostController, error) {
 	ports, err := local.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
 	h := &hostController{
-		dir:     filepath.Join(opts.Cluster.Dir, "controllers", opts.Name),
+		dir:     filepath.Join(c.Dir, "controllers", name),
 		address: "127.0.0.1:" + strconv.Itoa(ports[0]),
 	}
 	if err := os.MkdirAll(h.dir, 0o700); err != nil {
@@ -70,7 +70,7 @@ func prepareHost(opts Options, vals map[string]any) (*hostController, error) {
 // start writes the rendered config, gets a token for the chart's service
 // account (so the controller runs with exactly the chart's RBAC), starts
 // the process and waits for /readyz.
-func (h *hostController) start(ctx context.Context, opts Options, build *Build, manifest string, d *Deployment) error {
+func (h *hostController) start(ctx context.Context, c *provision.Cluster, store *provision.Store, opts Options, build *ControllerBuild, manifest string, d *Deployment) error {
 	cm, sa, err := manifestObjects(manifest)
 	if err != nil {
 		return err
@@ -80,21 +80,21 @@ func (h *hostController) start(ctx context.Context, opts Options, build *Build, 
 	}
 	cfgPath := filepath.Join(h.dir, "config.yaml")
 	for _, v := range cm.Data {
-		if err := os.WriteFile(cfgPath, []byte(v), 0o600); err != nil {
+		if err := provision.WriteFile0600(cfgPath, []byte(v)); err != nil {
 			return fmt.Errorf("write controller config: %w", err)
 		}
 	}
-	kubeconfig, err := saKubeconfig(ctx, opts.Cluster, opts.Namespace, sa, filepath.Join(h.dir, "kubeconfig"))
+	kubeconfig, err := saKubeconfig(ctx, c, opts.Namespace, sa, filepath.Join(h.dir, "kubeconfig"))
 	if err != nil {
 		return err
 	}
 
 	name := hostProcessName(opts.Name)
-	if err := stopRecorded(ctx, opts, name); err != nil {
+	if err := stopRecorded(ctx, c, store, name); err != nil {
 		return err
 	}
 	args := append(append([]string{}, build.Command[1:]...), "--config", cfgPath, "--kubeconfig", kubeconfig, "--namespace", opts.Namespace)
-	logPath := filepath.Join(opts.Cluster.Dir, "logs", name+".log")
+	logPath := filepath.Join(c.Dir, "logs", name+".log")
 	_ = os.Remove(logPath)
 	r, err := local.StartProcess(name, build.Command[0], args, logPath)
 	if err != nil {
@@ -103,8 +103,8 @@ func (h *hostController) start(ctx context.Context, opts Options, build *Build, 
 	d.Process = &r.Proc
 	d.Endpoint = "http://" + h.address
 	// Record the process with the cluster so teardown stops it too.
-	opts.Cluster.Processes = append(opts.Cluster.Processes, r.Proc)
-	if err := opts.Store.Save(opts.Cluster); err != nil {
+	c.Processes = append(c.Processes, r.Proc)
+	if err := store.Save(c); err != nil {
 		return err
 	}
 
@@ -137,26 +137,22 @@ func hostProcessName(name string) string { return "benchflow-" + name }
 
 // stopRecorded stops a host process of this name recorded with the
 // cluster (a previous deploy of the same release) and forgets it.
-func stopRecorded(ctx context.Context, opts Options, name string) error {
+func stopRecorded(ctx context.Context, c *provision.Cluster, store *provision.Store, name string) error {
 	var keep []provision.Process
 	var errs []error
-	for _, p := range opts.Cluster.Processes {
+	for _, p := range c.Processes {
 		if p.Name == name {
 			errs = append(errs, local.StopProcess(ctx, p, 10*time.Second))
 			continue
 		}
 		keep = append(keep, p)
 	}
-	if len(keep) == len(opts.Cluster.Processes) {
+	if len(keep) == len(c.Processes) {
 		return nil
 	}
-	opts.Cluster.Processes = keep
-	errs = append(errs, opts.Store.Save(opts.Cluster))
+	c.Processes = keep
+	errs = append(errs, store.Save(c))
 	return errors.Join(errs...)
-}
-
-func stopHost(ctx context.Context, opts Options, p provision.Process) error {
-	return stopRecorded(ctx, opts, p.Name)
 }
 
 // manifestObjects finds the controller's ConfigMap and ServiceAccount in a
@@ -195,13 +191,9 @@ func manifestObjects(manifest string) (*corev1.ConfigMap, string, error) {
 // saKubeconfig writes (mode 0600) a kubeconfig that authenticates as the
 // chart's service account with a token from the TokenRequest API.
 func saKubeconfig(ctx context.Context, c *provision.Cluster, ns, sa, path string) (string, error) {
-	raw, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	rc, err := c.RESTConfig()
 	if err != nil {
-		return "", fmt.Errorf("load kubeconfig %s: %w", c.Kubeconfig, err)
-	}
-	rc, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
-	if err != nil {
-		return "", fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
+		return "", err
 	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
@@ -223,7 +215,7 @@ func saKubeconfig(ctx context.Context, c *provision.Cluster, ns, sa, path string
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := provision.WriteFile0600(path, b); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return path, nil

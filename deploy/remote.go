@@ -10,17 +10,16 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/benchctl/benchctl/reports"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	"sigs.k8s.io/yaml"
@@ -29,51 +28,21 @@ import (
 	"github.com/benchctl/benchctl/provision"
 )
 
-// ImageLoader loads an image archive into a cluster (kind).
-type ImageLoader interface {
-	LoadImages(ctx context.Context, c *provision.Cluster, archive string) error
-}
-
 // setImages points the chart at images the cluster can pull. kind gets
 // images built here and loaded into its nodes; cloud and existing clusters
 // pull from --image-repo.
-func setImages(opts Options, build *Build, vals map[string]any) error {
+func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, vals map[string]any) error {
 	tag := build.Commit
-	repo := strings.TrimSuffix(opts.ImageRepo, "/")
+	repo := strings.TrimSuffix(imageRepo, "/")
 	if repo == "" {
-		if opts.Cluster.Provider != provision.ProviderKind {
-			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s and REPO/benchtask:%s (build and push them with 'make images IMAGE_REPO=REPO')", opts.Cluster.Provider, tag, tag)
+		if c.Provider != provision.ProviderKind {
+			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s and REPO/benchtask:%s, which you push there yourself", c.Provider, tag, tag)
 		}
 		return errors.New("kind: building the controller images needs Docker (docker build), and loading them uses kind's node image loader; no container engine is available here. Pass --image-repo with prebuilt images instead")
 	}
 	setValue(vals, valImageRepo, repo+"/benchflow")
 	setValue(vals, valImageTag, tag)
 	setValue(vals, valTaskImage, repo+"/benchtask:"+tag)
-	return nil
-}
-
-// BuildImages builds the benchflow and benchtask images of a source tree
-// with docker and saves them into one archive for kind. It fails with a
-// message naming Docker when no engine runs.
-func BuildImages(ctx context.Context, tree, tag, archive string) error {
-	if _, err := exec.LookPath("docker"); err != nil {
-		return errors.New("building images needs the docker CLI and a running Docker engine; neither was found")
-	}
-	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		return fmt.Errorf("building images needs a running Docker engine; `docker info` said: %s", strings.TrimSpace(string(out)))
-	}
-	var refs []string
-	for _, img := range []string{"benchflow", "benchtask"} {
-		ref := "benchctl.local/" + img + ":" + tag
-		cmd := exec.CommandContext(ctx, "docker", "build", "-f", filepath.Join(tree, "controller", "Dockerfile."+img), "-t", ref, tree)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("docker build %s: %w\n%s", img, err, out)
-		}
-		refs = append(refs, ref)
-	}
-	if out, err := exec.CommandContext(ctx, "docker", append([]string{"save", "-o", archive}, refs...)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("docker save: %w\n%s", err, out)
-	}
 	return nil
 }
 
@@ -84,7 +53,7 @@ func Connect(ctx context.Context, c *provision.Cluster, d *Deployment) (endpoint
 	if d.Endpoint != "" {
 		return d.Endpoint, func() {}, nil
 	}
-	rc, err := restConfig(c)
+	rc, err := c.RESTConfig()
 	if err != nil {
 		return "", nil, err
 	}
@@ -157,22 +126,10 @@ func controllerPort(d *Deployment) (int, error) {
 	return strconv.Atoi(port)
 }
 
-func restConfig(c *provision.Cluster) (*rest.Config, error) {
-	raw, err := clientcmd.LoadFromFile(c.Kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %s: %w", c.Kubeconfig, err)
-	}
-	rc, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
-	}
-	return rc, nil
-}
-
 // fetchEffectiveConfig asks the running controller for its configuration
 // after defaults: what the report records and hashes.
-func fetchEffectiveConfig(ctx context.Context, opts Options, d *Deployment) error {
-	endpoint, stop, err := Connect(ctx, opts.Cluster, d)
+func fetchEffectiveConfig(ctx context.Context, c *provision.Cluster, d *Deployment) error {
+	endpoint, stop, err := Connect(ctx, c, d)
 	if err != nil {
 		return err
 	}
@@ -182,7 +139,12 @@ func fetchEffectiveConfig(ctx context.Context, opts Options, d *Deployment) erro
 		return fmt.Errorf("controller config: %w", err)
 	}
 	d.EffectiveConfig = string(body)
-	d.ConfigHash = hashConfig(body)
+	if d.Behaviour, err = Behaviour(body); err != nil {
+		return fmt.Errorf("controller config: %w", err)
+	}
+	if d.ConfigHash, err = reports.HashValues(d.Behaviour); err != nil {
+		return err
+	}
 	if v, err := httpGet(ctx, endpoint+telemetry.PathVersion); err == nil {
 		var info struct {
 			Version string `json:"version"`
@@ -235,10 +197,10 @@ func saveDeployment(c *provision.Cluster, d *Deployment) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
+	if err := provision.WriteFile0600(p, b); err != nil {
 		return fmt.Errorf("write deployment record: %w", err)
 	}
-	return os.Rename(p+".tmp", p)
+	return nil
 }
 
 // LoadDeployment reads the record of a deployment on the cluster.
@@ -255,29 +217,4 @@ func LoadDeployment(c *provision.Cluster, name string) (*Deployment, error) {
 		return nil, fmt.Errorf("%s: %w", deploymentPath(c, name), err)
 	}
 	return &d, nil
-}
-
-// Deployments lists the deployments on the cluster.
-func Deployments(c *provision.Cluster) ([]*Deployment, error) {
-	entries, err := os.ReadDir(filepath.Join(c.Dir, "deployments"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []*Deployment
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".yaml")
-		if !ok {
-			continue
-		}
-		rel, _ := url.PathUnescape(name)
-		d, err := LoadDeployment(c, rel)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, nil
 }

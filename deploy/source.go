@@ -36,8 +36,8 @@ type Source struct {
 	RepoDir string
 }
 
-// Build is a resolved controller: how to run it and its chart.
-type Build struct {
+// ControllerBuild is a resolved controller: how to run it and its chart.
+type ControllerBuild struct {
 	// Command runs the controller; deploy appends its flags.
 	Command []string
 	Version string
@@ -47,7 +47,7 @@ type Build struct {
 }
 
 // LoadChart loads the chart that belongs to this controller build.
-func (b *Build) LoadChart() (*chart.Chart, error) {
+func (b *ControllerBuild) LoadChart() (*chart.Chart, error) {
 	if b.chartFS == nil {
 		return nil, errors.New("no chart for this controller build")
 	}
@@ -57,12 +57,12 @@ func (b *Build) LoadChart() (*chart.Chart, error) {
 const modulePath = "github.com/benchctl/benchctl"
 
 // Resolve finds or builds the controller.
-func (s Source) Resolve(ctx context.Context, progress io.Writer) (*Build, error) {
+func (s Source) Resolve(ctx context.Context, progress io.Writer) (*ControllerBuild, error) {
 	if s.Spec == "" {
 		if len(s.Bundled) == 0 || s.BundledChart == nil {
 			return nil, errors.New("no bundled controller in this build of benchctl; use --controller-source DIR|REF")
 		}
-		return &Build{Command: s.Bundled, Version: s.BundledVersion, Commit: s.BundledCommit, Source: "bundled", chartFS: s.BundledChart}, nil
+		return &ControllerBuild{Command: s.Bundled, Version: s.BundledVersion, Commit: s.BundledCommit, Source: "bundled", chartFS: s.BundledChart}, nil
 	}
 	if st, err := os.Stat(s.Spec); err == nil && st.IsDir() {
 		return s.buildDir(ctx, s.Spec, progress)
@@ -73,7 +73,7 @@ func (s Source) Resolve(ctx context.Context, progress io.Writer) (*Build, error)
 // buildDir builds the controller of a source tree. Dirty trees are built
 // every time (the Go build cache keeps that quick); the commit is marked
 // "-dirty" so a report never claims a clean commit it did not run.
-func (s Source) buildDir(ctx context.Context, dir string, progress io.Writer) (*Build, error) {
+func (s Source) buildDir(ctx context.Context, dir string, progress io.Writer) (*ControllerBuild, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -92,12 +92,12 @@ func (s Source) buildDir(ctx context.Context, dir string, progress io.Writer) (*
 	if err := goBuild(ctx, dir, out, commit, progress); err != nil {
 		return nil, err
 	}
-	return &Build{Command: []string{out}, Version: commit, Commit: commit, Source: dir, chartFS: os.DirFS(filepath.Join(dir, "controller", "chart"))}, nil
+	return &ControllerBuild{Command: []string{out}, Version: commit, Commit: commit, Source: dir, chartFS: os.DirFS(filepath.Join(dir, "controller", "chart"))}, nil
 }
 
 // buildRef checks the ref out into a cached worktree and builds it once
 // per commit.
-func (s Source) buildRef(ctx context.Context, progress io.Writer) (*Build, error) {
+func (s Source) buildRef(ctx context.Context, progress io.Writer) (*ControllerBuild, error) {
 	repo := s.RepoDir
 	if repo == "" {
 		repo = "."
@@ -123,7 +123,7 @@ func (s Source) buildRef(ctx context.Context, progress io.Writer) (*Build, error
 			return nil, err
 		}
 	}
-	return &Build{Command: []string{out}, Version: s.Spec, Commit: sha[:12], Source: s.Spec, chartFS: os.DirFS(filepath.Join(wt, "controller", "chart"))}, nil
+	return &ControllerBuild{Command: []string{out}, Version: s.Spec, Commit: sha[:12], Source: s.Spec, chartFS: os.DirFS(filepath.Join(wt, "controller", "chart"))}, nil
 }
 
 func checkModule(dir string) error {

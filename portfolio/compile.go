@@ -19,8 +19,8 @@ const (
 	LabelBenchmark = v1alpha1.Domain + "/benchmark"
 	// LabelRun is the run ID, so a resumed run finds its leftovers.
 	LabelRun = v1alpha1.Domain + "/run"
-	// LabelConfig is the target's config name.
-	LabelConfig = v1alpha1.Domain + "/config"
+	// LabelTarget is the deployment (target) the execution ran on.
+	LabelTarget = v1alpha1.Domain + "/target"
 )
 
 // Closure task names.
@@ -375,26 +375,19 @@ func countNode(c *v1alpha1.WorkflowClosure, n v1alpha1.NodeSpec) Counts {
 			size = int(n.Map.Size)
 		}
 		return Counts{Nodes: 1, MapItems: size, Pods: size, CacheablePods: cacheable(n.Task, size), Depth: 1, NodeEvents: 2, TaskEvents: 2 * size}
-	case v1alpha1.NodeKindDynamic:
-		out := Counts{Nodes: 1, DynamicNodes: 1, Pods: 1, CacheablePods: cacheable(n.Task, 1), NodeEvents: 2, TaskEvents: 2}
-		if n.Dynamic != nil {
-			sub := countTemplate(c, v1alpha1.ExpandDynamic(n.Task, *n.Dynamic))
-			out.add(sub)
-			out.Depth = 1 + sub.Depth
-		}
-		return out
-	case v1alpha1.NodeKindSubWorkflow:
-		sub := countTemplate(c, c.SubWorkflows[n.SubWorkflow])
-		out := Counts{Nodes: 1, SubWorkflows: 1, NodeEvents: 2}
-		out.add(sub)
-		out.Depth = sub.Depth
-		return out
-	case v1alpha1.NodeKindLaunchPlan:
-		out := Counts{Nodes: 1, Children: 1, NodeEvents: 2, WorkflowEvents: 2}
-		if n.LaunchPlan != nil {
-			sub := countTemplate(c, c.SubWorkflows[n.LaunchPlan.Workflow])
+	case v1alpha1.NodeKindDynamic, v1alpha1.NodeKindSubWorkflow, v1alpha1.NodeKindLaunchPlan:
+		out := map[v1alpha1.NodeKind]Counts{
+			v1alpha1.NodeKindDynamic:     {Nodes: 1, DynamicNodes: 1, Pods: 1, CacheablePods: cacheable(n.Task, 1), NodeEvents: 2, TaskEvents: 2},
+			v1alpha1.NodeKindSubWorkflow: {Nodes: 1, SubWorkflows: 1, NodeEvents: 2},
+			v1alpha1.NodeKindLaunchPlan:  {Nodes: 1, Children: 1, NodeEvents: 2, WorkflowEvents: 2},
+		}[n.Kind]
+		if nested, err := c.Nested(n); err == nil {
+			sub := countTemplate(c, nested)
 			out.add(sub)
 			out.Depth = sub.Depth
+			if n.Kind == v1alpha1.NodeKindDynamic {
+				out.Depth++ // the generator runs before its sub-DAG
+			}
 		}
 		return out
 	}

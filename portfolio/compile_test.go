@@ -268,7 +268,7 @@ func TestPlanInterleaves(t *testing.T) {
 		if p.Warmup {
 			kind = "w"
 		}
-		got = append(got, fmt.Sprintf("%s/%s/%s%d", p.Workflow, p.Config, kind, p.Repetition))
+		got = append(got, fmt.Sprintf("%s/%s/%s%d", p.Workflow, p.Target, kind, p.Repetition))
 	}
 	want := []string{"x/a/w1", "x/b/w1", "x/a/r1", "x/b/r1", "x/b/r2", "x/a/r2", "y/a/r1", "y/b/r1"}
 	if !slices.Equal(got, want) {

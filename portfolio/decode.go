@@ -357,19 +357,6 @@ func withoutKey(n *yaml.Node, key string) *yaml.Node {
 	return &out
 }
 
-// lookup returns the value of key in mapping n, or nil.
-func lookup(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
 // collect adds n and every node below it to set, tagged with origin.
 func collect(n *yaml.Node, origin string, set map[*yaml.Node]string) {
 	if n == nil {

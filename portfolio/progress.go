@@ -4,91 +4,203 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
+
+	"github.com/benchctl/benchctl/portfolio/rundir"
 )
 
-// progress reports the run: on a terminal, a live status line with an ETA
-// under the finished executions; otherwise one plain line per finished
-// execution, which logs and CI keep readably.
-type progress struct {
-	w     io.Writer
-	tty   bool
-	plan  []PlanEntry
-	total int
+// Prior costs of one execution, measured on a 2-core machine with the
+// local cluster (the default tier's executions, harness collection
+// included): what an execution costs per serial step, per pod and per
+// node before anything of this run has been measured. The estimator
+// scales them by what the run measures, so their absolute size matters
+// less than their proportions.
+const (
+	priorBase    = 600 * time.Millisecond
+	priorPerStep = 40 * time.Millisecond
+	priorPerPod  = 14 * time.Millisecond
+	priorPerNode = 4 * time.Millisecond
+)
 
-	mu       sync.Mutex
-	finished int
-	// took holds the durations of finished executions per workflow, which
-	// predict the remaining ones of the same workflow.
-	took    map[string][]time.Duration
-	all     []time.Duration
-	current *PlanEntry
-	since   time.Time
-	next    int // plan index of the current execution
-	quit    chan struct{}
-	wg      sync.WaitGroup
+// estimator predicts how long the remaining executions take. A workflow
+// already measured in this run takes the median of its executions; one
+// not yet measured takes a cost derived from its shape (serial steps,
+// pods and nodes, and its declared user time along the longest chain),
+// scaled by how the measured workflows compared with their own shapes.
+type estimator struct {
+	prior map[string]time.Duration // shape cost, without user time
+	user  map[string]time.Duration // declared user time on the longest chain
+	took  map[string][]time.Duration
 }
 
-func newProgress(w io.Writer, plan []PlanEntry, done map[int]*Record) *progress {
-	p := &progress{w: w, plan: plan, total: len(plan), took: map[string][]time.Duration{}, quit: make(chan struct{})}
+func newEstimator(c *Compiled) *estimator {
+	e := &estimator{prior: map[string]time.Duration{}, user: map[string]time.Duration{}, took: map[string][]time.Duration{}}
+	if c == nil {
+		return e
+	}
+	for _, w := range c.Workflows {
+		n := w.Counts
+		e.prior[w.Name] = priorBase + time.Duration(n.Depth)*priorPerStep + time.Duration(n.Pods)*priorPerPod + time.Duration(n.Nodes)*priorPerNode
+		if w.Template != nil && w.Template.Spec.Closure != nil {
+			if t, ok := w.Template.Spec.Closure.Tasks[TaskName]; ok {
+				e.user[w.Name] = time.Duration(n.Depth) * t.Duration.Duration
+			}
+		}
+	}
+	return e
+}
+
+func (e *estimator) add(workflow string, d time.Duration) {
+	e.took[workflow] = append(e.took[workflow], d)
+}
+
+// scale is measured over predicted shape cost, over measured workflows.
+func (e *estimator) scale() float64 {
+	var measured, predicted time.Duration
+	for w, ds := range e.took {
+		if p := e.prior[w]; p > 0 {
+			measured += max(median(ds)-e.user[w], 0)
+			predicted += p
+		}
+	}
+	if predicted == 0 || measured == 0 {
+		return 1
+	}
+	return float64(measured) / float64(predicted)
+}
+
+// predict is the expected duration of one execution of workflow.
+func (e *estimator) predict(workflow string, scale float64) time.Duration {
+	if ds := e.took[workflow]; len(ds) > 0 {
+		return median(ds)
+	}
+	if _, known := e.prior[workflow]; !known {
+		// No shape to go by: the median of everything measured.
+		var all []time.Duration
+		for _, ds := range e.took {
+			all = append(all, ds...)
+		}
+		return median(all)
+	}
+	return time.Duration(scale*float64(e.prior[workflow])) + e.user[workflow]
+}
+
+// remaining predicts the entries left; the one running for elapsed
+// counts what it is expected to have left.
+func (e *estimator) remaining(left []rundir.PlanEntry, current *rundir.PlanEntry, elapsed time.Duration) time.Duration {
+	s := e.scale()
+	var total time.Duration
+	for _, p := range left {
+		total += e.predict(p.Workflow, s)
+	}
+	if current != nil {
+		total += max(e.predict(current.Workflow, s)-elapsed, 0)
+	}
+	return total
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// progress reports the run: on a terminal, a live progress bar with the
+// running execution and an ETA under the finished executions' lines;
+// otherwise one plain line per finished execution, which logs and CI keep
+// readably.
+type progress struct {
+	w    io.Writer
+	plan []rundir.PlanEntry
+	est  *estimator
+
+	mu       sync.Mutex
+	done     map[int]bool
+	finished int
+	current  *rundir.PlanEntry
+	since    time.Time
+
+	// On a terminal: the bar, and the writer that prints above it.
+	mpb *mpb.Progress
+	bar *mpb.Bar
+}
+
+func newProgress(w io.Writer, c *Compiled, plan []rundir.PlanEntry, done map[int]*rundir.Record) *progress {
+	p := &progress{w: w, plan: plan, est: newEstimator(c), done: map[int]bool{}}
+	for _, e := range plan {
+		if rec, ok := done[e.Seq]; ok {
+			p.done[e.Seq] = true
+			p.finished++
+			if rec.Ended > rec.Began {
+				p.est.add(rec.Workflow, time.Duration(rec.Ended-rec.Began))
+			}
+		}
+	}
 	if w == nil {
 		return p
 	}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
-	for _, e := range plan {
-		if rec, ok := done[e.Seq]; ok {
-			p.finished++
-			p.record(rec)
-		}
+		p.startBar(f)
 	}
 	if p.finished > 0 {
-		p.printf("resuming: %d of %d executions already recorded\n", p.finished, p.total)
-	}
-	if p.tty {
-		p.wg.Add(1)
-		go p.tick()
+		p.println(fmt.Sprintf("resuming: %d of %d executions already recorded", p.finished, len(plan)))
 	}
 	return p
 }
 
-func (p *progress) record(rec *Record) {
-	if rec.Ended <= rec.Began {
-		return
-	}
-	d := time.Duration(rec.Ended - rec.Began)
-	p.took[rec.Workflow] = append(p.took[rec.Workflow], d)
-	p.all = append(p.all, d)
+func (p *progress) startBar(w io.Writer) {
+	p.mpb = mpb.New(mpb.WithOutput(w), mpb.WithWidth(30), mpb.WithRefreshRate(500*time.Millisecond))
+	p.bar = p.mpb.New(int64(len(p.plan)), mpb.BarStyle(),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return fmt.Sprintf("[%d/%d]", p.finished, len(p.plan))
+		}, decor.WCSyncSpaceR)),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return p.status()
+		})))
+	p.bar.SetCurrent(int64(p.finished))
 }
 
-func (p *progress) start(e PlanEntry) {
-	if p.w == nil {
-		return
+// status is the running execution and the ETA (the bar's tail).
+func (p *progress) status() string {
+	if p.current == nil {
+		return ""
 	}
+	eta := fmtDur(p.eta())
+	return fmt.Sprintf("running %s %s %s  %s  ETA %s", p.current.Workflow, p.current.Target,
+		repLabel(*p.current, p.plan), fmtDur(time.Since(p.since)), eta)
+}
+
+func (p *progress) start(e rundir.PlanEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.current, p.since = &e, time.Now()
-	for i, pe := range p.plan {
-		if pe.Seq == e.Seq {
-			p.next = i
-		}
-	}
-	p.status()
 }
 
-func (p *progress) finish(rec *Record) {
-	if p.w == nil {
-		return
-	}
+func (p *progress) finish(rec *rundir.Record) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.finished++
-	p.record(rec)
+	p.done[rec.Seq] = true
+	took := time.Duration(rec.Ended - rec.Began)
+	if took > 0 {
+		p.est.add(rec.Workflow, took)
+	}
 	p.current = nil
 	outcome := string(rec.Phase)
 	switch {
@@ -97,107 +209,56 @@ func (p *progress) finish(rec *Record) {
 	case outcome == "":
 		outcome = "FAILED"
 	}
-	line := fmt.Sprintf("[%*d/%d] %-22s %-10s %-12s %-9s %8s", len(fmt.Sprint(p.total)), p.finished, p.total,
-		rec.Workflow, rec.Config, repLabel(rec.PlanEntry, p.plan), outcome, fmtDur(time.Duration(rec.Ended-rec.Began)))
+	line := fmt.Sprintf("[%*d/%d] %-22s %-10s %-12s %-9s %8s", len(fmt.Sprint(len(p.plan))), p.finished, len(p.plan),
+		rec.Workflow, rec.Target, repLabel(rec.PlanEntry, p.plan), outcome, fmtDur(took))
 	if rec.Error != "" && (rec.Phase != "Succeeded" || rec.TimedOut) {
 		line += "  " + firstLine(rec.Error)
 	}
-	if eta, ok := p.eta(); ok && p.finished < p.total {
-		line += "  ETA " + fmtDur(eta)
+	if p.finished < len(p.plan) {
+		line += "  ETA " + fmtDur(p.eta())
 	}
-	p.clear()
-	fmt.Fprintln(p.w, line)
-	p.status()
-}
-
-// eta predicts the time left: each remaining execution takes the mean of
-// its workflow's finished ones, or of all finished ones if none yet.
-func (p *progress) eta() (time.Duration, bool) {
-	if len(p.all) == 0 {
-		return 0, false
-	}
-	var left time.Duration
-	start := p.next
-	if p.current == nil {
-		start = p.next + 1
-	}
-	for _, e := range p.plan[min(start, len(p.plan)):] {
-		left += mean(p.took[e.Workflow], mean(p.all, 0))
-	}
-	if p.current != nil {
-		left -= min(time.Since(p.since), mean(p.took[p.current.Workflow], mean(p.all, 0)))
-	}
-	return max(left, 0), true
-}
-
-func mean(ds []time.Duration, fallback time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return fallback
-	}
-	var s time.Duration
-	for _, d := range ds {
-		s += d
-	}
-	return s / time.Duration(len(ds))
-}
-
-// status redraws the live line (terminal only).
-func (p *progress) status() {
-	if !p.tty || p.current == nil {
-		return
-	}
-	eta := "ETA --"
-	if d, ok := p.eta(); ok {
-		eta = "ETA " + fmtDur(d)
-	}
-	p.clear()
-	fmt.Fprintf(p.w, "[%d/%d] running %s %s %s  %s  %s", p.finished+1, p.total, p.current.Workflow, p.current.Config,
-		repLabel(*p.current, p.plan), fmtDur(time.Since(p.since)), eta)
-}
-
-func (p *progress) clear() {
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
+	p.mu.Unlock()
+	p.println(line)
+	if p.bar != nil {
+		p.bar.Increment()
 	}
 }
 
-func (p *progress) tick() {
-	defer p.wg.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.quit:
-			return
-		case <-t.C:
-			p.mu.Lock()
-			p.status()
-			p.mu.Unlock()
+// eta is the predicted time left; the caller holds mu.
+func (p *progress) eta() time.Duration {
+	var left []rundir.PlanEntry
+	for _, e := range p.plan {
+		if !p.done[e.Seq] && (p.current == nil || e.Seq != p.current.Seq) {
+			left = append(left, e)
 		}
+	}
+	return p.est.remaining(left, p.current, time.Since(p.since))
+}
+
+// println prints a line above the bar, or plainly.
+func (p *progress) println(line string) {
+	switch {
+	case p.w == nil:
+	case p.mpb != nil:
+		fmt.Fprintln(p.mpb, line)
+	default:
+		fmt.Fprintln(p.w, line)
 	}
 }
 
 func (p *progress) stop() {
-	close(p.quit)
-	p.wg.Wait()
-	if p.w == nil {
+	if p.mpb == nil {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.clear()
-}
-
-func (p *progress) printf(format string, args ...any) {
-	p.clear()
-	fmt.Fprintf(p.w, format, args...)
+	p.bar.Abort(true) // drop the bar; the lines above stay
+	p.mpb.Wait()
 }
 
 // repLabel renders "rep 2/5" or "warm-up 1/1".
-func repLabel(e PlanEntry, plan []PlanEntry) string {
+func repLabel(e rundir.PlanEntry, plan []rundir.PlanEntry) string {
 	n := 0
 	for _, pe := range plan {
-		if pe.Workflow == e.Workflow && pe.Config == e.Config && pe.Warmup == e.Warmup {
+		if pe.Workflow == e.Workflow && pe.Target == e.Target && pe.Warmup == e.Warmup {
 			n++
 		}
 	}

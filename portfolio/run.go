@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -22,13 +19,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/portfolio/rundir"
 )
 
-// Target is where one config's executions run: for an A/B comparison,
-// one Target per deployed config.
+// Target is where one deployment's executions run: for an A/B
+// comparison, one Target per deployment.
 type Target struct {
-	// Config names the deployed controller config ("default", ...).
-	Config string
+	// Name is the deployment's name, as the plan names it.
+	Name string
 	// Namespace is where the Workflows are created.
 	Namespace string
 	// Client talks to the cluster; its scheme must know v1alpha1 and core
@@ -38,10 +36,10 @@ type Target struct {
 	Hooks Hooks
 }
 
-// Hooks collect an execution's artifacts; the aggregate implements them.
-// They write files into Execution.Dir; the runner lists those files in the
-// record. An error is recorded on the execution (which then does not
-// count as a success) and the run goes on.
+// Hooks collect an execution's artifacts (the collect package implements
+// them) into Execution.Dir; the runner lists them in the record. An error
+// is recorded on the execution (which then does not count as a success)
+// and the run goes on.
 type Hooks interface {
 	// Before runs before the Workflow is created (scrape metrics).
 	Before(ctx context.Context, e *Execution) error
@@ -53,14 +51,14 @@ type Hooks interface {
 
 // Execution is what the hooks see of one execution.
 type Execution struct {
-	PlanEntry
+	rundir.PlanEntry
 	Namespace string
 	// Name is the Workflow's name, ExecutionID its spec.executionID (the
 	// controller's span attribute execution.id).
 	Name        string
 	ExecutionID string
 	// Dir is the execution's directory, for artifacts.
-	Dir string
+	Dir *rundir.Execution
 	// Created is when the create call returned (unix ns); set for After.
 	Created int64
 	// Final is the Workflow as last read; set for After (nil if it
@@ -70,13 +68,7 @@ type Execution struct {
 
 // Options control a run.
 type Options struct {
-	// Dir is the run directory (created if missing).
-	Dir string
-	// Resume continues the run in Dir: finished executions are kept and
-	// never run again; a half-done one is cleaned up and run again. On an
-	// empty Dir it starts a new run.
-	Resume bool
-	// Progress receives progress lines (a live line with an ETA when it is
+	// Progress receives progress lines (a live bar with an ETA when it is
 	// a terminal); nil means none.
 	Progress io.Writer
 	// KeepWorkflows leaves finished Workflows and their pods in the
@@ -126,13 +118,13 @@ func (c *Compiled) Override(o Overrides) error {
 }
 
 // Plan orders the executions: workflow by workflow; for each, the warm-ups
-// then the measured repetitions; each repetition once per config. The
-// configs alternate, in target order on odd repetitions and reversed on
-// even ones (A B, B A, A B, ...), so drift during the run hits every config
-// alike and no config always runs first, right after a workflow switch or
-// right after another config's execution.
-func Plan(c *Compiled, configs []string) []PlanEntry {
-	var plan []PlanEntry
+// then the measured repetitions; each repetition once per target. The
+// targets alternate, in the given order on odd repetitions and reversed on
+// even ones (A B, B A, A B, ...), so drift during the run hits every
+// target alike and no target always runs first, right after a workflow
+// switch or right after another target's execution.
+func Plan(c *Compiled, targets []string) []rundir.PlanEntry {
+	var plan []rundir.PlanEntry
 	for _, w := range c.Workflows {
 		for _, warm := range []bool{true, false} {
 			n := w.Repetitions
@@ -140,13 +132,13 @@ func Plan(c *Compiled, configs []string) []PlanEntry {
 				n = w.Warmup
 			}
 			for rep := 1; rep <= n; rep++ {
-				order := configs
+				order := targets
 				if !warm && rep%2 == 0 {
-					order = slices.Clone(configs)
+					order = slices.Clone(targets)
 					slices.Reverse(order)
 				}
-				for _, cfg := range order {
-					plan = append(plan, PlanEntry{Seq: len(plan), Workflow: w.Name, Config: cfg, Repetition: rep, Warmup: warm})
+				for _, t := range order {
+					plan = append(plan, rundir.PlanEntry{Seq: len(plan), Workflow: w.Name, Target: t, Repetition: rep, Warmup: warm})
 				}
 			}
 		}
@@ -154,14 +146,26 @@ func Plan(c *Compiled, configs []string) []PlanEntry {
 	return plan
 }
 
-// Execute runs the compiled portfolio on the targets, strictly serially,
-// and returns the run as LoadRun reads it. Each execution's record is
-// written before the next starts. When ctx is cancelled the in-flight
-// Workflow is deleted, nothing is recorded for it, and Execute returns
-// the partial run with an error wrapping context.Canceled; Options.Resume
-// continues it later.
-func Execute(ctx context.Context, c *Compiled, targets []Target, opts Options) (*Run, error) {
-	r, err := newRunner(c, targets, opts)
+// Planned lists the compiled workflows with what is planned for each,
+// as a run manifest records them.
+func (c *Compiled) Planned() []rundir.WorkflowRef {
+	var out []rundir.WorkflowRef
+	for _, w := range c.Workflows {
+		out = append(out, rundir.WorkflowRef{Name: w.Name, Repetitions: w.Repetitions, Warmup: w.Warmup})
+	}
+	return out
+}
+
+// Execute runs, strictly serially, every execution of the manifest's plan
+// that has no record in dir yet, on the named targets. Each execution's
+// record is written before the next starts. Whatever a half-done or
+// damaged execution left behind is removed first and the execution runs
+// again, and the run's Workflows still in the cluster (an earlier,
+// interrupted invocation's) are deleted. When ctx is cancelled the
+// in-flight Workflow is deleted, nothing is recorded for it, and Execute
+// returns the partial run with an error wrapping context.Canceled.
+func Execute(ctx context.Context, dir *rundir.Dir, m *rundir.Manifest, c *Compiled, targets []Target, opts Options) (*rundir.Run, error) {
+	r, err := newRunner(dir, m, c, targets, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -169,107 +173,94 @@ func Execute(ctx context.Context, c *Compiled, targets []Target, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	prog := newProgress(opts.Progress, r.manifest.Plan, done)
+	prog := newProgress(opts.Progress, c, m.Plan, done)
 	defer prog.stop()
-	for _, p := range r.manifest.Plan {
+	result := func() *rundir.Run {
+		run := &rundir.Run{Dir: dir.Path, Manifest: m}
+		for _, p := range m.Plan {
+			if rec, ok := done[p.Seq]; ok {
+				run.Records = append(run.Records, rec)
+			} else {
+				run.Missing = append(run.Missing, p)
+			}
+		}
+		return run
+	}
+	for _, p := range m.Plan {
 		if _, ok := done[p.Seq]; ok {
 			continue
 		}
 		if ctx.Err() != nil {
-			run, _ := LoadRun(r.dir)
-			return run, fmt.Errorf("interrupted before %s: %w", p.dirName(), context.Cause(ctx))
+			return result(), fmt.Errorf("interrupted before %s: %w", p.DirName(), context.Cause(ctx))
 		}
 		prog.start(p)
 		rec, err := r.execute(ctx, p)
 		if err != nil {
-			run, _ := LoadRun(r.dir)
-			return run, err
+			return result(), err
 		}
+		done[p.Seq] = rec
 		prog.finish(rec)
 	}
-	return LoadRun(r.dir)
+	return result(), nil
 }
 
 type runner struct {
-	dir      string
+	dir      *rundir.Dir
+	manifest *rundir.Manifest
 	opts     Options
 	log      *slog.Logger
 	compiled *Compiled
 	targets  map[string]Target
-	refs     []TargetRef
-	manifest Manifest
 }
 
-func newRunner(c *Compiled, targets []Target, opts Options) (*runner, error) {
-	if opts.Dir == "" {
-		return nil, errors.New("portfolio run: no run directory")
-	}
+func newRunner(dir *rundir.Dir, m *rundir.Manifest, c *Compiled, targets []Target, opts Options) (*runner, error) {
 	if len(targets) == 0 {
 		return nil, errors.New("portfolio run: no targets")
 	}
 	if opts.CleanupTimeout <= 0 {
 		opts.CleanupTimeout = time.Minute
 	}
-	r := &runner{dir: opts.Dir, opts: opts, log: opts.Logger, compiled: c, targets: map[string]Target{}}
+	r := &runner{dir: dir, manifest: m, opts: opts, log: opts.Logger, compiled: c, targets: map[string]Target{}}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	var configs []string
 	for _, t := range targets {
 		switch {
-		case t.Config == "" || t.Namespace == "" || t.Client == nil:
-			return nil, fmt.Errorf("portfolio run: target %+v needs a config name, a namespace and a client", t)
-		case len(t.Config) > 63:
-			return nil, fmt.Errorf("portfolio run: config name %q is longer than a label value (63)", t.Config)
+		case t.Name == "" || t.Namespace == "" || t.Client == nil:
+			return nil, fmt.Errorf("portfolio run: target %+v needs a name, a namespace and a client", t)
+		case len(t.Name) > 63:
+			return nil, fmt.Errorf("portfolio run: target name %q is longer than a label value (63)", t.Name)
 		}
-		if _, dup := r.targets[t.Config]; dup {
-			return nil, fmt.Errorf("portfolio run: config %q given twice", t.Config)
+		if _, dup := r.targets[t.Name]; dup {
+			return nil, fmt.Errorf("portfolio run: target %q given twice", t.Name)
 		}
-		r.targets[t.Config] = t
-		r.refs = append(r.refs, TargetRef{Config: t.Config, Namespace: t.Namespace})
-		configs = append(configs, t.Config)
+		r.targets[t.Name] = t
 	}
-	r.manifest = Manifest{
-		Schema:    ManifestSchema,
-		Portfolio: PortfolioRef{Name: c.Name, Tier: c.Tier, Hash: c.Hash},
-		Targets:   r.refs,
-		Plan:      Plan(c, configs),
+	for _, p := range m.Plan {
+		if _, ok := r.targets[p.Target]; !ok {
+			return nil, fmt.Errorf("portfolio run: the plan names target %q, which is not given", p.Target)
+		}
+		if c.Workflow(p.Workflow) == nil {
+			return nil, fmt.Errorf("portfolio run: the plan names workflow %q, which the portfolio does not have", p.Workflow)
+		}
 	}
 	return r, nil
 }
 
-// open starts or resumes the run directory and returns the finished
-// executions. On resume it removes half-done execution directories and
-// deletes every Workflow of the run that is still in the cluster.
-func (r *runner) open(ctx context.Context) (map[int]*Record, error) {
-	mpath := filepath.Join(r.dir, ManifestFile)
-	var old Manifest
-	err := readJSON(mpath, &old)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if entries, err := os.ReadDir(r.dir); err == nil && len(entries) > 0 {
-			return nil, fmt.Errorf("%s is not empty and holds no run (%s); choose a new or empty output directory", r.dir, ManifestFile)
-		}
-		if err := r.create(); err != nil {
-			return nil, err
-		}
-		return map[int]*Record{}, nil
-	case err != nil:
-		return nil, err
-	case !r.opts.Resume:
-		return nil, fmt.Errorf("%s already holds a run (%s); pass --resume to continue it or choose another output directory", r.dir, old.RunID)
-	}
-	if err := r.compatible(old); err != nil {
-		return nil, fmt.Errorf("cannot resume the run in %s: %w", r.dir, err)
-	}
-	r.manifest = old
-	done, err := readRecords(r.dir, old.Plan)
+// open returns the finished executions, after removing what half-done
+// and damaged ones left and deleting the run's Workflows still in the
+// cluster.
+func (r *runner) open(ctx context.Context) (map[int]*rundir.Record, error) {
+	done, damaged, err := r.dir.Records(r.manifest.Plan)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range old.Plan {
+	for _, d := range damaged {
+		r.log.Warn("an execution's record is unreadable; it runs again", "dir", d.Dir, "err", d.Err)
+	}
+	for _, p := range r.manifest.Plan {
 		if _, ok := done[p.Seq]; !ok {
-			if err := os.RemoveAll(filepath.Join(r.dir, ExecutionsDir, p.dirName())); err != nil {
+			if err := r.dir.Execution(p).Remove(); err != nil {
 				return nil, fmt.Errorf("remove half-done execution: %w", err)
 			}
 		}
@@ -283,47 +274,16 @@ func (r *runner) open(ctx context.Context) (map[int]*Record, error) {
 	if err := r.sweep(ctx, keep); err != nil {
 		return nil, err
 	}
-	r.log.Info("resuming run", "dir", r.dir, "run", old.RunID, "done", len(done), "planned", len(old.Plan))
+	if len(done) > 0 {
+		r.log.Info("resuming run", "dir", r.dir.Path, "run", r.manifest.RunID, "done", len(done), "planned", len(r.manifest.Plan))
+	}
 	return done, nil
-}
-
-func (r *runner) create() error {
-	id := make([]byte, 4)
-	if _, err := rand.Read(id); err != nil {
-		return fmt.Errorf("run ID: %w", err)
-	}
-	r.manifest.RunID = hex.EncodeToString(id)
-	r.manifest.Started = time.Now().UnixNano()
-	if err := os.MkdirAll(filepath.Join(r.dir, ExecutionsDir), 0o755); err != nil {
-		return fmt.Errorf("create run directory: %w", err)
-	}
-	if err := writeJSON(filepath.Join(r.dir, PortfolioFile), r.compiled); err != nil {
-		return err
-	}
-	// The manifest goes last: its presence marks a usable run directory.
-	return writeJSON(filepath.Join(r.dir, ManifestFile), r.manifest)
-}
-
-// compatible checks that a resumed run is the same run.
-func (r *runner) compatible(old Manifest) error {
-	switch {
-	case old.Schema != ManifestSchema:
-		return fmt.Errorf("it was written in schema %q, this benchctl writes %q", old.Schema, ManifestSchema)
-	case old.Portfolio != r.manifest.Portfolio:
-		return fmt.Errorf("it ran portfolio %s tier %s (%s), not %s tier %s (%s)", old.Portfolio.Name, old.Portfolio.Tier,
-			old.Portfolio.Hash, r.manifest.Portfolio.Name, r.manifest.Portfolio.Tier, r.manifest.Portfolio.Hash)
-	case !slices.Equal(old.Targets, r.manifest.Targets):
-		return fmt.Errorf("it ran on targets %v, not %v", old.Targets, r.manifest.Targets)
-	case !slices.Equal(old.Plan, r.manifest.Plan):
-		return fmt.Errorf("its plan differs (%d executions planned, now %d): repetitions, warm-ups or workflows changed", len(old.Plan), len(r.manifest.Plan))
-	}
-	return nil
 }
 
 // sweep deletes the run's Workflows still in the cluster, except keep.
 func (r *runner) sweep(ctx context.Context, keep map[string]bool) error {
-	for _, ref := range r.refs {
-		t := r.targets[ref.Config]
+	for _, name := range r.manifest.TargetNames() {
+		t := r.targets[name]
 		var list v1alpha1.WorkflowList
 		if err := t.Client.List(ctx, &list, client.InNamespace(t.Namespace), client.MatchingLabels{LabelRun: r.manifest.RunID}); err != nil {
 			return fmt.Errorf("list leftover workflows of run %s in %s: %w", r.manifest.RunID, t.Namespace, err)
@@ -347,37 +307,37 @@ var errDeleted = errors.New("workflow was deleted before it reached a terminal p
 
 // execute runs one plan entry and writes its record. An error means the
 // run cannot go on (interrupted, or the cluster refuses the work).
-func (r *runner) execute(ctx context.Context, p PlanEntry) (*Record, error) {
-	t := r.targets[p.Config]
+func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Record, error) {
+	t := r.targets[p.Target]
 	w := r.compiled.Workflow(p.Workflow)
-	dir := filepath.Join(r.dir, ExecutionsDir, p.dirName())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create execution directory: %w", err)
+	dir := r.dir.Execution(p)
+	if err := dir.Prepare(); err != nil {
+		return nil, err
 	}
 	name, err := executionName(w.Name, r.manifest.RunID, p.Seq)
 	if err != nil {
 		return nil, err
 	}
-	obj := w.NewExecution(t.Namespace, name, map[string]string{LabelRun: r.manifest.RunID, LabelConfig: t.Config})
-	rec := &Record{
-		Schema: RecordSchema, PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: obj.Spec.ExecutionID,
+	obj := w.NewExecution(t.Namespace, name, map[string]string{LabelRun: r.manifest.RunID, LabelTarget: t.Name})
+	rec := &rundir.Record{
+		PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: obj.Spec.ExecutionID,
 		Closure: obj.Spec.Closure.DeepCopy(), Began: time.Now().UnixNano(),
 	}
 	ex := &Execution{PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: obj.Spec.ExecutionID, Dir: dir}
-	log := r.log.With("workflow", p.Workflow, "config", p.Config, "rep", p.Repetition, "warmup", p.Warmup, "name", name)
+	log := r.log.With("workflow", p.Workflow, "target", p.Target, "rep", p.Repetition, "warmup", p.Warmup, "name", name)
 
 	// interrupted undoes the in-flight execution: its Workflow is deleted
 	// and its directory removed, so a resume runs it afresh.
-	interrupted := func(stage string) (*Record, error) {
+	interrupted := func(stage string) (*rundir.Record, error) {
 		if rec.Created != 0 {
 			if err := r.cleanup(t, name, nil); err != nil {
 				log.Warn("could not delete the interrupted workflow; a resumed run deletes it", "err", err)
 			}
 		}
-		if err := os.RemoveAll(dir); err != nil {
+		if err := dir.Remove(); err != nil {
 			log.Warn("could not remove the interrupted execution's directory", "err", err)
 		}
-		return nil, fmt.Errorf("interrupted %s %s (config %s): %w", stage, name, p.Config, context.Cause(ctx))
+		return nil, fmt.Errorf("interrupted %s %s (target %s): %w", stage, name, p.Target, context.Cause(ctx))
 	}
 
 	if t.Hooks != nil {
@@ -412,11 +372,12 @@ func (r *runner) execute(ctx context.Context, p PlanEntry) (*Record, error) {
 			}
 		}
 	}
-	if rec.Artifacts, err = artifacts(dir); err != nil {
+	if rec.Artifacts, err = dir.Artifacts(); err != nil {
 		return nil, err
 	}
 	rec.Ended = time.Now().UnixNano()
-	if err := writeJSON(filepath.Join(dir, RecordFile), rec); err != nil {
+	rec.Dir = dir.Path
+	if err := dir.WriteRecord(rec); err != nil {
 		return nil, fmt.Errorf("record execution %s: %w", name, err)
 	}
 	log.Debug("recorded", "phase", rec.Phase, "timedOut", rec.TimedOut, "error", rec.Error)
@@ -440,7 +401,7 @@ func joinErr(a, b string) string {
 // workflow's timeout and reads the final object into rec. Outcomes of the
 // execution itself (failed, timed out, deleted) go into rec; an error
 // means the cluster refused the work or ctx ended.
-func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.Workflow, rec *Record) error {
+func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.Workflow, rec *rundir.Record) error {
 	ectx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
 	if err := t.Client.Create(ectx, obj); err != nil {

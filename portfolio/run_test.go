@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/portfolio/rundir"
 )
 
 // fakeController completes Workflows in a fake cluster the way the real
@@ -136,7 +137,7 @@ func (h *fileHooks) Before(_ context.Context, e *Execution) error {
 	if e.Workflow == h.failOn {
 		return errors.New("metrics endpoint unreachable")
 	}
-	return os.WriteFile(filepath.Join(e.Dir, "metrics-before.txt"), []byte("x 1\n"), 0o644)
+	return e.Dir.WriteArtifact("metrics-before.txt", []byte("x 1\n"))
 }
 
 func (h *fileHooks) After(_ context.Context, e *Execution) error {
@@ -146,10 +147,7 @@ func (h *fileHooks) After(_ context.Context, e *Execution) error {
 	if e.Created == 0 || e.Final == nil {
 		return errors.New("After called without the created instant or the final object")
 	}
-	if err := os.MkdirAll(filepath.Join(e.Dir, "spans"), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(e.Dir, "spans", "otlp.json"), []byte("{}"), 0o644)
+	return e.Dir.WriteArtifact("spans.json", []byte("{}"))
 }
 
 func testPortfolio(t *testing.T, body string) *Compiled {
@@ -179,15 +177,21 @@ func TestExecuteAB(t *testing.T) {
 	comp := testPortfolio(t, twoWorkflows)
 	dir := t.TempDir()
 	var out bytes.Buffer
-	run, err := Execute(context.Background(), comp, []Target{
-		{Config: "a", Namespace: "ns-a", Client: c, Hooks: hooks},
-		{Config: "b", Namespace: "ns-b", Client: c, Hooks: hooks},
-	}, Options{Dir: dir, Progress: &out})
+	run, err := execute(t, context.Background(), dir, comp, []Target{
+		{Name: "a", Namespace: "ns-a", Client: c, Hooks: hooks},
+		{Name: "b", Namespace: "ns-b", Client: c, Hooks: hooks},
+	}, Options{Progress: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !run.Complete() || len(run.Records) != 10 || len(run.Measured()) != 6 {
-		t.Fatalf("run: complete %v, %d records, %d measured; want 10 and 6", run.Complete(), len(run.Records), len(run.Measured()))
+	measured := 0
+	for _, r := range run.Records {
+		if !r.Warmup {
+			measured++
+		}
+	}
+	if !run.Complete() || len(run.Records) != 10 || measured != 6 {
+		t.Fatalf("run: complete %v, %d records, %d measured; want 10 and 6", run.Complete(), len(run.Records), measured)
 	}
 	if s := run.Samples("b", "alpha"); len(s) != 2 || s[0].Seq != 3 || s[1].Seq != 4 {
 		t.Errorf("samples of alpha on b: %v", s)
@@ -195,7 +199,7 @@ func TestExecuteAB(t *testing.T) {
 	// Creation order is the plan: warm-ups A B, then A B, B A, ...
 	var order []string
 	for _, w := range fc.seen() {
-		order = append(order, w.Labels[LabelBenchmark]+"/"+w.Labels[LabelConfig]+"/"+w.Namespace)
+		order = append(order, w.Labels[LabelBenchmark]+"/"+w.Labels[LabelTarget]+"/"+w.Namespace)
 	}
 	want := []string{"alpha/a/ns-a", "alpha/b/ns-b", "alpha/a/ns-a", "alpha/b/ns-b", "alpha/b/ns-b", "alpha/a/ns-a",
 		"beta/a/ns-a", "beta/b/ns-b", "beta/a/ns-a", "beta/b/ns-b"}
@@ -213,7 +217,7 @@ func TestExecuteAB(t *testing.T) {
 		if rec.Warmup != (i < 2 || i == 6 || i == 7) {
 			t.Errorf("record %d: warmup = %v", i, rec.Warmup)
 		}
-		if !slices.Equal(rec.Artifacts, []string{"metrics-before.txt", "spans/otlp.json"}) {
+		if !slices.Equal(rec.Artifacts, []string{"metrics-before.txt", "spans.json"}) {
 			t.Errorf("record %d: artifacts %v", i, rec.Artifacts)
 		}
 		if hooks.before[rec.Name] != 1 || hooks.after[rec.Name] != 1 {
@@ -233,7 +237,7 @@ func TestExecuteAB(t *testing.T) {
 		t.Errorf("pods left: %d (%v)", len(pods.Items), err)
 	}
 	// The record holds the fields the aggregate reads, under these names.
-	raw, err := os.ReadFile(filepath.Join(run.Records[3].Dir, RecordFile))
+	raw, err := os.ReadFile(filepath.Join(run.Records[3].Dir, rundir.RecordFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +245,7 @@ func TestExecuteAB(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"schema", "seq", "workflow", "config", "repetition", "warmup", "executionID", "created", "phase", "timedOut", "final", "closure", "artifacts"} {
+	for _, k := range []string{"schema", "seq", "workflow", "target", "repetition", "warmup", "executionID", "created", "phase", "timedOut", "final", "closure", "artifacts"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("record.json lacks %q", k)
 		}
@@ -257,8 +261,8 @@ func TestExecuteAB(t *testing.T) {
 	if strings.Contains(out.String(), "\r") {
 		t.Error("progress redraws lines when not on a terminal")
 	}
-	if run.Manifest.Portfolio.Hash != comp.Hash || len(run.Manifest.RunID) != 8 || run.Portfolio.Workflow("beta").Counts.Pods != 2 {
-		t.Errorf("manifest %+v, portfolio %+v", run.Manifest.Portfolio, run.Portfolio)
+	if run.Manifest.Portfolio.Hash != comp.Hash || run.Manifest.RunID == "" {
+		t.Errorf("manifest %+v", run.Manifest.Portfolio)
 	}
 }
 
@@ -275,7 +279,7 @@ func TestExecuteFailureTimeoutAndHookError(t *testing.T) {
   - {name: nohook, description: d, repetitions: 1, warmup: 0, chain: {length: 1}}
   - {name: ok, description: d, repetitions: 1, warmup: 0, chain: {length: 1}}
 `)
-	run, err := Execute(context.Background(), comp, []Target{{Config: "a", Namespace: "ns", Client: c, Hooks: hooks}}, Options{Dir: t.TempDir()})
+	run, err := execute(t, context.Background(), t.TempDir(), comp, []Target{{Name: "a", Namespace: "ns", Client: c, Hooks: hooks}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,9 +331,9 @@ func TestResume(t *testing.T) {
 	hooks := newFileHooks()
 	comp := testPortfolio(t, twoWorkflows)
 	dir := t.TempDir()
-	targets := []Target{{Config: "a", Namespace: "ns-a", Client: c, Hooks: hooks}, {Config: "b", Namespace: "ns-b", Client: c, Hooks: hooks}}
+	targets := []Target{{Name: "a", Namespace: "ns-a", Client: c, Hooks: hooks}, {Name: "b", Namespace: "ns-b", Client: c, Hooks: hooks}}
 
-	run, err := Execute(ctx, comp, targets, Options{Dir: dir})
+	run, err := execute(t, ctx, dir, comp, targets, Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
 	}
@@ -340,7 +344,7 @@ func TestResume(t *testing.T) {
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(interrupted), &v1alpha1.Workflow{}); err == nil {
 		t.Error("the interrupted workflow was not deleted")
 	}
-	if _, err := os.Stat(filepath.Join(dir, ExecutionsDir, run.Missing[0].dirName())); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, rundir.ExecutionsDir, run.Missing[0].DirName())); !os.IsNotExist(err) {
 		t.Errorf("the interrupted execution left its directory: %v", err)
 	}
 
@@ -351,7 +355,7 @@ func TestResume(t *testing.T) {
 	if err := c.Create(context.Background(), leftover); err != nil {
 		t.Fatal(err)
 	}
-	half := filepath.Join(dir, ExecutionsDir, next.dirName())
+	half := filepath.Join(dir, rundir.ExecutionsDir, next.DirName())
 	if err := os.MkdirAll(half, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -364,14 +368,11 @@ func TestResume(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := Execute(context.Background(), comp, targets, Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "--resume") {
-		t.Errorf("re-running into a used directory without resume: err = %v", err)
-	}
 	var out bytes.Buffer
 	fc.mu.Lock()
 	fc.onCreate = nil
 	fc.mu.Unlock()
-	run2, err := Execute(context.Background(), comp, targets, Options{Dir: dir, Resume: true, Progress: &out})
+	run2, err := execute(t, context.Background(), dir, comp, targets, Options{Progress: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,15 +412,6 @@ func TestResume(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "resuming: 3 of 10 executions already recorded\n") {
 		t.Errorf("progress on resume:\n%s", out.String())
 	}
-
-	// A resume with another plan is refused.
-	reps := 3
-	if err := comp.Override(Overrides{Repetitions: &reps}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Execute(context.Background(), comp, targets, Options{Dir: dir, Resume: true}); err == nil || !strings.Contains(err.Error(), "plan differs") {
-		t.Errorf("resume with a different plan: err = %v", err)
-	}
 }
 
 func TestLoadRunRejectsForeignRecord(t *testing.T) {
@@ -427,20 +419,20 @@ func TestLoadRunRejectsForeignRecord(t *testing.T) {
 	fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{"alpha": v1alpha1.WorkflowSucceeded, "beta": v1alpha1.WorkflowSucceeded}}
 	fc.start(t)
 	dir := t.TempDir()
-	run, err := Execute(context.Background(), testPortfolio(t, twoWorkflows), []Target{{Config: "a", Namespace: "ns", Client: c}}, Options{Dir: dir})
+	run, err := execute(t, context.Background(), dir, testPortfolio(t, twoWorkflows), []Target{{Name: "a", Namespace: "ns", Client: c}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Copy record 0 over record 1: counting it would count one execution twice.
-	b, err := os.ReadFile(filepath.Join(run.Records[0].Dir, RecordFile))
+	b, err := os.ReadFile(filepath.Join(run.Records[0].Dir, rundir.RecordFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(run.Records[1].Dir, RecordFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(run.Records[1].Dir, rundir.RecordFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadRun(dir); err == nil || !strings.Contains(err.Error(), "record is for") {
-		t.Errorf("LoadRun of a tampered directory: err = %v", err)
+	if _, err := rundir.Load(dir); err == nil || !strings.Contains(err.Error(), "record is for") {
+		t.Errorf("Load of a tampered directory: err = %v", err)
 	}
 }
 
@@ -454,7 +446,7 @@ func TestExecuteAbortsWhenClusterRefuses(t *testing.T) {
 	}
 	c := fake.NewClientBuilder().WithScheme(s).WithInterceptorFuncs(interceptorRefusingCreates()).Build()
 	dir := t.TempDir()
-	run, err := Execute(context.Background(), testPortfolio(t, twoWorkflows), []Target{{Config: "a", Namespace: "ns", Client: c}}, Options{Dir: dir})
+	run, err := execute(t, context.Background(), dir, testPortfolio(t, twoWorkflows), []Target{{Name: "a", Namespace: "ns", Client: c}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "create workflow ns/alpha-") || !strings.Contains(err.Error(), "forbidden") {
 		t.Fatalf("err = %v", err)
 	}
@@ -474,32 +466,50 @@ func TestExecuteRunDirectory(t *testing.T) {
 	fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{"alpha": v1alpha1.WorkflowSucceeded, "beta": v1alpha1.WorkflowSucceeded}}
 	fc.start(t)
 	comp := testPortfolio(t, twoWorkflows)
-	targets := []Target{{Config: "a", Namespace: "ns", Client: c}}
-
-	// A directory with other files in it is not taken over.
-	busy := t.TempDir()
-	if err := os.WriteFile(filepath.Join(busy, "notes.txt"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Execute(context.Background(), comp, targets, Options{Dir: busy}); err == nil || !strings.Contains(err.Error(), "is not empty and holds no run") {
-		t.Errorf("non-empty directory: err = %v", err)
-	}
-	// --resume on a directory that does not exist yet starts a new run.
+	targets := []Target{{Name: "a", Namespace: "ns", Client: c}}
 	fresh := filepath.Join(t.TempDir(), "new", "run")
-	run, err := Execute(context.Background(), comp, targets, Options{Dir: fresh, Resume: true})
+	run, err := execute(t, context.Background(), fresh, comp, targets, Options{})
 	if err != nil || !run.Complete() || len(run.Records) != 5 {
-		t.Fatalf("resume of a new directory: %v", err)
+		t.Fatalf("new directory: %v", err)
 	}
-	// Resuming a complete run does nothing more.
+	// Executing a complete run again does nothing more.
 	before := fc.createdCount()
-	again, err := Execute(context.Background(), comp, targets, Options{Dir: fresh, Resume: true})
+	again, err := execute(t, context.Background(), fresh, comp, targets, Options{})
 	if err != nil || len(again.Records) != 5 || fc.createdCount() != before {
-		t.Errorf("resuming a complete run: err %v, %d records, %d new workflows", err, len(again.Records), fc.createdCount()-before)
+		t.Errorf("executing a complete run: err %v, %d records, %d new workflows", err, len(again.Records), fc.createdCount()-before)
 	}
-	// Targets are checked before anything is written.
-	for _, bad := range [][]Target{nil, {{Config: "a", Namespace: "ns"}}, {targets[0], targets[0]}} {
-		if _, err := Execute(context.Background(), comp, bad, Options{Dir: t.TempDir()}); err == nil {
+	// Targets are checked before anything runs.
+	for _, bad := range [][]Target{nil, {{Name: "a", Namespace: "ns"}}, {targets[0], targets[0]}} {
+		if _, err := execute(t, context.Background(), t.TempDir(), comp, bad, Options{}); err == nil {
 			t.Errorf("targets %+v accepted", bad)
 		}
 	}
+}
+
+// execute creates the run directory's manifest for the targets when it
+// has none (what the bench pipeline does), then executes the plan.
+func execute(t *testing.T, ctx context.Context, path string, comp *Compiled, targets []Target, opts Options) (*rundir.Run, error) {
+	t.Helper()
+	dir := rundir.Open(path)
+	m, err := dir.ReadManifest()
+	if errors.Is(err, rundir.ErrNoRun) {
+		names := []string{"a"}
+		if len(targets) > 0 {
+			names = nil
+			for _, tg := range targets {
+				names = append(names, tg.Name)
+			}
+		}
+		m = &rundir.Manifest{RunID: "r1", Portfolio: rundir.PortfolioRef{Name: comp.Name, Tier: comp.Tier, Hash: comp.Hash},
+			Workflows: comp.Planned(), Plan: Plan(comp, names), Started: 1}
+		for _, n := range names {
+			m.Targets = append(m.Targets, rundir.Target{Name: n, Namespace: "ns-" + n})
+		}
+		if err := dir.Create(m, comp); err != nil {
+			t.Fatal(err)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return Execute(ctx, dir, m, comp, targets, opts)
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchctl/benchctl/reports/yamlpos"
+
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -349,7 +351,7 @@ func (p *Portfolio) newEntry(file string, i int, n *yaml.Node, known map[string]
 		return nil, d.errorf(n, "", "expected a workflow mapping with name, description and a shape, got %s", describe(n))
 	}
 	e := &entry{file: file, line: n.Line, tiers: map[string]*yaml.Node{}, origin: map[*yaml.Node]string{}}
-	nameNode := lookup(n, "name")
+	nameNode := yamlpos.Get(n, "name")
 	if nameNode == nil || nameNode.Kind != yaml.ScalarNode || nameNode.Tag != "!!str" || nameNode.Value == "" {
 		at := n
 		if nameNode != nil {
@@ -370,7 +372,7 @@ func (p *Portfolio) newEntry(file string, i int, n *yaml.Node, known map[string]
 		}
 	}
 	e.node = n
-	if tn := lookup(n, "tiers"); tn != nil {
+	if tn := yamlpos.Get(n, "tiers"); tn != nil {
 		e.node = withoutKey(n, "tiers")
 		// Decode the overlay map itself strictly, so a tier that is not a
 		// mapping or is unknown is reported here, with its line.
@@ -385,11 +387,11 @@ func (p *Portfolio) newEntry(file string, i int, n *yaml.Node, known map[string]
 			if o.Kind != yaml.MappingNode && o.Tag != "!!null" {
 				return nil, d.at("tiers."+t, "expected a mapping of fields to override in tier %s, got %s", t, describe(o))
 			}
-			if lookup(o, "name") != nil {
-				return nil, d.errorf(lookup(o, "name"), "tiers."+t+".name", "a tier cannot rename a workflow")
+			if yamlpos.Get(o, "name") != nil {
+				return nil, d.errorf(yamlpos.Get(o, "name"), "tiers."+t+".name", "a tier cannot rename a workflow")
 			}
-			if lookup(o, "tiers") != nil {
-				return nil, d.errorf(lookup(o, "tiers"), "tiers."+t+".tiers", "tiers cannot nest")
+			if yamlpos.Get(o, "tiers") != nil {
+				return nil, d.errorf(yamlpos.Get(o, "tiers"), "tiers."+t+".tiers", "tiers cannot nest")
 			}
 			if o.Tag == "!!null" {
 				continue // "smoke:" alone changes nothing

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -16,9 +17,22 @@ type Registry map[string]Provider
 func (r Registry) Get(name string) (Provider, error) {
 	p, ok := r[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown provider %q: use one of %v", name, Providers)
+		return nil, usageErr{fmt.Errorf("unknown provider %q: use one of %s", name, strings.Join(Providers, ", "))}
 	}
 	return p, nil
+}
+
+// usageErr marks an error that is the user's to fix (IsUsageError).
+type usageErr struct{ error }
+
+func (usageErr) UsageError() bool { return true }
+func (e usageErr) Unwrap() error  { return e.error }
+
+// ProcessStopper stops the host processes recorded with a cluster. The
+// local provider implements it; Delete uses it to stop the controllers
+// benchctl started on this host for a cluster it then only forgets.
+type ProcessStopper interface {
+	StopProcesses(ctx context.Context, c *Cluster) error
 }
 
 // Create reserves spec.Name, creates the cluster and records it. On
@@ -90,7 +104,13 @@ func Delete(ctx context.Context, store *Store, reg Registry, name string) (Delet
 		return Deleted, err
 	}
 	if c.CreatedBy != CreatedByBenchctl {
-		return Forgotten, store.Remove(name)
+		// The cluster is the user's; the controller processes benchctl
+		// ran for it on this host are benchctl's own.
+		var errs []error
+		if ps, ok := reg[ProviderLocal].(ProcessStopper); ok && len(c.Processes) > 0 {
+			errs = append(errs, ps.StopProcesses(ctx, c))
+		}
+		return Forgotten, errors.Join(append(errs, store.Remove(name))...)
 	}
 	p, err := reg.Get(c.Provider)
 	if err != nil {

@@ -80,14 +80,14 @@ const (
 
 // Cluster is the persisted record of one cluster.
 type Cluster struct {
-	Name       string      `json:"name"`
-	Provider   string      `json:"provider"`
-	CreatedBy  string      `json:"createdBy"`
-	CreatedAt  time.Time   `json:"createdAt"`
-	Kubeconfig string      `json:"kubeconfig"`
-	Context    string      `json:"context,omitempty"`
-	Nodes      int         `json:"nodes"`
-	Finger     Fingerprint `json:"fingerprint"`
+	Name        string      `json:"name"`
+	Provider    string      `json:"provider"`
+	CreatedBy   string      `json:"createdBy"`
+	CreatedAt   time.Time   `json:"createdAt"`
+	Kubeconfig  string      `json:"kubeconfig"`
+	Context     string      `json:"context,omitempty"`
+	Nodes       int         `json:"nodes"`
+	Fingerprint Fingerprint `json:"fingerprint"`
 	// Dir is the cluster's state directory (not persisted; set on load).
 	Dir string `json:"-"`
 	// Processes are the host processes of a local cluster.
@@ -97,7 +97,20 @@ type Cluster struct {
 	// Extra holds provider-specific settings needed to delete the cluster
 	// (region, project, kind cluster name).
 	Extra map[string]string `json:"extra,omitempty"`
+	// SimulatedNodes is true when every node is simulated by KWOK: no
+	// kubelet runs pods there, so benchctl runs the controller on this
+	// host instead of as the chart's Deployment.
+	SimulatedNodes bool `json:"simulatedNodes,omitempty"`
 }
+
+// ControllerOnHost reports whether a controller deployed to c runs as a
+// process on this host (no kubelet runs its pod there).
+func (c *Cluster) ControllerOnHost() bool {
+	return c.Provider == ProviderLocal || c.SimulatedNodes
+}
+
+// Owned reports whether benchctl created c, and so may delete it.
+func (c *Cluster) Owned() bool { return c.CreatedBy != CreatedByUser }
 
 // Process is a host process of a local cluster.
 type Process struct {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/google/renameio/v2"
+
 	"sigs.k8s.io/yaml"
 )
 
@@ -86,12 +88,7 @@ func (s *Store) Save(c *Cluster) error {
 	if err != nil {
 		return fmt.Errorf("encode cluster %q: %w", c.Name, err)
 	}
-	dir := s.ClusterDir(c.Name)
-	tmp := filepath.Join(dir, recordFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write cluster %q: %w", c.Name, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, recordFile)); err != nil {
+	if err := WriteFile0600(filepath.Join(s.ClusterDir(c.Name), recordFile), b); err != nil {
 		return fmt.Errorf("write cluster %q: %w", c.Name, err)
 	}
 	return nil
@@ -153,6 +150,24 @@ func (s *Store) Remove(name string) error {
 	}
 	if err := os.RemoveAll(s.ClusterDir(name)); err != nil {
 		return fmt.Errorf("remove state of cluster %q: %w", name, err)
+	}
+	return nil
+}
+
+// WriteFile0600 writes data whole or not at all (renameio: a temporary
+// file, synced, renamed over path) with mode 0600 whatever the file had:
+// the files it writes hold credentials or point at them.
+func WriteFile0600(path string, data []byte) error {
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o600))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -238,6 +239,15 @@ func (d *Diff) WriteYAML(w io.Writer) error {
 		return fmt.Errorf("encoding diff: %w", err)
 	}
 	return enc.Close()
+}
+
+// WriteJSON writes the whole diff as JSON, the same document as its YAML.
+func (d *Diff) WriteJSON(w io.Writer) error {
+	var buf bytes.Buffer
+	if err := d.WriteYAML(&buf); err != nil {
+		return err
+	}
+	return yamlToJSON(w, buf.Bytes())
 }
 
 // JUnit XML, the subset CI systems (Jenkins, GitLab, GitHub test

@@ -2,14 +2,19 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/benchctl/benchctl/reports/yamlpos"
+	"github.com/google/renameio/v2"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -66,7 +71,7 @@ func placeError(name string, data []byte, err error) error {
 		return fmt.Errorf("%s:%d: want a mapping with apiVersion: %s and kind: %s", name, root.Line, APIVersion, KindReport)
 	}
 	for _, f := range []struct{ key, want string }{{"apiVersion", APIVersion}, {"kind", KindReport}} {
-		v := mapValue(root, f.key)
+		v := yamlpos.Get(root, f.key)
 		switch {
 		case v == nil:
 			return fmt.Errorf("%s:%d: field %s is missing; want %s: %s", name, root.Line, f.key, f.key, f.want)
@@ -79,7 +84,7 @@ func placeError(name string, data []byte, err error) error {
 	case err == nil:
 		return fmt.Errorf("%s: not a %s %s", name, APIVersion, KindReport)
 	case errors.As(err, &fe):
-		return fmt.Errorf("%s:%d: %s: %s", name, lineOf(root, fe.Path), fe.Path, fe.Msg)
+		return fmt.Errorf("%s:%d: %s: %s", name, yamlpos.Line(root, fe.Path), fe.Path, fe.Msg)
 	}
 	return decodeError(name, root, err)
 }
@@ -96,13 +101,13 @@ func decodeError(name string, root *yaml.Node, err error) error {
 	if !errors.As(err, &te) {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	keys := keyPaths(root)
+	keys := yamlpos.Paths(root)
 	var msgs []string
 	for _, e := range te.Errors {
 		if m := reUnknownField.FindStringSubmatch(e); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			where := m[2]
-			if p, ok := keys[lineKey{line, m[2]}]; ok {
+			if p, ok := keys[yamlpos.Pos{Line: line, Key: m[2]}]; ok {
 				where = p
 			}
 			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown field %q (at %s)", name, line, m[2], where))
@@ -111,7 +116,7 @@ func decodeError(name string, root *yaml.Node, err error) error {
 		if m := reLine.FindStringSubmatch(e); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			where := ""
-			if p := pathAtLine(root, line); p != "" {
+			if p := yamlpos.PathAt(root, line); p != "" {
 				where = p + ": "
 			}
 			msgs = append(msgs, fmt.Sprintf("%s:%d: %s%s", name, line, where, m[2]))
@@ -120,85 +125,6 @@ func decodeError(name string, root *yaml.Node, err error) error {
 		msgs = append(msgs, name+": "+e)
 	}
 	return errors.New(strings.Join(msgs, "\n"))
-}
-
-type lineKey struct {
-	line int
-	key  string
-}
-
-// keyPaths maps every mapping key (line, name) to its path.
-func keyPaths(root *yaml.Node) map[lineKey]string {
-	out := map[lineKey]string{}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				p := joinPath(path, k.Value)
-				out[lineKey{k.Line, k.Value}] = p
-				walk(n.Content[i+1], p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, fmt.Sprintf("%s[%d]", path, i))
-			}
-		}
-	}
-	walk(root, "")
-	return out
-}
-
-// pathAtLine is the path of the last value that starts on line.
-func pathAtLine(root *yaml.Node, line int) string {
-	found := ""
-	for k, p := range keyPaths(root) {
-		if k.line == line && (found == "" || len(p) > len(found)) {
-			found = p
-		}
-	}
-	return found
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-var reSegment = regexp.MustCompile(`([^.\[\]]+)|\[(\d+)\]`)
-
-// lineOf finds the line of a path such as workflows[0].wall.median; where
-// the path ends in a field that is absent it gives the deepest line found.
-func lineOf(root *yaml.Node, path string) int {
-	n, line := root, root.Line
-	for _, m := range reSegment.FindAllStringSubmatch(path, -1) {
-		var next *yaml.Node
-		if m[2] != "" {
-			i, _ := strconv.Atoi(m[2])
-			if n.Kind == yaml.SequenceNode && i < len(n.Content) {
-				next = n.Content[i]
-			}
-		} else if n.Kind == yaml.MappingNode {
-			next = mapValue(n, m[1])
-		}
-		if next == nil {
-			return line
-		}
-		n, line = next, next.Line
-	}
-	return line
-}
-
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // Encode writes r as YAML after validating it.
@@ -222,35 +148,39 @@ func Save(path string, r *Report) error {
 	if err := Encode(&buf, r); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
-	return writeAtomic(path, buf.Bytes())
+	return WriteFile(path, buf.Bytes())
 }
 
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+// WriteFile writes any rendering of a report whole or not at all
+// (renameio: a temporary file, synced, renamed over path).
+func WriteFile(path string, data []byte) error {
+	if err := renameio.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
 	return nil
+}
+
+// EncodeJSON writes r as JSON: the same document as its YAML (the same
+// field names and values), for tools that read JSON. Load reads it back.
+func EncodeJSON(w io.Writer, r *Report) error {
+	var buf bytes.Buffer
+	if err := Encode(&buf, r); err != nil {
+		return err
+	}
+	return yamlToJSON(w, buf.Bytes())
+}
+
+// yamlToJSON re-encodes a YAML document as indented JSON.
+func yamlToJSON(w io.Writer, doc []byte) error {
+	j, err := sigsyaml.YAMLToJSON(doc)
+	if err != nil {
+		return fmt.Errorf("encoding JSON: %w", err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, j, "", "  "); err != nil {
+		return fmt.Errorf("encoding JSON: %w", err)
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
 }

@@ -55,63 +55,64 @@ type Report struct {
 // Environment fingerprints everything that can change a result. Two
 // reports are comparable when schema, provider and portfolio hash agree.
 type Environment struct {
-	Provider   Provider   `yaml:"provider"`
-	Benchctl   Build      `yaml:"benchctl"`
-	Controller Controller `yaml:"controller"`
-	Config     Config     `yaml:"config"`
-	Portfolio  Portfolio  `yaml:"portfolio"`
-	Host       Host       `yaml:"host"`
+	Provider   Provider   `yaml:"provider" json:"provider"`
+	Benchctl   BuildInfo  `yaml:"benchctl" json:"benchctl"`
+	Controller Controller `yaml:"controller" json:"controller"`
+	Config     Config     `yaml:"config" json:"config"`
+	Portfolio  Portfolio  `yaml:"portfolio" json:"portfolio"`
+	Host       Host       `yaml:"host" json:"host"`
 }
 
 // Provider is the cluster the run used.
 type Provider struct {
 	// Name is local, kind, eks, gke or existing.
-	Name              string `yaml:"name"`
-	KubernetesVersion string `yaml:"kubernetesVersion"`
-	Nodes             int    `yaml:"nodes"`
+	Name              string `yaml:"name" json:"name"`
+	KubernetesVersion string `yaml:"kubernetesVersion" json:"kubernetesVersion"`
+	Nodes             int    `yaml:"nodes" json:"nodes"`
 	// Options are the provider options that can change results (instance
 	// types, region, KWOK stage delays, ...).
-	Options map[string]string `yaml:"options,omitempty"`
+	Options map[string]string `yaml:"options,omitempty" json:"options,omitempty"`
 }
 
-// Build identifies a binary.
-type Build struct {
-	Version string `yaml:"version"`
-	Commit  string `yaml:"commit"`
+// BuildInfo identifies a binary: its version and the commit it was built
+// from.
+type BuildInfo struct {
+	Version string `yaml:"version" json:"version"`
+	Commit  string `yaml:"commit" json:"commit"`
 }
 
 // Controller identifies the controller under test.
 type Controller struct {
-	Version string `yaml:"version"`
-	Commit  string `yaml:"commit"`
+	Version string `yaml:"version" json:"version"`
+	Commit  string `yaml:"commit" json:"commit"`
 	// Source is where it was built from: a directory or a git ref.
-	Source string `yaml:"source,omitempty"`
+	Source string `yaml:"source,omitempty" json:"source,omitempty"`
 }
 
 // Config is the named controller config with its effective values (after
 // defaults) and their hash; build it with NewConfig.
 type Config struct {
-	Name   string         `yaml:"name"`
-	Values map[string]any `yaml:"values,omitempty"`
+	Name   string         `yaml:"name" json:"name"`
+	Values map[string]any `yaml:"values,omitempty" json:"values,omitempty"`
 	// Hash is "sha256:" + hex of the canonical JSON of Values.
-	Hash string `yaml:"hash"`
+	Hash string `yaml:"hash" json:"hash"`
 }
 
 // Portfolio identifies the workflows that ran.
 type Portfolio struct {
-	Name string `yaml:"name"`
-	Tier string `yaml:"tier"`
+	Name string `yaml:"name" json:"name"`
+	Tier string `yaml:"tier" json:"tier"`
 	// Hash covers the compiled portfolio; diff refuses reports whose
 	// hashes differ because they did not run the same workflows.
-	Hash string `yaml:"hash"`
+	Hash string `yaml:"hash" json:"hash"`
 }
 
 // Host is the machine benchctl ran on; build it with CurrentHost.
 type Host struct {
-	OS        string `yaml:"os"`
-	Arch      string `yaml:"arch"`
-	CPUs      int    `yaml:"cpus"`
-	GoVersion string `yaml:"goVersion"`
+	OS        string `yaml:"os" json:"os"`
+	Arch      string `yaml:"arch" json:"arch"`
+	CPUs      int    `yaml:"cpus" json:"cpus"`
+	GoVersion string `yaml:"goVersion" json:"goVersion"`
 }
 
 // Interleaving modes.
@@ -128,8 +129,9 @@ const (
 type RunInfo struct {
 	// Warmup executions ran first and are not in any statistic.
 	Warmup int `yaml:"warmup"`
-	// Repetitions is the number of measured executions asked for per
-	// workflow; Workflow.Executions is how many produced samples.
+	// Warmup and Repetitions are the most warm-ups and measured
+	// executions planned for any workflow; Workflow.Planned is each
+	// workflow's own, Workflow.Executions how many produced samples.
 	Repetitions  int          `yaml:"repetitions"`
 	Start        time.Time    `yaml:"start"`
 	End          time.Time    `yaml:"end"`
@@ -149,6 +151,8 @@ type Interleaving struct {
 // in execution order, except infrastructure latencies (see InfraMetric).
 type Workflow struct {
 	Name string `yaml:"name"`
+	// Planned is the number of measured executions planned.
+	Planned int `yaml:"planned,omitempty"`
 	// Executions is the number of measured executions: the sample count.
 	Executions int `yaml:"executions"`
 	// Wall is created -> the workflow's success persisted.
@@ -247,6 +251,12 @@ const (
 	ReasonIncompleteTrace   = "incomplete-trace"
 	ReasonTooFewRepetitions = "too-few-repetitions"
 	ReasonNoisySamples      = "noisy-samples"
+	// ReasonMissingExecutions: planned executions have no record (the
+	// run was interrupted); the report covers what was recorded.
+	ReasonMissingExecutions = "missing-executions"
+	// ReasonForcedResume: the run was resumed with --force although its
+	// controller, config or portfolio differed from what it started with.
+	ReasonForcedResume = "forced-resume"
 )
 
 // defaultSeverity says which reasons invalidate a run. Too few or noisy
@@ -261,6 +271,8 @@ var defaultSeverity = map[string]string{
 	ReasonIncompleteTrace:   SeverityInvalid,
 	ReasonTooFewRepetitions: SeverityWarning,
 	ReasonNoisySamples:      SeverityWarning,
+	ReasonMissingExecutions: SeverityWarning,
+	ReasonForcedResume:      SeverityWarning,
 }
 
 // Validity is the run's verdict. Valid is false exactly when a reason has

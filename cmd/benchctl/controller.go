@@ -19,6 +19,7 @@ func init() {
 			Short:              "Run the bundled controller (what 'benchctl deploy' starts on the local provider)",
 			Hidden:             true,
 			DisableFlagParsing: true,
+			Args:               cobra.ArbitraryArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				err := controller.Main(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 				var u controller.UsageError

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/benchctl/benchctl/cmd/internal/bench"
 	"github.com/benchctl/benchctl/deploy"
 )
 
@@ -17,22 +17,27 @@ func init() {
 
 func newDeployCmd(g *globals) *cobra.Command {
 	var (
-		cluster, source string
-		configs         []string
-		opts            deploy.Options
+		cluster clusterFlags
+		source  string
+		configs []string
+		d       deployFlags
+		timeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "Deploy the bundled controller under a named config",
 		Long: `Install (or upgrade) the controller's Helm chart with the Helm SDK, with a
 named config's values overlay, then wait until the controller is ready.
+Every config is checked (and a controller source built) before the cluster
+is touched.
 
 Each config gets its own namespace (benchctl-<config>) and release, so
-several configs can be deployed at once for A/B runs. On the local
-provider the chart's Deployment runs no replica (no kubelet runs real pods
-there): benchctl runs the controller on the host with the chart's rendered
-config and a token of the chart's service account, so it has exactly the
-chart's RBAC. Teardown of the cluster stops it too.
+several configs can be deployed at once for A/B runs. On a cluster whose
+nodes are all simulated by KWOK (the local provider) the chart's Deployment
+runs no replica, since no kubelet runs real pods there: benchctl runs the
+controller on the host with the chart's rendered config and a token of the
+chart's service account, so it has exactly the chart's RBAC. Teardown of
+the cluster stops it too.
 
 --controller-source builds the controller (and takes its chart) from a
 source tree or a git ref of the current repository, through a cached git
@@ -42,9 +47,14 @@ clusters pull images from --image-repo.`,
   benchctl deploy --config streak-1 --set config.workers=16
   benchctl deploy --config mine.yaml -f more-values.yaml
   benchctl deploy --config default --controller-source main    # a git ref
+  benchctl deploy --kubeconfig ~/.kube/config --context lab --image-repo registry.example/bench --install-crds
   benchctl configs                                             # the named configs`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			req, err := cluster.request(cmd)
+			if err != nil {
+				return err
+			}
 			src, err := controllerSource(source)
 			if err != nil {
 				return err
@@ -52,48 +62,38 @@ clusters pull images from --image-repo.`,
 			if len(configs) == 0 {
 				configs = []string{deploy.DefaultConfig}
 			}
-			for _, name := range configs {
-				o := opts
-				o.Config, o.Source = name, src
-				if err := deploy.Check(cmd.Context(), o); err != nil {
-					return deployError(err)
-				}
+			var targets []bench.TargetSpec
+			for _, c := range configs {
+				targets = append(targets, bench.TargetSpec{Config: c, Source: src})
 			}
-			c, err := g.loadCluster(cluster)
+			opts := d.opts
+			opts.Timeout = timeout
+			act := &bench.Deploy{Cluster: req, Targets: targets, Deploy: opts, Progress: cmd.ErrOrStderr(),
+				Clusters: g.clusters(), Deployer: bench.LiveDeployer{}}
+			res, err := act.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
-			for _, name := range configs {
-				o := opts
-				o.Cluster, o.Store, o.Config, o.Source, o.Progress = c, g.store(), name, src, os.Stderr
-				d, err := deploy.Deploy(cmd.Context(), o)
-				if err != nil {
-					return deployError(err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "deployed config %s to cluster %s (namespace %s, release %s revision %d, controller %s, config sha256:%s)\n",
-					d.Config, c.Name, d.Namespace, d.Release, d.Revision, d.Controller.Commit, d.ConfigHash[:12])
+			for _, dep := range res.Deployments {
+				fmt.Fprintf(cmd.OutOrStdout(), "deployed config %s to cluster %s (namespace %s, release %s revision %d, controller %s, config %s)\n",
+					dep.Config, res.Cluster.Name, dep.Namespace, dep.Release, dep.Revision, dep.Controller.Commit, dep.ConfigHash)
 			}
 			return nil
 		},
 	}
+	cluster.flags(cmd, g, false)
+	d.flags(cmd.Flags())
 	f := cmd.Flags()
-	f.StringVar(&cluster, "cluster", defaultCluster, "cluster to deploy to (see 'benchctl clusters')")
 	f.StringArrayVar(&configs, "config", nil, "named config or values file (repeatable; default: default)")
-	f.StringArrayVarP(&opts.ValuesFiles, "values", "f", nil, "extra values file, as in helm (repeatable)")
-	f.StringArrayVar(&opts.Set, "set", nil, "set a value, as in helm: --set config.workers=16 (repeatable)")
-	f.StringArrayVar(&opts.SetString, "set-string", nil, "set a string value, as in helm (repeatable)")
 	f.StringVar(&source, "controller-source", "", "build the controller from a source tree DIR or a git REF (default: the one built into benchctl)")
-	f.StringVar(&opts.ImageRepo, "image-repo", "", "registry the cluster pulls benchflow and benchtask images from (kind, eks, gke, existing)")
-	f.BoolVar(&opts.InstallCRDs, "install-crds", false, "existing clusters: allow installing the Workflow CRD (a cluster-scoped change)")
-	f.DurationVar(&opts.Timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the controller to be ready")
-	_ = cmd.RegisterFlagCompletionFunc("cluster", completeClusters(g))
+	f.DurationVar(&timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the controller to be ready")
 	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd
 }
 
 func newUndeployCmd(g *globals) *cobra.Command {
 	var (
-		cluster string
+		cluster clusterFlags
 		configs []string
 	)
 	cmd := &cobra.Command{
@@ -101,40 +101,29 @@ func newUndeployCmd(g *globals) *cobra.Command {
 		Short: "Stop a deployed controller and uninstall its release",
 		Long: `Stop the controller of a config and uninstall its Helm release. The
 Workflow CRD stays (Helm never deletes CRDs).`,
-		Example: `  benchctl undeploy --config default`,
-		Args:    exactArgs(0),
+		Example: `  benchctl undeploy --config default
+  benchctl undeploy --config default --config streak-1 --cluster dev`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.loadCluster(cluster)
+			req, err := cluster.request(cmd)
 			if err != nil {
 				return err
 			}
 			if len(configs) == 0 {
 				configs = []string{deploy.DefaultConfig}
 			}
-			var errs []error
-			for _, name := range configs {
-				if err := deploy.Undeploy(cmd.Context(), deploy.Options{Cluster: c, Store: g.store(), Name: name}); err != nil {
-					errs = append(errs, err)
-					continue
-				}
+			act := &bench.Undeploy{Cluster: req, Names: configs, Clusters: g.clusters()}
+			c, done, err := act.Run(cmd.Context())
+			for _, name := range done {
 				fmt.Fprintf(cmd.OutOrStdout(), "undeployed config %s from cluster %s\n", name, c.Name)
 			}
-			return errors.Join(errs...)
+			return err
 		},
 	}
-	cmd.Flags().StringVar(&cluster, "cluster", defaultCluster, "cluster (see 'benchctl clusters')")
+	cluster.flags(cmd, g, false)
 	cmd.Flags().StringArrayVar(&configs, "config", nil, "config to undeploy (repeatable; default: default)")
 	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd
-}
-
-// deployError marks bad configs and values as usage errors.
-func deployError(err error) error {
-	var ce *deploy.ConfigError
-	if errors.As(err, &ce) {
-		return usageError(err)
-	}
-	return err
 }
 
 func completeConfigs(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,7 +15,7 @@ func init() { register(newDiffCmd) }
 
 func newDiffCmd(*globals) *cobra.Command {
 	var (
-		format  string
+		output  *outputFlag
 		failOn  []string
 		junit   string
 		showAll bool
@@ -57,10 +56,10 @@ Exit status:
   benchctl diff base.yaml head.yaml --fail-on 'long-chain:crd.updates.count>+0' --fail-on '*.p95>+25%'
 
   # A pull-request comment, every row included:
-  benchctl diff base.yaml head.yaml --format markdown --all > comment.md
+  benchctl diff base.yaml head.yaml -o markdown --all > comment.md
 
   # Stricter significance, machine-readable:
-  benchctl diff base.yaml head.yaml --alpha 0.01 --format yaml`,
+  benchctl diff base.yaml head.yaml --alpha 0.01 -o json`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !(opts.Alpha > 0 && opts.Alpha < 1) {
@@ -69,10 +68,8 @@ Exit status:
 			if opts.TopNodes < 0 {
 				return usageError(fmt.Errorf("--top-nodes %d: want 0 or more", opts.TopNodes))
 			}
-			switch format {
-			case "text", "markdown", "yaml":
-			default:
-				return usageError(fmt.Errorf("--format %q: want text, markdown or yaml", format))
+			if err := output.check(); err != nil {
+				return err
 			}
 			var ths []reports.Threshold
 			for _, s := range failOn {
@@ -88,7 +85,7 @@ Exit status:
 				if junit != "" {
 					var buf bytes.Buffer
 					if jerr := reports.WriteJUnitError(&buf, name, err.Error()); jerr == nil {
-						if werr := os.WriteFile(junit, buf.Bytes(), 0o644); werr != nil {
+						if werr := reports.WriteFile(junit, buf.Bytes()); werr != nil {
 							err = errors.Join(err, fmt.Errorf("writing --junit: %w", werr))
 						}
 					}
@@ -115,13 +112,15 @@ Exit status:
 			}
 			out := cmd.OutOrStdout()
 			ro := reports.DiffRenderOptions{All: showAll}
-			switch format {
-			case "text":
+			switch output.format {
+			case formatText:
 				err = d.WriteText(out, ro)
-			case "markdown":
+			case formatMarkdown:
 				err = d.WriteMarkdown(out, ro)
-			case "yaml":
+			case formatYAML:
 				err = d.WriteYAML(out)
+			case formatJSON:
+				err = d.WriteJSON(out)
 			}
 			if err != nil {
 				return err
@@ -131,7 +130,7 @@ Exit status:
 				if err := d.WriteJUnit(&buf); err != nil {
 					return err
 				}
-				if err := os.WriteFile(junit, buf.Bytes(), 0o644); err != nil {
+				if err := reports.WriteFile(junit, buf.Bytes()); err != nil {
 					return fmt.Errorf("writing --junit: %w", err)
 				}
 			}
@@ -150,7 +149,7 @@ Exit status:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&format, "format", "o", "text", "output format: text, markdown (for a pull-request comment) or yaml (every row)")
+	output = addOutputFlag(cmd, formatText, formatMarkdown, formatYAML, formatJSON)
 	f.Float64Var(&opts.Alpha, "alpha", opts.Alpha, "significance level of the Mann-Whitney U test")
 	f.StringArrayVar(&failOn, "fail-on", nil, "fail (exit 1) on a significant change beyond this threshold, e.g. 'wall>+5%' (repeatable; grammar above)")
 	f.StringVar(&junit, "junit", "", "also write JUnit XML to this file: one test case per compared metric")

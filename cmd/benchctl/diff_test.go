@@ -105,7 +105,7 @@ func TestDiffExitCodes(t *testing.T) {
 			wantErr: []string{`"wal>+5%" matches no compared metric`}, junitErrs: 1},
 		{name: "bad threshold", args: []string{p["base"], p["slow"], "--fail-on", "wall=>5%"}, wantCode: 2, wantErr: []string{"--fail-on", "wall=>5%"}, junitFails: -1},
 		{name: "bad alpha", args: []string{p["base"], p["slow"], "--alpha", "1.5"}, wantCode: 2, wantErr: []string{"--alpha 1.5"}, junitFails: -1},
-		{name: "bad format", args: []string{p["base"], p["slow"], "--format", "html"}, wantCode: 2, wantErr: []string{`--format "html"`}, junitFails: -1},
+		{name: "bad format", args: []string{p["base"], p["slow"], "--format", "pdf"}, wantCode: 2, wantErr: []string{`--output "pdf"`}, junitFails: -1},
 		{name: "one argument", args: []string{p["base"]}, wantCode: 2, wantErr: []string{"takes 2 argument(s), got 1"}, junitFails: -1},
 		{name: "unknown flag", args: []string{p["base"], p["slow"], "--nope"}, wantCode: 2, wantErr: []string{"unknown flag"}, junitFails: -1},
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
 	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/portfolio/rundir"
 	"github.com/benchctl/benchctl/provision/local"
 	"github.com/benchctl/benchctl/provision/local/localtest"
 	"github.com/benchctl/benchctl/reports"
@@ -134,15 +135,15 @@ func TestRunGroundTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := portfolio.LoadRun(out)
+	run, err := rundir.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.Validity.Valid {
 		t.Fatalf("report invalid: %s", rep.Validity.Summary())
 	}
-	if len(rep.Workflows) != len(run.Portfolio.Workflows) {
-		t.Fatalf("report has %d workflows, the tier %d", len(rep.Workflows), len(run.Portfolio.Workflows))
+	if len(rep.Workflows) != len(run.Manifest.Workflows) {
+		t.Fatalf("report has %d workflows, the tier %d", len(rep.Workflows), len(run.Manifest.Workflows))
 	}
 	for _, w := range rep.Workflows {
 		recs := run.Samples("default", w.Name)
@@ -156,13 +157,9 @@ func TestRunGroundTruth(t *testing.T) {
 }
 
 // checkExecution checks one execution's samples in the report.
-func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Record) {
+func checkExecution(t *testing.T, w reports.Workflow, i int, rec *rundir.Record) {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join(rec.Dir, aggregate.FileSpans))
-	if err != nil {
-		t.Fatal(err)
-	}
-	spans, err := aggregate.DecodeOTLP(body)
+	spans, err := aggregate.LoadSpans(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +192,7 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *portfolio.Reco
 		if n.User.N != w.Executions {
 			continue // a node absent from some executions has no sample i
 		}
-		spec, err := aggregate.NodeAt(rec.Closure, n.Name)
+		spec, err := rec.Closure.NodeAt(n.Name)
 		if err != nil {
 			t.Fatalf("%s: %v", w.Name, err)
 		}
@@ -309,7 +306,7 @@ workflows:
 	// Kill it hard once a few executions are on disk.
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		recs, _ := filepath.Glob(filepath.Join(out, portfolio.ExecutionsDir, "*", portfolio.RecordFile))
+		recs, _ := filepath.Glob(filepath.Join(out, rundir.ExecutionsDir, "*", rundir.RecordFile))
 		if len(recs) >= 4 {
 			break
 		}
@@ -323,7 +320,7 @@ workflows:
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	before, err := portfolio.LoadRun(out)
+	before, err := rundir.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +331,7 @@ workflows:
 	if code != 0 {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, lastLines(stderr, 30))
 	}
-	run, err := portfolio.LoadRun(out)
+	run, err := rundir.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +340,7 @@ workflows:
 	}
 	seen := map[string]int{}
 	for _, r := range run.Records {
-		seen[fmt.Sprintf("%s/%s/%v/%d", r.Workflow, r.Config, r.Warmup, r.Repetition)]++
+		seen[fmt.Sprintf("%s/%s/%v/%d", r.Workflow, r.Target, r.Warmup, r.Repetition)]++
 	}
 	for k, n := range seen {
 		if n != 1 {
@@ -367,7 +364,7 @@ workflows:
 	}
 }
 
-func recordByName(run *portfolio.Run, name string) *portfolio.Record {
+func recordByName(run *rundir.Run, name string) *rundir.Record {
 	for _, r := range run.Records {
 		if r.Name == name {
 			return r

@@ -1,9 +1,10 @@
 // Command benchctl benchmarks a Kubernetes workflow controller: it
 // provisions a cluster, deploys the bundled controller under a named
 // config, runs a workflow portfolio and aggregates the results into
-// reports that `benchctl diff` compares.
+// reports that 'benchctl diff' compares.
 //
-// This package is cobra wiring only; the logic lives in the stage packages.
+// This package binds flags, prints and maps errors to exit codes; the
+// pipeline is in cmd/internal/bench and the stage packages.
 package main
 
 import (
@@ -13,6 +14,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/benchctl/benchctl/cmd/internal/bench"
+	"github.com/benchctl/benchctl/deploy"
+	"github.com/benchctl/benchctl/provision"
 )
 
 func main() {
@@ -28,7 +33,8 @@ func main() {
 
 // Exit codes. They follow the convention CI systems expect: 0 success,
 // 1 the work ran and found a failure (a regression, an invalid run),
-// 2 the command could not do its work as asked (bad usage or input).
+// 2 the command could not do its work as asked (bad usage or input),
+// 130 interrupted.
 const (
 	exitOK          = 0
 	exitFailure     = 1
@@ -56,15 +62,22 @@ func withCode(code int, err error) error {
 // usageError marks err as a usage error (exit code 2).
 func usageError(err error) error { return withCode(exitUsage, err) }
 
+// exitCode maps an error to the exit code: the code it carries, 2 for
+// input the user must fix (whichever stage found it), 130 for an
+// interrupt, else 1.
 func exitCode(err error, interrupted bool) int {
 	if err == nil {
 		return exitOK
 	}
 	var ee *exitError
-	if errors.As(err, &ee) {
+	var ie *bench.InputError
+	var ce *deploy.ConfigError
+	switch {
+	case errors.As(err, &ee):
 		return ee.code
-	}
-	if interrupted || errors.Is(err, context.Canceled) {
+	case errors.As(err, &ie), errors.As(err, &ce), provision.IsUsageError(err):
+		return exitUsage
+	case interrupted || errors.Is(err, context.Canceled):
 		return exitInterrupted
 	}
 	return exitFailure

@@ -1,19 +1,16 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/benchctl/benchctl/aggregate"
+	"github.com/benchctl/benchctl/cmd/internal/bench"
+	"github.com/benchctl/benchctl/deploy"
 	"github.com/benchctl/benchctl/portfolio"
-	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/reports"
 )
 
 func init() { register(newPortfolioCmd) }
@@ -50,20 +47,13 @@ defaults and tier settings win). Name 'builtin' to include the embedded one:
 // loadPortfolio loads the files (the built-in portfolio if none) and
 // compiles tier; bad input is a usage error.
 func loadPortfolio(files []string, tier string) (*portfolio.Compiled, error) {
-	p, err := portfolio.Load(files...)
-	if err != nil {
-		return nil, usageError(err)
-	}
-	c, err := p.Compile(tier)
-	if err != nil {
-		return nil, usageError(err)
-	}
-	return c, nil
+	return bench.PortfolioSpec{Files: files, Tier: tier}.Compile()
 }
 
 func newPortfolioListCmd() *cobra.Command {
 	var files []string
 	var tier string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "Show the workflows of a tier with their sizes and expected counts",
@@ -72,14 +62,21 @@ one execution implies (derived from the compiled Workflow, as the aggregate
 derives them), warm-ups + repetitions, timeout and what each one measures.`,
 		Example: `  benchctl portfolio list
   benchctl portfolio list --tier scale
-  benchctl portfolio list --portfolio builtin --portfolio mine.yaml`,
+  benchctl portfolio list --portfolio builtin --portfolio mine.yaml
+  benchctl portfolio list --tier smoke -o json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			c, err := loadPortfolio(files, tier)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if output.format != formatText {
+				return printData(out, output.format, portfolioListing(c))
+			}
 			fmt.Fprintf(out, "portfolio %s, tier %s, %d workflows, hash %s\n\n", c.Name, c.Tier, len(c.Workflows), c.Hash)
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tSHAPE\tNODES\tPODS\tSERIAL\tRUNS\tTIMEOUT\tMEASURES")
@@ -104,7 +101,41 @@ derives them), warm-ups + repetitions, timeout and what each one measures.`,
 	}
 	cmd.Flags().StringArrayVar(&files, "portfolio", nil, "portfolio file (repeatable, merged in order; 'builtin' = the embedded one; default: builtin)")
 	cmd.Flags().StringVar(&tier, "tier", portfolio.TierDefault, "tier: smoke, default, scale or one the files declare")
+	output = addOutputFlag(cmd, formatText, formatYAML, formatJSON)
 	return cmd
+}
+
+// listing is a tier as 'portfolio list -o json|yaml' prints it.
+type listing struct {
+	Name       string            `json:"name"`
+	Tier       string            `json:"tier"`
+	Hash       string            `json:"hash"`
+	Workflows  []listingWorkflow `json:"workflows"`
+	Executions int               `json:"executions"`
+	Pods       int               `json:"pods"`
+}
+
+type listingWorkflow struct {
+	Name        string           `json:"name"`
+	Shape       string           `json:"shape"`
+	Description string           `json:"description"`
+	Inputs      string           `json:"inputs"`
+	Counts      portfolio.Counts `json:"counts"`
+	Warmup      int              `json:"warmup"`
+	Repetitions int              `json:"repetitions"`
+	Timeout     string           `json:"timeout"`
+}
+
+func portfolioListing(c *portfolio.Compiled) listing {
+	l := listing{Name: c.Name, Tier: c.Tier, Hash: c.Hash}
+	for _, w := range c.Workflows {
+		l.Workflows = append(l.Workflows, listingWorkflow{Name: w.Name, Shape: w.Shape, Description: w.Description, Inputs: w.Inputs,
+			Counts: w.Counts, Warmup: w.Warmup, Repetitions: w.Repetitions, Timeout: w.Timeout.String()})
+		n := w.Warmup + w.Repetitions
+		l.Executions += n
+		l.Pods += n * w.Counts.Pods
+	}
+	return l
 }
 
 func newPortfolioValidateCmd() *cobra.Command {
@@ -155,21 +186,19 @@ func newPortfolioShowCmd() *cobra.Command {
 
 func newPortfolioRunCmd(g *globals) *cobra.Command {
 	var (
-		files          []string
-		tier, cluster  string
-		configs        []string
-		outDir         string
-		o              runOverrides
-		resume, keepWF bool
+		cluster clusterFlags
+		pf      portfolioFlags
+		configs []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the portfolio against deployed controllers",
 		Long: `Run every workflow of a tier against the controller(s) deployed on a
-cluster, strictly one execution at a time: the warm-ups (recorded, flagged,
-never counted), then the repetitions, each with a timeout. With several
---config, executions alternate between them repetition by repetition
-(A B, B A, A B, ...), so drift and position effects hit every config alike.
+cluster with 'benchctl deploy', strictly one execution at a time: the
+warm-ups (recorded, flagged, never counted), then the repetitions, each with
+a timeout. With several --config, executions alternate between them
+repetition by repetition (A B, B A, A B, ...), so drift and position effects
+hit every config alike.
 
 Around each execution it scrapes the controller's and the kube-apiserver's
 metrics and afterwards fetches the execution's spans and pods. Each
@@ -182,116 +211,38 @@ recorded for it. --resume continues the run in --output-dir: recorded
 executions are kept and never repeated; a half-done one is run again.`,
 		Example: `  benchctl portfolio run --tier smoke
   benchctl portfolio run --config default --config streak-1 --output-dir /tmp/ab
-  benchctl portfolio run --output-dir /tmp/ab --config default --config streak-1 --resume   # after Ctrl-C`,
+  benchctl portfolio run --output-dir /tmp/ab --config default --config streak-1 --resume   # after Ctrl-C
+  benchctl portfolio run --kubeconfig "$(benchctl kubeconfig dev)" --tier smoke`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if resume && outDir == "" {
-				return usageError(errors.New("--resume needs --output-dir: the directory of the run to continue"))
-			}
-			c, err := loadPortfolio(files, tier)
-			if err != nil {
-				return err
-			}
-			if err := o.apply(cmd, c); err != nil {
-				return err
-			}
-			cl, err := g.loadCluster(cluster)
+			req, err := cluster.request(cmd)
 			if err != nil {
 				return err
 			}
 			if len(configs) == 0 {
-				configs = []string{"default"}
+				configs = []string{deploy.DefaultConfig}
 			}
-			if outDir == "" {
-				outDir = defaultRunDir(time.Now().Format("20060102-150405"), c.Tier)
+			var targets []bench.TargetSpec
+			for _, c := range configs {
+				targets = append(targets, bench.TargetSpec{Name: c, Config: c})
 			}
-			run, err := executePortfolio(cmd, cl, c, configs, outDir, resume, keepWF)
+			bm := &bench.Benchmark{
+				Cluster: req, Targets: targets, Deployed: true, NoReports: true, Portfolio: pf.portfolioSpec(),
+				OutputDir: pf.outDir, Resume: pf.resume, Force: pf.force, KeepWorkflows: pf.keepWfls,
+				Benchctl: reports.BuildInfo{Version: version, Commit: commit}, Progress: cmd.ErrOrStderr(),
+				Clusters: g.clusters(), Deployer: bench.LiveDeployer{}, Executor: bench.LiveExecutor{KeepWorkflows: pf.keepWfls},
+			}
+			res, err := bm.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d executions recorded in %s; next: benchctl aggregate %s\n", len(run.Records), outDir, outDir)
-			return failedExecutions(run)
+			fmt.Fprintf(cmd.OutOrStdout(), "%d executions recorded in %s; next: benchctl aggregate %s\n", len(res.Run.Records), res.Dir, res.Dir)
+			return withCode(exitFailure, res.Err())
 		},
 	}
-	f := cmd.Flags()
-	f.StringArrayVar(&files, "portfolio", nil, "portfolio file (repeatable, merged in order; 'builtin' = the embedded one; default: builtin)")
-	f.StringVar(&tier, "tier", portfolio.TierDefault, "tier: smoke, default, scale or one the files declare")
-	f.StringVar(&cluster, "cluster", defaultCluster, "cluster the controllers are deployed on")
-	f.StringArrayVar(&configs, "config", nil, "deployed config to run against (repeatable, interleaved; default: default)")
-	f.StringVar(&outDir, "output-dir", "", "run directory (default: $XDG_DATA_HOME/benchctl/runs/<time>-<tier>)")
-	o.flags(f)
-	f.BoolVar(&resume, "resume", false, "continue the interrupted run in --output-dir")
-	f.BoolVar(&keepWF, "keep-workflows", false, "leave finished Workflows and their pods in the cluster")
+	cluster.flags(cmd, g, false)
+	pf.flags(cmd.Flags())
+	cmd.Flags().StringArrayVar(&configs, "config", nil, "deployed config to run against (repeatable, interleaved; default: default)")
+	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd
-}
-
-// runOverrides are the portfolio settings the command line can override.
-type runOverrides struct {
-	reps, warmup int
-	timeout      time.Duration
-}
-
-func (o *runOverrides) flags(f *pflag.FlagSet) {
-	f.IntVar(&o.reps, "repetitions", 0, "measured repetitions per workflow (default: the portfolio's, 5 or more)")
-	f.IntVar(&o.warmup, "warmup", 0, "warm-up executions per workflow, not counted (default: the portfolio's, 1)")
-	f.DurationVar(&o.timeout, "timeout", 0, "timeout of each execution (default: the portfolio's per workflow)")
-}
-
-func (o *runOverrides) apply(cmd *cobra.Command, c *portfolio.Compiled) error {
-	var ov portfolio.Overrides
-	if cmd.Flags().Changed("repetitions") {
-		ov.Repetitions = &o.reps
-	}
-	if cmd.Flags().Changed("warmup") {
-		ov.Warmup = &o.warmup
-	}
-	if cmd.Flags().Changed("timeout") {
-		ov.Timeout = &o.timeout
-	}
-	if err := c.Override(ov); err != nil {
-		return usageError(err)
-	}
-	return nil
-}
-
-// executePortfolio runs a compiled tier against the deployed configs.
-func executePortfolio(cmd *cobra.Command, cl *provision.Cluster, c *portfolio.Compiled, configs []string, outDir string, resume, keep bool) (*portfolio.Run, error) {
-	ts, envs, closeTargets, err := targets(cmd.Context(), cl, configs)
-	if err != nil {
-		return nil, err
-	}
-	defer closeTargets()
-	fmt.Fprintf(cmd.ErrOrStderr(), "running portfolio %s, tier %s, on cluster %s with config(s) %v; records in %s\n", c.Name, c.Tier, cl.Name, configs, outDir)
-	run, err := portfolio.Execute(cmd.Context(), c, ts, portfolio.Options{Dir: outDir, Resume: resume, Progress: os.Stderr, KeepWorkflows: keep})
-	// Snapshot each config's environment even after an interrupt, so the
-	// run can be aggregated later, when the cluster may be gone.
-	if run != nil {
-		for name, env := range envs {
-			if serr := aggregate.SaveEnvironment(outDir, name, env); serr != nil {
-				return run, errors.Join(err, serr)
-			}
-		}
-	}
-	if err != nil {
-		if run != nil && !run.Complete() {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d executions recorded; continue with the same command plus --output-dir %s --resume\n",
-				len(run.Records), len(run.Manifest.Plan), outDir)
-		}
-		return run, err
-	}
-	return run, nil
-}
-
-// failedExecutions is exit code 1 when an execution failed or timed out.
-func failedExecutions(run *portfolio.Run) error {
-	var failed int
-	for _, r := range run.Records {
-		if !r.Succeeded() {
-			failed++
-		}
-	}
-	if failed > 0 {
-		return withCode(exitFailure, fmt.Errorf("%d of %d executions failed or timed out; see the records in %s", failed, len(run.Records), run.Dir))
-	}
-	return nil
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"os"
+	"io"
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/eks"
@@ -12,9 +12,9 @@ import (
 )
 
 // providerRegistry wires every provider implementation.
-func providerRegistry(store *provision.Store) provision.Registry {
+func providerRegistry(store *provision.Store, progress io.Writer) provision.Registry {
 	return provision.Registry{
-		provision.ProviderLocal:    local.New(store, local.DefaultCacheDir(), os.Stderr),
+		provision.ProviderLocal:    local.New(store, local.DefaultCacheDir(), progress),
 		provision.ProviderKind:     kind.New(),
 		provision.ProviderEKS:      eks.New(),
 		provision.ProviderGKE:      gke.New(),

@@ -20,11 +20,6 @@ func init() {
 	register(newKubeconfigCmd)
 }
 
-// registry builds the providers; progress lines go to stderr.
-func (g *globals) registry() provision.Registry {
-	return providerRegistry(g.store())
-}
-
 func newProvisionCmd(g *globals) *cobra.Command {
 	spec := provision.Spec{Provider: provision.ProviderLocal, Name: "benchctl", Nodes: 3}
 	cmd := &cobra.Command{
@@ -59,7 +54,7 @@ Providers:
 				return asUsage(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s (%s, %d nodes, Kubernetes %s) ready in %.1fs\nkubeconfig: %s\n",
-				c.Name, c.Provider, c.Finger.Nodes, c.Finger.KubernetesVersion, time.Since(start).Seconds(), c.Kubeconfig)
+				c.Name, c.Provider, c.Fingerprint.Nodes, c.Fingerprint.KubernetesVersion, time.Since(start).Seconds(), c.Kubeconfig)
 			return nil
 		},
 	}
@@ -158,15 +153,31 @@ of it. --all deletes every cluster benchctl created and skips the others.`,
 }
 
 func newClustersCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "clusters",
-		Short:   "List the clusters benchctl knows",
-		Example: `  benchctl clusters`,
-		Args:    exactArgs(0),
+	var output *outputFlag
+	cmd := &cobra.Command{
+		Use:   "clusters",
+		Short: "List the clusters benchctl knows",
+		Example: `  benchctl clusters
+  benchctl clusters -o json`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			list, err := g.store().List()
 			if err != nil {
 				return err
+			}
+			if output.format != formatText {
+				type entry struct {
+					*provision.Cluster
+					Status string `json:"status"`
+				}
+				out := []entry{}
+				for _, c := range list {
+					out = append(out, entry{c, clusterStatus(c)})
+				}
+				return printData(cmd.OutOrStdout(), output.format, out)
 			}
 			if len(list) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "no clusters under %s\n", g.stateDir)
@@ -175,12 +186,14 @@ func newClustersCmd(g *globals) *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tPROVIDER\tNODES\tKUBERNETES\tCREATED-BY\tAGE\tSTATUS")
 			for _, c := range list {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", c.Name, dash(c.Provider), c.Nodes, dash(c.Finger.KubernetesVersion),
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", c.Name, dash(c.Provider), c.Nodes, dash(c.Fingerprint.KubernetesVersion),
 					dash(c.CreatedBy), age(c.CreatedAt), clusterStatus(c))
 			}
 			return w.Flush()
 		},
 	}
+	output = addOutputFlag(cmd, formatText, formatYAML, formatJSON)
+	return cmd
 }
 
 func newKubeconfigCmd(g *globals) *cobra.Command {

@@ -32,11 +32,11 @@ samples, one per measured execution; 'benchctl diff' compares two reports.`,
 }
 
 func newReportShowCmd() *cobra.Command {
-	var format string
+	var output *outputFlag
 	opts := reports.DefaultRenderOptions
 	cmd := &cobra.Command{
 		Use:   "show FILE",
-		Short: "Print a saved report as text, Markdown, YAML or Go benchmark format",
+		Short: "Print a saved report as text, Markdown, YAML, JSON or Go benchmark format",
 		Long: `Print a saved report. The file is checked strictly first: an unknown field, a
 wrong apiVersion or a summary that does not match its samples is an error
 naming the file, the line and the field.
@@ -48,6 +48,7 @@ Formats:
              operations, pod creates, rounds and streaks)
   markdown   the same, as GitHub-flavoured Markdown
   yaml       the report itself, re-validated
+  json       the same document as JSON (report files may be JSON too)
   benchstat  Go benchmark format, one line per measured execution, for benchstat
              and other golang.org/x/perf tools`,
 		Example: `  # The summary of a run:
@@ -57,26 +58,28 @@ Formats:
   benchctl report show out/default.yaml --max-nodes 0
 
   # Markdown for a wiki page or a pull request:
-  benchctl report show out/default.yaml --format markdown > report.md
+  benchctl report show out/default.yaml -o markdown > report.md
 
   # Compare two runs with benchstat (ignore the keys that name what differs):
-  benchctl report show a.yaml --format benchstat > a.txt
-  benchctl report show b.yaml --format benchstat > b.txt
+  benchctl report show a.yaml -o benchstat > a.txt
+  benchctl report show b.yaml -o benchstat > b.txt
   benchstat -ignore ` + strings.Join(reports.BenchfmtIgnore, ",") + ` a.txt b.txt`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.MaxNodes < 0 {
 				return usageError(fmt.Errorf("--max-nodes %d: want 0 (all) or more", opts.MaxNodes))
 			}
-			write, ok := map[string]func(*reports.Report) error{
-				"text":      func(r *reports.Report) error { return reports.WriteText(cmd.OutOrStdout(), r, opts) },
-				"markdown":  func(r *reports.Report) error { return reports.WriteMarkdown(cmd.OutOrStdout(), r, opts) },
-				"yaml":      func(r *reports.Report) error { return reports.Encode(cmd.OutOrStdout(), r) },
-				"benchstat": func(r *reports.Report) error { return reports.WriteBenchfmt(cmd.OutOrStdout(), r) },
-			}[format]
-			if !ok {
-				return usageError(fmt.Errorf("--format %q: want text, markdown, yaml or benchstat", format))
+			if err := output.check(); err != nil {
+				return err
 			}
+			out := cmd.OutOrStdout()
+			write := map[string]func(*reports.Report) error{
+				formatText:      func(r *reports.Report) error { return reports.WriteText(out, r, opts) },
+				formatMarkdown:  func(r *reports.Report) error { return reports.WriteMarkdown(out, r, opts) },
+				formatYAML:      func(r *reports.Report) error { return reports.Encode(out, r) },
+				formatJSON:      func(r *reports.Report) error { return reports.EncodeJSON(out, r) },
+				formatBenchstat: func(r *reports.Report) error { return reports.WriteBenchfmt(out, r) },
+			}[output.format]
 			r, err := reports.Load(args[0])
 			if err != nil {
 				return usageError(err)
@@ -84,7 +87,7 @@ Formats:
 			return write(r)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "o", "text", "output format: text, markdown, yaml or benchstat")
+	output = addOutputFlag(cmd, formatText, formatMarkdown, formatYAML, formatJSON, formatBenchstat)
 	cmd.Flags().IntVar(&opts.MaxNodes, "max-nodes", opts.MaxNodes, "per-node lines per workflow in text and markdown, those with the most controller overhead (0: all)")
 	return cmd
 }

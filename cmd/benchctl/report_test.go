@@ -57,7 +57,7 @@ func TestReportShow(t *testing.T) {
 		}, ""},
 		{"bad report", []string{p["bad"]}, 2, nil, "bad.yaml:3: unknown field \"bogus\""},
 		{"missing report", []string{p["missing"]}, 2, nil, "missing.yaml"},
-		{"bad format", []string{p["base"], "-o", "html"}, 2, nil, `--format "html"`},
+		{"bad format", []string{p["base"], "-o", "pdf"}, 2, nil, `--output "pdf"`},
 		{"no file", nil, 2, nil, "takes 1 argument(s), got 0"},
 	}
 	for _, tt := range tests {

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/benchctl/benchctl/cmd/internal/bench"
 	"github.com/benchctl/benchctl/provision"
 )
 
@@ -14,10 +15,20 @@ import (
 type globals struct {
 	stateDir  string
 	verbosity int
+	// stderr is the command's error stream, for providers' progress.
+	stderr io.Writer
 }
 
 // store returns the cluster store under --state-dir.
 func (g *globals) store() *provision.Store { return provision.NewStore(g.stateDir) }
+
+// registry builds the providers; progress lines go to stderr.
+func (g *globals) registry() provision.Registry { return providerRegistry(g.store(), g.stderr) }
+
+// clusters is the provision stage the pipeline uses.
+func (g *globals) clusters() *bench.LiveClusters {
+	return &bench.LiveClusters{Registry: g.registry(), Records: g.store(), Progress: g.stderr}
+}
 
 // subcommands are added to the root by each command's file, so the files
 // of different stages do not edit one list.
@@ -47,6 +58,7 @@ aggregate traces and metrics into a YAML report. 'benchctl run' chains them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.stderr = cmd.ErrOrStderr()
 			level := slog.LevelWarn
 			switch {
 			case g.verbosity == 1:
@@ -54,10 +66,11 @@ aggregate traces and metrics into a YAML report. 'benchctl run' chains them.`,
 			case g.verbosity >= 2:
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
 			return nil
 		},
 	}
+	g.stderr = root.ErrOrStderr()
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", provision.DefaultStateDir(),
 		"where cluster records, kubeconfigs and logs live (env BENCHCTL_STATE_DIR; default $XDG_STATE_HOME/benchctl or ~/.local/state/benchctl)")
 	root.PersistentFlags().CountVarP(&g.verbosity, "verbose", "v", "log more: -v for progress details, -vv for debug")
@@ -65,7 +78,31 @@ aggregate traces and metrics into a YAML report. 'benchctl run' chains them.`,
 	for _, f := range subcommands {
 		root.AddCommand(f(g))
 	}
+	// Unknown subcommands and bad arguments are usage errors everywhere.
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+		if c.Args == nil {
+			c.Args = noArgsUnlessSubcommand
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 	return root
+}
+
+// noArgsUnlessSubcommand rejects positional arguments of a command that
+// takes none (a mistyped subcommand, typically), as a usage error.
+func noArgsUnlessSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if cmd.HasSubCommands() {
+		return usageError(fmt.Errorf("unknown command %q for %s; see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath()))
+	}
+	return usageError(fmt.Errorf("%s takes no arguments, got %q; see '%s --help'", cmd.CommandPath(), args, cmd.CommandPath()))
 }
 
 // exactArgs is cobra.ExactArgs whose error is a usage error.

@@ -1,69 +1,204 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/benchctl/benchctl/aggregate"
+	"github.com/benchctl/benchctl/cmd/internal/bench"
+	"github.com/benchctl/benchctl/controller/chart"
 	"github.com/benchctl/benchctl/deploy"
 	"github.com/benchctl/benchctl/portfolio"
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/local"
 	"github.com/benchctl/benchctl/reports"
 )
 
-func init() { register(newRunCmd) }
-
-// benchOptions is one benchmark: a cluster, deployments, a portfolio tier.
-type benchOptions struct {
-	spec        provision.Spec
-	teardown    bool
-	deployments []plannedDeployment
-	dopts       deploy.Options
-	files       []string
-	tier        string
-	overrides   runOverrides
-	outDir      string
-	resume      bool
-	fail        []string
-	alpha       float64
-	// markdown and junit, when set, receive the first diff.
-	markdown, junit string
+func init() {
+	register(newRunCmd)
+	register(newCompareCmd)
 }
 
-// plannedDeployment is a controller to deploy under a name.
-type plannedDeployment struct {
-	name, config, source string
+// defaultCluster is the cluster name commands use when --cluster is unset.
+const defaultCluster = "benchctl"
+
+// clusterFlags name the cluster a command works on.
+type clusterFlags struct {
+	req bench.ClusterRequest
 }
 
-// benchFlags registers the flags run and compare share.
-func (o *benchOptions) flags(f *pflag.FlagSet) {
-	f.StringVar(&o.spec.Name, "cluster", defaultCluster, "cluster to use; created with --provider and --nodes when it does not exist")
-	f.StringVar(&o.spec.Provider, "provider", provision.ProviderLocal, "provider for a new cluster: local, kind, eks, gke")
-	f.IntVar(&o.spec.Nodes, "nodes", 3, "worker nodes of a new cluster")
-	f.BoolVar(&o.teardown, "teardown", false, "delete the cluster at the end if this command created it")
-	f.StringArrayVarP(&o.dopts.ValuesFiles, "values", "f", nil, "extra values file for every deployment, as in helm (repeatable)")
-	f.StringArrayVar(&o.dopts.Set, "set", nil, "set a value for every deployment, as in helm (repeatable)")
-	f.StringVar(&o.dopts.ImageRepo, "image-repo", "", "registry for the controller images (kind, eks, gke)")
-	f.StringArrayVar(&o.files, "portfolio", nil, "portfolio file (repeatable; default: the built-in portfolio)")
-	f.StringVar(&o.tier, "tier", portfolio.TierDefault, "tier: smoke (seconds), default (a laptop, about 10 minutes) or scale")
-	o.overrides.flags(f)
-	f.StringVar(&o.outDir, "output-dir", "", "run directory (default: $XDG_DATA_HOME/benchctl/runs/<time>-<tier>)")
-	f.BoolVar(&o.resume, "resume", false, "continue the interrupted run in --output-dir")
-	f.StringArrayVar(&o.fail, "fail-on", nil, "exit 1 on a significant regression beyond this threshold, e.g. 'wall>+5%' (see 'benchctl diff --help')")
-	f.Float64Var(&o.alpha, "alpha", 0.05, "significance level of the comparisons")
+// flags registers --cluster, --kubeconfig and --context; creating says
+// whether the command may create the cluster (--provider, --nodes,
+// --teardown).
+func (c *clusterFlags) flags(cmd *cobra.Command, g *globals, creating bool) {
+	f := cmd.Flags()
+	f.StringVar(&c.req.Name, "cluster", defaultCluster, "cluster to use (see 'benchctl clusters')")
+	f.StringVar(&c.req.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig instead, without registering it first (treated as --provider existing: never deleted)")
+	f.StringVar(&c.req.Context, "context", "", "the kubeconfig context to use with --kubeconfig")
+	_ = cmd.RegisterFlagCompletionFunc("cluster", completeClusters(g))
+	if !creating {
+		c.req.NoCreate = true
+		return
+	}
+	c.req.Spec = provision.Spec{Provider: provision.ProviderLocal, Nodes: 3}
+	f.Lookup("cluster").Usage = "cluster to use; created with --provider and --nodes when it does not exist"
+	f.StringVar(&c.req.Spec.Provider, "provider", c.req.Spec.Provider, "provider for a new cluster: local, kind, eks, gke")
+	f.IntVar(&c.req.Spec.Nodes, "nodes", c.req.Spec.Nodes, "worker nodes of a new cluster")
+	f.BoolVar(&c.req.Teardown, "teardown", false, "delete the cluster at the end if this command created it")
+	_ = cmd.RegisterFlagCompletionFunc("provider", cobra.FixedCompletions(provision.Providers, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// request is the cluster request after the flags were parsed.
+func (c *clusterFlags) request(cmd *cobra.Command) (bench.ClusterRequest, error) {
+	r := c.req
+	switch {
+	case r.Kubeconfig == "" && r.Context != "":
+		return r, usageError(errors.New("--context needs --kubeconfig"))
+	case r.Kubeconfig != "" && cmd.Flags().Changed("cluster"):
+		return r, usageError(errors.New("--cluster and --kubeconfig name two clusters; give one"))
+	}
+	return r, nil
+}
+
+// portfolioFlags choose the workflows.
+type portfolioFlags struct {
+	spec                    bench.PortfolioSpec
+	reps, warmup            int
+	timeout                 time.Duration
+	changed                 func(string) bool
+	resume, force, keepWfls bool
+	outDir                  string
+}
+
+func (p *portfolioFlags) flags(f *pflag.FlagSet) {
+	p.changed = f.Changed
+	f.StringArrayVar(&p.spec.Files, "portfolio", nil, "portfolio file (repeatable, merged in order; 'builtin' = the embedded one; default: builtin)")
+	f.StringVar(&p.spec.Tier, "tier", portfolio.TierDefault, "tier: smoke (seconds), default (a laptop, about 10 minutes), scale, or one the files declare")
+	f.IntVar(&p.reps, "repetitions", 0, "measured repetitions per workflow (default: the portfolio's, 5 or more)")
+	f.IntVar(&p.warmup, "warmup", 0, "warm-up executions per workflow, not counted (default: the portfolio's, 1)")
+	f.DurationVar(&p.timeout, "timeout", 0, "timeout of each execution (default: the portfolio's per workflow)")
+	f.StringVar(&p.outDir, "output-dir", "", "run directory (default: $XDG_DATA_HOME/benchctl/runs/<time>-<tier>)")
+	f.BoolVar(&p.resume, "resume", false, "continue the interrupted run in --output-dir")
+	f.BoolVar(&p.force, "force", false, "with --resume: continue even though the controller, config or portfolio changed (the reports say so)")
+	f.BoolVar(&p.keepWfls, "keep-workflows", false, "leave finished Workflows and their pods in the cluster")
+}
+
+// portfolioSpec is the portfolio with the overrides the user gave.
+func (p *portfolioFlags) portfolioSpec() bench.PortfolioSpec {
+	s := p.spec
+	if p.changed("repetitions") {
+		s.Overrides.Repetitions = &p.reps
+	}
+	if p.changed("warmup") {
+		s.Overrides.Warmup = &p.warmup
+	}
+	if p.changed("timeout") {
+		s.Overrides.Timeout = &p.timeout
+	}
+	return s
+}
+
+// deployFlags are the values every deployment of a run shares.
+type deployFlags struct {
+	opts deploy.Options
+}
+
+func (d *deployFlags) flags(f *pflag.FlagSet) {
+	f.StringArrayVarP(&d.opts.ValuesFiles, "values", "f", nil, "extra values file for every deployment, as in helm (repeatable)")
+	f.StringArrayVar(&d.opts.Set, "set", nil, "set a value for every deployment, as in helm: --set config.workers=16 (repeatable)")
+	f.StringArrayVar(&d.opts.SetString, "set-string", nil, "set a string value for every deployment, as in helm (repeatable)")
+	f.StringVar(&d.opts.ImageRepo, "image-repo", "", "registry the cluster pulls benchflow and benchtask images from (kind, eks, gke, existing)")
+	f.BoolVar(&d.opts.InstallCRDs, "install-crds", false, "clusters benchctl did not create: allow installing the Workflow CRD (a cluster-scoped change)")
+}
+
+// gateFlags turn diffs into a verdict.
+type gateFlags struct {
+	failOn          []string
+	gate            bench.Gate
+	markdown, junit bool
+}
+
+func (g *gateFlags) flags(f *pflag.FlagSet) {
+	f.StringArrayVar(&g.failOn, "fail-on", nil, "exit 1 on a significant regression beyond this threshold, e.g. 'wall>+5%' (see 'benchctl diff --help')")
+	f.Float64Var(&g.gate.Alpha, "alpha", 0.05, "significance level of the comparisons")
+	f.StringVar(&g.gate.Markdown, "markdown", "", "also write the first diff as Markdown to this file (for a pull-request comment)")
+	f.StringVar(&g.gate.JUnit, "junit", "", "also write the first diff's gate as JUnit XML to this file")
+}
+
+// parse is the gate, or a usage error naming the bad flag.
+func (g *gateFlags) parse() (bench.Gate, error) {
+	out := g.gate
+	if !(out.Alpha > 0 && out.Alpha < 1) {
+		return out, usageError(fmt.Errorf("--alpha %v: want a level between 0 and 1, such as 0.05", out.Alpha))
+	}
+	for _, s := range g.failOn {
+		th, err := reports.ParseThreshold(s)
+		if err != nil {
+			return out, usageError(fmt.Errorf("--fail-on: %w", err))
+		}
+		out.Thresholds = append(out.Thresholds, th)
+	}
+	return out, nil
+}
+
+// benchFlags are everything run and compare share.
+type benchFlags struct {
+	cluster   clusterFlags
+	portfolio portfolioFlags
+	deploy    deployFlags
+	gate      gateFlags
+}
+
+func (b *benchFlags) flags(cmd *cobra.Command, g *globals) {
+	b.cluster.flags(cmd, g, true)
+	b.deploy.flags(cmd.Flags())
+	b.portfolio.flags(cmd.Flags())
+	b.gate.flags(cmd.Flags())
+}
+
+// benchmark is the Benchmark the flags describe, with the live stages.
+func (b *benchFlags) benchmark(cmd *cobra.Command, g *globals, targets []bench.TargetSpec) (*bench.Benchmark, error) {
+	req, err := b.cluster.request(cmd)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := b.gate.parse()
+	if err != nil {
+		return nil, err
+	}
+	p := b.portfolio
+	return &bench.Benchmark{
+		Cluster: req, Targets: targets, Deploy: b.deploy.opts, Portfolio: p.portfolioSpec(),
+		OutputDir: p.outDir, Resume: p.resume, Force: p.force, KeepWorkflows: p.keepWfls, Gate: gate,
+		Benchctl: reports.BuildInfo{Version: version, Commit: commit}, Progress: cmd.ErrOrStderr(),
+		Clusters: g.clusters(), Deployer: bench.LiveDeployer{}, Executor: bench.LiveExecutor{KeepWorkflows: p.keepWfls},
+	}, nil
+}
+
+// controllerSource is where deploy finds the controller: the one built
+// into this binary unless spec names a tree or a git ref.
+func controllerSource(spec string) (deploy.Source, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return deploy.Source{}, fmt.Errorf("locate benchctl: %w", err)
+	}
+	return deploy.Source{
+		Spec:           spec,
+		Bundled:        []string{exe, controllerCmdName},
+		BundledChart:   chart.FS(),
+		BundledVersion: version,
+		BundledCommit:  commit,
+		CacheDir:       local.DefaultCacheDir(),
+	}, nil
 }
 
 func newRunCmd(g *globals) *cobra.Command {
 	var (
-		o       benchOptions
+		b       benchFlags
 		configs []string
 		source  string
 	)
@@ -71,240 +206,145 @@ func newRunCmd(g *globals) *cobra.Command {
 		Use:   "run",
 		Short: "Provision, deploy, run the portfolio and report, in one go",
 		Long: `Chain the four stages: provision a cluster (or reuse the one named
---cluster), deploy the controller under each --config (a fresh controller
-process for every run), run the portfolio tier with every config
-interleaved repetition by repetition, and aggregate one report per config.
+--cluster, or use the one --kubeconfig and --context name), deploy the
+controller under each --config (a fresh controller process for every run),
+run the portfolio tier with every config interleaved repetition by
+repetition, and aggregate one report per config.
 
 Everything goes into --output-dir (default
 $XDG_DATA_HOME/benchctl/runs/<time>-<tier>, else ~/.local/share/...):
-run.json and executions/ (raw records, spans, metric scrapes), and
+run.json (the manifest, written before the first execution),
+executions/ (records, spans, metric scrapes), and
 reports/<config>.{yaml,txt,md,bench}. With two or more configs, the first is
-the baseline and each other is compared with it: reports/diff-<a>-<b>.{txt,md,yaml}.
+the baseline and each other is compared with it:
+reports/diff-<a>-<b>.{txt,md,yaml}; --markdown and --junit also write the
+first diff where a CI job wants it.
+
+An interrupted run (Ctrl-C, or benchctl killed) continues with the same
+command plus --output-dir DIR --resume. A resume refuses (exit 2) when the
+controller, a config's values or the portfolio differ from what the run
+started with, naming the difference; --force continues anyway and the
+reports say so.
 
 Exit codes: 0 valid reports (and, with --fail-on, no significant regression
 beyond a threshold); 1 an invalid report, a failed execution or a
 regression; 2 bad usage or input; 130 interrupted (resume with --resume and
 the same --output-dir).`,
 		Example: `  benchctl run                                   # local cluster, default tier, default config
-  benchctl run --tier smoke                      # a quick check (seconds)
-  benchctl run --config default --config streak-1 --fail-on 'wall>+5%'
+  benchctl run --tier smoke                      # a quick check (about a minute)
+  benchctl run --config default --config streak-1 --fail-on 'wall>+5%' --markdown diff.md
   benchctl run --controller-source main          # the controller of a git ref
+  benchctl run --kubeconfig ~/.kube/config --context lab --tier smoke --install-crds
   benchctl run --output-dir /tmp/r1 --resume     # after Ctrl-C`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(configs) == 0 {
 				configs = []string{deploy.DefaultConfig}
 			}
-			for _, c := range configs {
-				named, err := deploy.LoadConfig(c)
-				if err != nil {
-					return usageError(err)
-				}
-				o.deployments = append(o.deployments, plannedDeployment{name: named.Name, config: c, source: source})
+			src, err := controllerSource(source)
+			if err != nil {
+				return err
 			}
-			return benchmark(cmd, g, o)
+			var targets []bench.TargetSpec
+			for _, c := range configs {
+				targets = append(targets, bench.TargetSpec{Config: c, Source: src})
+			}
+			bm, err := b.benchmark(cmd, g, targets)
+			if err != nil {
+				return err
+			}
+			return runBenchmark(cmd, bm)
 		},
 	}
-	o.flags(cmd.Flags())
+	b.flags(cmd, g)
 	cmd.Flags().StringArrayVar(&configs, "config", nil, "named config or values file (repeatable, interleaved; the first is the baseline; default: default)")
 	cmd.Flags().StringVar(&source, "controller-source", "", "build the controller from a source tree DIR or a git REF (default: the one built into benchctl)")
 	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd
 }
 
-// benchmark provisions (or reuses) the cluster, deploys, runs the
-// portfolio, writes the reports and the diffs against the first
-// deployment, and turns validity and the gate into the exit code.
-func benchmark(cmd *cobra.Command, g *globals, o benchOptions) error {
-	if o.resume && o.outDir == "" {
-		return usageError(errors.New("--resume needs --output-dir: the directory of the run to continue"))
-	}
-	var thresholds []reports.Threshold
-	for _, f := range o.fail {
-		t, err := reports.ParseThreshold(f)
-		if err != nil {
-			return usageError(err)
-		}
-		thresholds = append(thresholds, t)
-	}
-	c, err := loadPortfolio(o.files, o.tier)
-	if err != nil {
-		return err
-	}
-	if err := o.overrides.apply(cmd, c); err != nil {
-		return err
-	}
-	if o.outDir == "" {
-		o.outDir = defaultRunDir(time.Now().Format("20060102-150405"), c.Tier)
-	}
-	stderr := cmd.ErrOrStderr()
-	// Check every config before touching a cluster.
-	sources := map[string]deploy.Source{}
-	for _, p := range o.deployments {
-		src, err := controllerSource(p.source)
-		if err != nil {
-			return err
-		}
-		sources[p.name] = src
-		d := o.dopts
-		d.Name, d.Config, d.Source, d.Progress = p.name, p.config, src, stderr
-		if err := deploy.Check(cmd.Context(), d); err != nil {
-			return deployError(err)
-		}
-	}
+func newCompareCmd(g *globals) *cobra.Command {
+	var (
+		b      benchFlags
+		config string
+	)
+	cmd := &cobra.Command{
+		Use:   "compare BASE HEAD",
+		Short: "Compare the controllers of two git refs (or source trees)",
+		Long: `Build the controller of BASE and of HEAD (git refs of the repository in
+the working directory, through cached git worktrees, or source tree
+directories), deploy both on the same cluster under the same config, run the
+same portfolio with their executions interleaved (BASE HEAD, HEAD BASE, ...),
+then diff HEAD against BASE with Mann-Whitney U tests.
 
-	cl, created, err := ensureCluster(cmd, g, o.spec)
-	if err != nil {
-		return err
-	}
-	if created && o.teardown {
-		defer func() {
-			if _, err := provision.Delete(context.WithoutCancel(cmd.Context()), g.store(), g.registry(), cl.Name); err != nil {
-				fmt.Fprintf(stderr, "teardown of cluster %s: %v\n", cl.Name, err)
+Reports, diffs and records go to --output-dir (reports/base.yaml,
+reports/head.yaml, reports/diff-base-head.{txt,md,yaml}); --markdown and
+--junit write the diff where a CI job wants it.
+
+Exit codes: 0 HEAD is the same as or better than BASE; 1 a significant
+regression beyond a --fail-on threshold, an invalid report or a failed
+execution; 2 bad usage or input; 130 interrupted.`,
+		Example: `  benchctl compare main HEAD --tier smoke
+  benchctl compare origin/main HEAD --fail-on 'wall>+5%' --markdown diff.md --junit junit.xml
+  benchctl compare ../benchctl-old . --config streak-1`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var targets []bench.TargetSpec
+			for i, role := range []string{"base", "head"} {
+				src, err := controllerSource(args[i])
+				if err != nil {
+					return err
+				}
+				targets = append(targets, bench.TargetSpec{Name: role, Config: config, Source: src})
 			}
-		}()
+			bm, err := b.benchmark(cmd, g, targets)
+			if err != nil {
+				return err
+			}
+			return runBenchmark(cmd, bm)
+		},
 	}
-	var names []string
-	for _, p := range o.deployments {
-		fmt.Fprintf(stderr, "deploying %s (config %s, controller %s)\n", p.name, p.config, orBundled(p.source))
-		d := o.dopts
-		d.Cluster, d.Store, d.Name, d.Config, d.Source, d.Progress = cl, g.store(), p.name, p.config, sources[p.name], stderr
-		if _, err := deploy.Deploy(cmd.Context(), d); err != nil {
-			return deployError(err)
-		}
-		names = append(names, p.name)
-	}
-	run, err := executePortfolio(cmd, cl, c, names, o.outDir, o.resume, false)
-	if err != nil {
-		return err
-	}
-	dir := filepath.Join(o.outDir, "reports")
-	outs, err := aggregate.WriteReports(run, dir)
-	if err != nil {
-		return err
-	}
-	errReports := printReports(cmd, outs)
-	errDiff := diffConfigs(cmd, outs, dir, thresholds, o)
-	if !created || !o.teardown {
-		fmt.Fprintf(stderr, "cluster %s is left running for the next run; remove it with: benchctl teardown %s\n", cl.Name, cl.Name)
-	}
-	return firstExit(errDiff, errReports, failedExecutions(run))
+	b.flags(cmd, g)
+	cmd.Flags().StringVar(&config, "config", deploy.DefaultConfig, "named config or values file both controllers run under")
+	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
+	return cmd
 }
 
-// firstExit returns the first error, preferring usage errors (exit 2),
-// which say the result cannot be trusted at all.
-func firstExit(errs ...error) error {
-	for _, err := range errs {
-		var ee *exitError
-		if errors.As(err, &ee) && ee.code == exitUsage {
-			return err
+// runBenchmark runs bm and prints its summaries; the exit code follows
+// the verdict.
+func runBenchmark(cmd *cobra.Command, bm *bench.Benchmark) error {
+	res, err := bm.Run(cmd.Context())
+	if res != nil && res.Outcome != nil {
+		if perr := printOutcome(cmd, res.Outcome); perr != nil {
+			return perr
 		}
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	if res != nil && res.Cluster != nil && !res.Deleted {
+		fmt.Fprintf(cmd.ErrOrStderr(), "cluster %s is left running for the next run; remove it with: benchctl teardown %s\n", res.Cluster.Name, res.Cluster.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		return withCode(exitFailure, err)
 	}
 	return nil
 }
 
-func orBundled(source string) string {
-	if source == "" {
-		return "bundled"
-	}
-	return source
-}
-
-// ensureCluster reuses the named cluster or creates it.
-func ensureCluster(cmd *cobra.Command, g *globals, spec provision.Spec) (*provision.Cluster, bool, error) {
-	c, err := g.store().Load(spec.Name)
-	if err == nil {
-		if c.Provider == "" {
-			return nil, false, fmt.Errorf("cluster %s did not finish provisioning; remove it with 'benchctl teardown %s'", c.Name, c.Name)
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "reusing cluster %s (%s, %d nodes)\n", c.Name, c.Provider, c.Finger.Nodes)
-		return c, false, nil
-	}
-	if !errors.Is(err, provision.ErrNotFound) {
-		return nil, false, err
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "provisioning cluster %s (%s, %d nodes)\n", spec.Name, spec.Provider, spec.Nodes)
-	c, err = provision.Create(cmd.Context(), g.store(), g.registry(), spec)
-	if err != nil {
-		return nil, false, asUsage(err)
-	}
-	return c, true, nil
-}
-
-// diffConfigs compares every deployment's report with the first one's and
-// writes the diffs next to the reports.
-func diffConfigs(cmd *cobra.Command, outs []aggregate.Output, dir string, thresholds []reports.Threshold, o benchOptions) error {
-	if len(outs) < 2 {
-		return nil
-	}
-	base := outs[0]
-	var regressions []string
-	for i, out := range outs[1:] {
-		opts := reports.DefaultDiffOptions
-		opts.Alpha, opts.FileA, opts.FileB = o.alpha, base.YAML, out.YAML
-		d, err := reports.Compare(base.Report, out.Report, opts)
-		if err != nil {
+// printOutcome prints each report's summary and each diff.
+func printOutcome(cmd *cobra.Command, o *bench.Outcome) error {
+	out := cmd.OutOrStdout()
+	for _, r := range o.Reports {
+		if err := reports.WriteText(out, r.Report, reports.DefaultRenderOptions); err != nil {
 			return err
 		}
-		if len(thresholds) > 0 {
-			if err := d.ApplyGate(thresholds); err != nil {
-				return usageError(err)
-			}
-		}
-		stem := filepath.Join(dir, "diff-"+base.Config+"-"+out.Config)
-		for ext, write := range map[string]func(*bytes.Buffer) error{
-			".txt":  func(b *bytes.Buffer) error { return d.WriteText(b, reports.DiffRenderOptions{}) },
-			".md":   func(b *bytes.Buffer) error { return d.WriteMarkdown(b, reports.DiffRenderOptions{}) },
-			".yaml": func(b *bytes.Buffer) error { return d.WriteYAML(b) },
-		} {
-			var b bytes.Buffer
-			if err := write(&b); err != nil {
-				return err
-			}
-			if err := os.WriteFile(stem+ext, b.Bytes(), 0o644); err != nil {
-				return fmt.Errorf("write %s: %w", stem+ext, err)
-			}
-		}
-		if err := d.WriteText(cmd.OutOrStdout(), reports.DiffRenderOptions{}); err != nil {
+		fmt.Fprintf(out, "report: %s\n\n", r.YAML)
+	}
+	for _, d := range o.Diffs {
+		if err := d.Diff.WriteText(out, reports.DiffRenderOptions{}); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "diff: %s.md\n\n", stem)
-		if i == 0 {
-			if err := writeFirstDiff(d, o); err != nil {
-				return err
-			}
-		}
-		if d.Gate != nil && !d.Gate.Passed() {
-			regressions = append(regressions, out.Config)
-		}
-	}
-	if len(regressions) > 0 {
-		return withCode(exitFailure, fmt.Errorf("significant regression beyond a --fail-on threshold in %v", regressions))
-	}
-	return nil
-}
-
-// writeFirstDiff writes the diff to --markdown and --junit when asked.
-func writeFirstDiff(d *reports.Diff, o benchOptions) error {
-	for path, write := range map[string]func(*bytes.Buffer) error{
-		o.markdown: func(b *bytes.Buffer) error { return d.WriteMarkdown(b, reports.DiffRenderOptions{}) },
-		o.junit:    func(b *bytes.Buffer) error { return d.WriteJUnit(b) },
-	} {
-		if path == "" {
-			continue
-		}
-		var b bytes.Buffer
-		if err := write(&b); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
+		fmt.Fprintf(out, "diff: %s.md\n\n", d.Stem)
 	}
 	return nil
 }

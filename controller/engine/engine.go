@@ -332,7 +332,7 @@ func (e *Engine) handle(ctx context.Context, key string) (handleResult, time.Dur
 	exec := executionID(wf)
 	ctx = obs.WithExecution(ctx, exec)
 	defer e.tel.Inflight.Begin(exec)() // after span.End below
-	ctx, span := e.tel.Start(ctx, telemetry.SpanWorkflowHandle,
+	ctx, span := e.tel.Start(ctx, telemetry.SpanStreak,
 		attribute.String(telemetry.AttrWorkflow, wf.Name), attribute.String(telemetry.AttrNamespace, wf.Namespace))
 	rounds := 0
 	defer func() {
@@ -372,7 +372,7 @@ func (e *Engine) handle(ctx context.Context, key string) (handleResult, time.Dur
 // It returns the object as stored.
 func (e *Engine) round(ctx context.Context, wf *v1alpha1.Workflow, idx int) (*v1alpha1.Workflow, bool, time.Duration, error) {
 	start := time.Now()
-	ctx, span := e.tel.Start(ctx, telemetry.SpanWorkflowStreak,
+	ctx, span := e.tel.Start(ctx, telemetry.SpanRound,
 		attribute.Int(telemetry.AttrRound, idx), attribute.String(telemetry.AttrWorkflow, wf.Name))
 	defer func() {
 		e.tel.Metrics.Rounds.Inc()

@@ -36,7 +36,7 @@ func (h *harness) spansOf(execution string) []*tracepb.Span {
 func expectedPaths(c *v1alpha1.WorkflowClosure, prefix string, tmpl v1alpha1.WorkflowTemplate) []string {
 	var out []string
 	for id, n := range tmpl.Nodes {
-		p := joinPath(prefix, id)
+		p := v1alpha1.JoinNodePath(prefix, id)
 		out = append(out, p)
 		switch n.Kind {
 		case v1alpha1.NodeKindDynamic:

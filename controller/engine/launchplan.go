@@ -177,7 +177,11 @@ func (ev *evaluator) launchChild(ctx context.Context, s *scope, id string, spec 
 func (ev *evaluator) childWorkflow(ctx context.Context, name, path string, spec v1alpha1.NodeSpec, inputsHash string) (*v1alpha1.Workflow, error) {
 	exec := executionID(ev.wf)
 	c := ev.p.closure
-	closure := &v1alpha1.WorkflowClosure{Primary: c.SubWorkflows[spec.LaunchPlan.Workflow], SubWorkflows: c.SubWorkflows, Tasks: c.Tasks}
+	primary, err := c.Nested(spec)
+	if err != nil {
+		return nil, fmt.Errorf("launch-plan node %s: %w", path, err)
+	}
+	closure := &v1alpha1.WorkflowClosure{Primary: primary, SubWorkflows: c.SubWorkflows, Tasks: c.Tasks}
 	child := &v1alpha1.Workflow{
 		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Workflow"},
 		ObjectMeta: metav1.ObjectMeta{

@@ -57,23 +57,7 @@ type scope struct {
 	d      *dag
 }
 
-func (s *scope) path(id string) string { return joinPath(s.prefix, id) }
-
-func joinPath(prefix, id string) string {
-	if prefix == "" {
-		return id
-	}
-	return prefix + v1alpha1.NodePathSeparator + id
-}
-
-// splitPath splits a status path into its scope's prefix and the node ID.
-func splitPath(p string) (prefix, id string) {
-	i := strings.LastIndex(p, v1alpha1.NodePathSeparator)
-	if i < 0 {
-		return "", p
-	}
-	return p[:i], p[i+1:]
-}
+func (s *scope) path(id string) string { return v1alpha1.JoinNodePath(s.prefix, id) }
 
 func (e *Engine) newEvaluator(wf *v1alpha1.Workflow) *evaluator {
 	ev := &evaluator{e: e, wf: wf, touched: map[string]bool{}, scopes: map[string]*scope{},
@@ -432,7 +416,7 @@ func (ev *evaluator) subScope(ctx context.Context, s *scope, id string, spec v1a
 // specAt returns the spec of the node at a status path whose scope this
 // round has already resolved.
 func (ev *evaluator) specAt(path string) (v1alpha1.NodeSpec, bool) {
-	prefix, id := splitPath(path)
+	prefix, id := v1alpha1.SplitNodePath(path)
 	s, ok := ev.scopes[prefix]
 	if !ok {
 		return v1alpha1.NodeSpec{}, false
@@ -458,7 +442,7 @@ func (ev *evaluator) checkFailures(ctx context.Context) bool {
 	msgs := make([]string, 0, len(ev.failures))
 	for _, f := range ev.failures {
 		msgs = append(msgs, fmt.Sprintf("node %s: %s", f.path, f.msg))
-		for p, _ := splitPath(f.path); p != ""; p, _ = splitPath(p) {
+		for p, _ := v1alpha1.SplitNodePath(f.path); p != ""; p, _ = v1alpha1.SplitNodePath(p) {
 			st := ev.wf.Status.Nodes[p]
 			spec, ok := ev.specAt(p)
 			if !ok || st.Phase.IsTerminal() {
@@ -634,7 +618,7 @@ func (ev *evaluator) outputsOf(s *scope, id string) string {
 	path := s.path(id)
 	switch s.d.tmpl.Nodes[id].Kind {
 	case v1alpha1.NodeKindDynamic, v1alpha1.NodeKindSubWorkflow:
-		return ev.outputsKey(joinPath(path, v1alpha1.EndNodeID), v1alpha1.NodeStatus{})
+		return ev.outputsKey(v1alpha1.JoinNodePath(path, v1alpha1.EndNodeID), v1alpha1.NodeStatus{})
 	}
 	return ev.outputsKey(path, ev.wf.Status.Nodes[path])
 }

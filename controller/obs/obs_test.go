@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 )
@@ -65,8 +66,8 @@ func TestSpanStoreServesPerExecution(t *testing.T) {
 
 	// Two spans for e1 (parent and child), two for e2: the store holds three.
 	c1 := WithExecution(ctx, "e1")
-	c1, parent := tel.Start(c1, telemetry.SpanWorkflowHandle)
-	_, child := tel.Start(c1, telemetry.SpanWorkflowStreak)
+	c1, parent := tel.Start(c1, telemetry.SpanStreak)
+	_, child := tel.Start(c1, telemetry.SpanRound)
 	child.End()
 	parent.End()
 	if err := tr.Provider.ForceFlush(ctx); err != nil {
@@ -104,12 +105,12 @@ func TestSpanStoreServesPerExecution(t *testing.T) {
 	}
 	var parentID []byte
 	for _, s := range spans {
-		if s.GetName() == telemetry.SpanWorkflowHandle {
+		if s.GetName() == telemetry.SpanStreak {
 			parentID = s.GetSpanId()
 		}
 	}
 	for _, s := range spans {
-		if s.GetName() == telemetry.SpanWorkflowStreak && string(s.GetParentSpanId()) != string(parentID) {
+		if s.GetName() == telemetry.SpanRound && string(s.GetParentSpanId()) != string(parentID) {
 			t.Fatalf("streak span is not a child of handle")
 		}
 	}
@@ -120,6 +121,22 @@ func TestSpanStoreServesPerExecution(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.SpansDropped); got != 1 {
 		t.Fatalf("spans dropped metric = %v, want 1", got)
+	}
+
+	// Asked for protobuf, the same spans come in OTLP's binary encoding.
+	prec := httptest.NewRecorder()
+	preq := httptest.NewRequest(http.MethodGet, telemetry.PathSpans+"?execution=e1", nil)
+	preq.Header.Set("Accept", telemetry.ContentTypeProtobuf)
+	h.ServeHTTP(prec, preq)
+	var pb collectorpb.ExportTraceServiceRequest
+	if ct := prec.Result().Header.Get("Content-Type"); ct != telemetry.ContentTypeProtobuf {
+		t.Fatalf("protobuf GET: content type %q", ct)
+	}
+	if err := proto.Unmarshal(prec.Body.Bytes(), &pb); err != nil {
+		t.Fatalf("protobuf GET: %v", err)
+	}
+	if n := len(pb.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans()); n != 2 {
+		t.Fatalf("protobuf GET e1: %d spans, want 2", n)
 	}
 
 	if res, _ := get("nope"); res.StatusCode != http.StatusNotFound {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
 	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/portfolio/rundir"
 	"github.com/benchctl/benchctl/provision/local/localtest"
 )
 
@@ -170,18 +171,23 @@ func TestRunnerOnLocalCluster(t *testing.T) {
 		return true
 	}}
 	k.start(t)
-	dir := t.TempDir()
-	targets := []portfolio.Target{{Config: "default", Namespace: ns, Client: c}}
-	opts := portfolio.Options{Dir: dir, CleanupTimeout: 30 * time.Second}
-	run, err := portfolio.Execute(ctx, smoke, targets, opts)
+	dir := rundir.Open(t.TempDir())
+	targets := []portfolio.Target{{Name: "default", Namespace: ns, Client: c}}
+	opts := portfolio.Options{CleanupTimeout: 30 * time.Second}
+	m := &rundir.Manifest{RunID: "clustertest", Portfolio: rundir.PortfolioRef{Name: smoke.Name, Tier: smoke.Tier, Hash: smoke.Hash},
+		Workflows: smoke.Planned(), Plan: portfolio.Plan(smoke, []string{"default"}),
+		Targets: []rundir.Target{{Name: "default", Namespace: ns}}, Started: time.Now().UnixNano()}
+	if err := dir.Create(m, smoke); err != nil {
+		t.Fatal(err)
+	}
+	run, err := portfolio.Execute(ctx, dir, m, smoke, targets, opts)
 	if !errors.Is(err, context.Canceled) || len(run.Records) != 4 {
 		t.Fatalf("interrupted run: err %v, %d records", err, len(run.Records))
 	}
 	k.mu.Lock()
 	k.onCreate = nil
 	k.mu.Unlock()
-	opts.Resume = true
-	run, err = portfolio.Execute(context.Background(), smoke, targets, opts)
+	run, err = portfolio.Execute(context.Background(), dir, m, smoke, targets, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

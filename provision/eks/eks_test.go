@@ -311,8 +311,8 @@ func TestCreate(t *testing.T) {
 			wantFP := provision.Fingerprint{Provider: "eks", KubernetesVersion: "v1.33.5-eks-3025e55", Nodes: 2, Options: map[string]string{
 				"region": "us-west-2", "zone": "us-west-2a", "nodeType": "m5.large", "requestedNodes": "2", "readyNodes": "2", "observedInstanceTypes": "m5.large",
 			}}
-			if !reflect.DeepEqual(c.Finger, wantFP) {
-				t.Errorf("fingerprint %+v\nwant %+v", c.Finger, wantFP)
+			if !reflect.DeepEqual(c.Fingerprint, wantFP) {
+				t.Errorf("fingerprint %+v\nwant %+v", c.Fingerprint, wantFP)
 			}
 			if c.Kubeconfig != filepath.Join(dir, KubeconfigFile) {
 				t.Errorf("kubeconfig %q", c.Kubeconfig)

@@ -27,7 +27,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/internal/provider"
@@ -55,54 +54,18 @@ type ClusterInfo struct {
 	// InstanceTypes are the distinct node.kubernetes.io/instance-type
 	// labels, sorted; empty when nodes do not carry the label.
 	InstanceTypes []string
+	// SimulatedNodes counts the nodes KWOK simulates (annotation
+	// kwok.x-k8s.io/node: fake): no kubelet runs their pods.
+	SimulatedNodes int
 }
 
-// LoadRESTConfig builds a client config from exactly the named kubeconfig
-// file and context. KUBECONFIG and ~/.kube/config are never consulted, so
-// benchctl cannot drift onto a cluster the user did not name. An empty
-// kubeContext means the file's current-context (used for kubeconfigs
-// benchctl wrote itself).
-func LoadRESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
-	// Load (not LoadFromFile) resolves relative certificate paths against
-	// the file's directory, as kubectl does.
-	raw, err := rules.Load()
-	if err != nil {
-		return nil, fmt.Errorf("read kubeconfig %s: %w", kubeconfig, err)
-	}
-	name := kubeContext
-	if name == "" {
-		name = raw.CurrentContext
-		if name == "" {
-			return nil, fmt.Errorf("kubeconfig %s: no current-context is set; name one with --context", kubeconfig)
-		}
-	}
-	if _, ok := raw.Contexts[name]; !ok {
-		have := make([]string, 0, len(raw.Contexts))
-		for n := range raw.Contexts {
-			have = append(have, n)
-		}
-		sort.Strings(have)
-		return nil, fmt.Errorf("kubeconfig %s: context %q not found; the file has: %s", kubeconfig, name, listOrNone(have))
-	}
-	cfg, err := clientcmd.NewNonInteractiveClientConfig(*raw, name, &clientcmd.ConfigOverrides{}, rules).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s, context %q: %w", kubeconfig, name, err)
-	}
-	return cfg, nil
-}
-
-func listOrNone(s []string) string {
-	if len(s) == 0 {
-		return "(no contexts)"
-	}
-	return strings.Join(s, ", ")
-}
+// kwokNodeAnnotation marks a node that KWOK simulates.
+const kwokNodeAnnotation = "kwok.x-k8s.io/node"
 
 // Probe connects to the cluster named by kubeconfig and kubeContext and
 // reads its server version and nodes. It only reads.
 func Probe(ctx context.Context, kubeconfig, kubeContext string) (ClusterInfo, error) {
-	cfg, err := LoadRESTConfig(kubeconfig, kubeContext)
+	cfg, err := provision.RESTConfig(kubeconfig, kubeContext)
 	if err != nil {
 		return ClusterInfo{}, err
 	}
@@ -152,6 +115,9 @@ func ProbeREST(ctx context.Context, cfg *rest.Config) (ClusterInfo, error) {
 			if t := n.Labels[instanceTypeLabel]; t != "" {
 				types[t] = true
 			}
+			if n.Annotations[kwokNodeAnnotation] == "fake" {
+				info.SimulatedNodes++
+			}
 		}
 		if list.Continue == "" {
 			break
@@ -194,6 +160,9 @@ func (ci ClusterInfo) Fingerprint(providerName string, extra map[string]string) 
 	}
 	if len(ci.InstanceTypes) > 0 {
 		fp.Options["observedInstanceTypes"] = strings.Join(ci.InstanceTypes, ",")
+	}
+	if ci.SimulatedNodes > 0 {
+		fp.Options["simulatedNodes"] = fmt.Sprint(ci.SimulatedNodes)
 	}
 	if len(fp.Options) == 0 {
 		fp.Options = nil
@@ -269,7 +238,10 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 	c.Context = spec.Context
 	// The user's --nodes means nothing here; record what is there.
 	c.Nodes = info.Nodes
-	c.Finger = info.Fingerprint(provision.ProviderExisting, nil)
+	c.Fingerprint = info.Fingerprint(provision.ProviderExisting, nil)
+	// A cluster of KWOK nodes only (another benchctl local cluster, say)
+	// has no kubelet to run the controller's pod.
+	c.SimulatedNodes = info.NodesKnown && info.Nodes > 0 && info.SimulatedNodes == info.Nodes
 	slog.InfoContext(ctx, "using existing cluster", "cluster", c.Name, "server", info.Server, "version", info.Version, "nodes", info.Nodes)
 	return nil
 }

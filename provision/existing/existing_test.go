@@ -177,7 +177,7 @@ func TestCreateUsesTheNamedContextOnly(t *testing.T) {
 	}
 	want := provision.Cluster{
 		Name: "mine", CreatedBy: provision.CreatedByUser, Kubeconfig: kc, Context: "live", Nodes: 2,
-		Finger: provision.Fingerprint{Provider: "existing", KubernetesVersion: "v1.36.3", Nodes: 2, Options: map[string]string{"readyNodes": "2"}},
+		Fingerprint: provision.Fingerprint{Provider: "existing", KubernetesVersion: "v1.36.3", Nodes: 2, Options: map[string]string{"readyNodes": "2"}},
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("cluster = %+v\nwant      %+v", *c, want)

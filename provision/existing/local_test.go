@@ -38,11 +38,11 @@ func TestAgainstLocalCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Finger.KubernetesVersion != v.GitVersion || !strings.HasPrefix(c.Finger.KubernetesVersion, "v1.") {
-		t.Errorf("fingerprint version %q, server says %q", c.Finger.KubernetesVersion, v.GitVersion)
+	if c.Fingerprint.KubernetesVersion != v.GitVersion || !strings.HasPrefix(c.Fingerprint.KubernetesVersion, "v1.") {
+		t.Errorf("fingerprint version %q, server says %q", c.Fingerprint.KubernetesVersion, v.GitVersion)
 	}
-	if c.Finger.Nodes != 2 || c.Finger.Options["readyNodes"] != "2" {
-		t.Errorf("fingerprint %+v, want 2 nodes, 2 ready", c.Finger)
+	if c.Fingerprint.Nodes != 2 || c.Fingerprint.Options["readyNodes"] != "2" {
+		t.Errorf("fingerprint %+v, want 2 nodes, 2 ready", c.Fingerprint)
 	}
 
 	// Delete refuses; the lifecycle only forgets the record and the

@@ -294,8 +294,8 @@ func TestCreate(t *testing.T) {
 			wantFP := provision.Fingerprint{Provider: "gke", KubernetesVersion: "v1.33.5-gke.1080000", Nodes: 2, Options: map[string]string{
 				"zone": "us-central1-a", "nodeType": "n2-standard-4", "requestedNodes": "2", "readyNodes": "2", "observedInstanceTypes": "n2-standard-4",
 			}}
-			if !reflect.DeepEqual(c.Finger, wantFP) {
-				t.Errorf("fingerprint %+v\nwant %+v", c.Finger, wantFP)
+			if !reflect.DeepEqual(c.Fingerprint, wantFP) {
+				t.Errorf("fingerprint %+v\nwant %+v", c.Fingerprint, wantFP)
 			}
 			wantExtra := map[string]string{ExtraClusterName: "bench", ExtraProject: "my-proj-123", ExtraRegion: "", ExtraZone: "us-central1-a", ExtraNodeType: "n2-standard-4", ExtraVersion: ""}
 			if !reflect.DeepEqual(c.Extra, wantExtra) {

@@ -380,8 +380,8 @@ func TestCreate(t *testing.T) {
 			wantFP := provision.Fingerprint{Provider: "kind", KubernetesVersion: "v1.33.1", Nodes: 3, Options: map[string]string{
 				"nodeImage": "kindest/node:v1.33.1", "engine": "docker 28.2.2", "kindVersion": "0.33.0", "workers": "2", "readyNodes": "3",
 			}}
-			if !reflect.DeepEqual(c.Finger, wantFP) {
-				t.Errorf("fingerprint = %+v\nwant %+v", c.Finger, wantFP)
+			if !reflect.DeepEqual(c.Fingerprint, wantFP) {
+				t.Errorf("fingerprint = %+v\nwant %+v", c.Fingerprint, wantFP)
 			}
 			if c.Extra[ExtraKindName] != "benchctl-dev" {
 				t.Errorf("Extra = %v", c.Extra)

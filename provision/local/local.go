@@ -24,7 +24,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/benchctl/benchctl/provision"
 )
@@ -188,7 +187,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 	}); err != nil {
 		return err
 	}
-	restCfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	restCfg, err := c.RESTConfig()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig %s: %w", c.Kubeconfig, err)
 	}
@@ -272,7 +271,8 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 	if spec.UnsafeNoFsync {
 		fsync = "off (--unsafe-no-fsync)"
 	}
-	c.Finger = provision.Fingerprint{
+	c.SimulatedNodes = true
+	c.Fingerprint = provision.Fingerprint{
 		Provider:          provision.ProviderLocal,
 		KubernetesVersion: sv.GitVersion,
 		Nodes:             spec.Nodes,
@@ -286,6 +286,11 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 		},
 	}
 	return nil
+}
+
+// StopProcesses stops exactly the recorded processes.
+func (p *Provider) StopProcesses(ctx context.Context, c *provision.Cluster) error {
+	return p.stopAll(ctx, c)
 }
 
 // Delete stops exactly the recorded processes; the caller removes state.
@@ -315,7 +320,7 @@ func (p *Provider) Kubeconfig(_ context.Context, c *provision.Cluster) (string, 
 
 // Fingerprint returns what Create recorded.
 func (p *Provider) Fingerprint(_ context.Context, c *provision.Cluster) (provision.Fingerprint, error) {
-	return c.Finger, nil
+	return c.Fingerprint, nil
 }
 
 // RunningProcesses reports which recorded processes are running, by name.

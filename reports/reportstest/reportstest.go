@@ -85,7 +85,7 @@ func Build(s Spec) (*reports.Report, error) {
 		APIVersion: reports.APIVersion, Kind: reports.KindReport,
 		Environment: reports.Environment{
 			Provider:   reports.Provider{Name: s.Provider, KubernetesVersion: "v1.36.3", Nodes: 3},
-			Benchctl:   reports.Build{Version: "v0.0.0-test", Commit: "0000000000000000000000000000000000000000"},
+			Benchctl:   reports.BuildInfo{Version: "v0.0.0-test", Commit: "0000000000000000000000000000000000000000"},
 			Controller: reports.Controller{Version: "v0.0.0-test", Commit: "1111111111111111111111111111111111111111", Source: "controller/"},
 			Config:     cfg,
 			Portfolio:  reports.Portfolio{Name: "synthetic", Tier: "smoke", Hash: hash},

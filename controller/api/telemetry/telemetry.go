@@ -37,13 +37,14 @@
 // child succeeded. Every span of a child is counted in the same metrics.
 package telemetry
 
-// Span names, in the hierarchy of DESIGN.md.
+// Span names, outermost first. The Go names say what a span is; the wire
+// names are older and stay for compatibility with recorded runs.
 const (
-	// SpanWorkflowHandle is one work-queue item.
-	SpanWorkflowHandle = "workflow.handle"
-	// SpanWorkflowStreak is one evaluation round (rounds of one work item
-	// form a streak, bounded by maxStreakLength).
-	SpanWorkflowStreak = "workflow.streak"
+	// SpanStreak is one work-queue item: the streak of rounds one worker
+	// runs on its in-memory copy, bounded by maxStreakLength.
+	SpanStreak = "workflow.handle"
+	// SpanRound is one evaluation round inside a streak.
+	SpanRound = "workflow.streak"
 	// SpanNodeHandle is one node's evaluation within a round that moved it.
 	SpanNodeHandle = "node.handle"
 	// SpanCatalogGet and SpanCatalogPut are cache catalog operations.
@@ -141,9 +142,13 @@ const (
 const (
 	// PathMetrics is the Prometheus endpoint.
 	PathMetrics = "/metrics"
-	// PathSpans serves one execution's spans as OTLP JSON
-	// (ExportTraceServiceRequest) for GET ?execution=ID; DELETE frees them.
+	// PathSpans serves one execution's spans as an OTLP
+	// ExportTraceServiceRequest for GET ?execution=ID, in JSON, or in
+	// protobuf when the request accepts ContentTypeProtobuf; DELETE frees
+	// them.
 	PathSpans = "/v1/spans"
+	// ContentTypeProtobuf is OTLP/HTTP's protobuf media type.
+	ContentTypeProtobuf = "application/x-protobuf"
 	// HeaderSpansDropped carries the count of spans dropped for the
 	// execution because the in-memory store was full.
 	HeaderSpansDropped = "X-Benchflow-Spans-Dropped"

@@ -1,6 +1,6 @@
 // Package spancheck verifies that one execution's spans follow the
-// hierarchy of DESIGN.md and that the per-attempt instants of CONTEXT.md's
-// "How measurements are reconstructed" can be recovered from them, at every
+// span hierarchy of controller/api/telemetry and that the per-attempt instants of the README's
+// "What the numbers mean" can be recovered from them, at every
 // nesting depth (dynamic sub-DAGs, sub-workflows) and per Workflow object
 // (launch-plan children share their parent's execution id). The
 // controller's tests run it on real runs.
@@ -101,19 +101,19 @@ func num(s *tracepb.Span, key string) (int64, bool) {
 // allowedParents is the hierarchy: span name -> names its parent may have
 // ("" = root).
 var allowedParents = map[string][]string{
-	telemetry.SpanWorkflowHandle: {""},
-	telemetry.SpanWorkflowStreak: {telemetry.SpanWorkflowHandle},
-	telemetry.SpanNodeHandle:     {telemetry.SpanWorkflowStreak},
-	telemetry.SpanWorkflowUpdate: {telemetry.SpanWorkflowStreak},
+	telemetry.SpanStreak:         {""},
+	telemetry.SpanRound:          {telemetry.SpanStreak},
+	telemetry.SpanNodeHandle:     {telemetry.SpanRound},
+	telemetry.SpanWorkflowUpdate: {telemetry.SpanRound},
 	telemetry.SpanPodCreate:      {telemetry.SpanNodeHandle},
 	telemetry.SpanWorkflowCreate: {telemetry.SpanNodeHandle},
 	telemetry.SpanCatalogGet:     {telemetry.SpanNodeHandle},
 	telemetry.SpanCatalogPut:     {telemetry.SpanNodeHandle},
 	// Offloaded closures and, after a restart, dynamic sub-DAGs are read
 	// by the round itself.
-	telemetry.SpanBlobRead:    {telemetry.SpanNodeHandle, telemetry.SpanCatalogGet, telemetry.SpanCatalogPut, telemetry.SpanWorkflowStreak},
-	telemetry.SpanBlobWrite:   {telemetry.SpanNodeHandle, telemetry.SpanCatalogGet, telemetry.SpanCatalogPut, telemetry.SpanWorkflowStreak},
-	telemetry.SpanEventRecord: {telemetry.SpanNodeHandle, telemetry.SpanWorkflowStreak},
+	telemetry.SpanBlobRead:    {telemetry.SpanNodeHandle, telemetry.SpanCatalogGet, telemetry.SpanCatalogPut, telemetry.SpanRound},
+	telemetry.SpanBlobWrite:   {telemetry.SpanNodeHandle, telemetry.SpanCatalogGet, telemetry.SpanCatalogPut, telemetry.SpanRound},
+	telemetry.SpanEventRecord: {telemetry.SpanNodeHandle, telemetry.SpanRound},
 }
 
 // ByWorkflow returns the spans of one Workflow object: those under a
@@ -127,7 +127,7 @@ func ByWorkflow(spans []*tracepb.Span, name string) []*tracepb.Span {
 	var out []*tracepb.Span
 	for _, s := range spans {
 		for p := s; p != nil; p = byID[string(p.GetParentSpanId())] {
-			if p.GetName() == telemetry.SpanWorkflowHandle {
+			if p.GetName() == telemetry.SpanStreak {
 				if str(p, telemetry.AttrWorkflow) == name {
 					out = append(out, s)
 				}
@@ -179,13 +179,13 @@ func Check(spans []*tracepb.Span, execution string, closure *v1alpha1.WorkflowCl
 	}
 	var rounds []*round
 	for _, h := range spans {
-		if h.GetName() != telemetry.SpanWorkflowHandle {
+		if h.GetName() != telemetry.SpanStreak {
 			continue
 		}
 		res.Handles++
 		var streaks []*tracepb.Span
 		for _, c := range children[string(h.GetSpanId())] {
-			if c.GetName() == telemetry.SpanWorkflowStreak {
+			if c.GetName() == telemetry.SpanRound {
 				streaks = append(streaks, c)
 			}
 		}
@@ -313,25 +313,25 @@ func Check(spans []*tracepb.Span, execution string, closure *v1alpha1.WorkflowCl
 		slices.Sort(ids)
 		for _, id := range ids {
 			spec := tmpl.Nodes[id]
-			path := join(prefix, id)
+			path := v1alpha1.JoinNodePath(prefix, id)
 			done, ok := res.Done[path]
 			if !ok {
 				return fmt.Errorf("node %s: no persisted round moved it to Succeeded", path)
 			}
 			var ready, dec int64
 			for _, u := range tmpl.Connections.Upstream[id] {
-				d, ok := res.Done[join(prefix, u)]
+				d, ok := res.Done[v1alpha1.JoinNodePath(prefix, u)]
 				if !ok {
-					return fmt.Errorf("node %s: upstream %s has no done instant", path, join(prefix, u))
+					return fmt.Errorf("node %s: upstream %s has no done instant", path, v1alpha1.JoinNodePath(prefix, u))
 				}
-				ready, dec = max(ready, d), max(dec, decided[join(prefix, u)])
+				ready, dec = max(ready, d), max(dec, decided[v1alpha1.JoinNodePath(prefix, u)])
 			}
 			if id != v1alpha1.StartNodeID && done < ready {
 				return fmt.Errorf("node %s: done before ready", path)
 			}
 			switch spec.Kind {
 			case v1alpha1.NodeKindDynamic, v1alpha1.NodeKindSubWorkflow:
-				sub, err := nested(closure, spec)
+				sub, err := closure.Nested(spec)
 				if err != nil {
 					return fmt.Errorf("node %s: %w", path, err)
 				}
@@ -339,7 +339,7 @@ func Check(spans []*tracepb.Span, execution string, closure *v1alpha1.WorkflowCl
 					return err
 				}
 				// The node succeeds in the round its sub-DAG's end does.
-				if end := res.Done[join(path, v1alpha1.EndNodeID)]; end != done {
+				if end := res.Done[v1alpha1.JoinNodePath(path, v1alpha1.EndNodeID)]; end != done {
 					return fmt.Errorf("node %s: done %d, its end node's %d: want the same round", path, done, end)
 				}
 			case v1alpha1.NodeKindLaunchPlan:
@@ -434,27 +434,4 @@ func cutAttempt(k string) (string, int64, bool) {
 		return "", 0, false
 	}
 	return k[:i], a, true
-}
-
-// nested is the DAG a dynamic or sub-workflow node runs, resolved from the
-// closure as the harness does.
-func nested(c *v1alpha1.WorkflowClosure, spec v1alpha1.NodeSpec) (v1alpha1.WorkflowTemplate, error) {
-	if spec.Kind == v1alpha1.NodeKindDynamic {
-		if spec.Dynamic == nil {
-			return v1alpha1.WorkflowTemplate{}, fmt.Errorf("dynamic node without a dynamic spec")
-		}
-		return v1alpha1.ExpandDynamic(spec.Task, *spec.Dynamic), nil
-	}
-	t, ok := c.SubWorkflows[spec.SubWorkflow]
-	if !ok {
-		return t, fmt.Errorf("no sub-workflow %q", spec.SubWorkflow)
-	}
-	return t, nil
-}
-
-func join(prefix, id string) string {
-	if prefix == "" {
-		return id
-	}
-	return prefix + v1alpha1.NodePathSeparator + id
 }

@@ -36,7 +36,7 @@ func (cs Clusters) Adopt(ctx context.Context, c *provision.Cluster, name, kubeco
 		return fmt.Errorf("%s %s was created but does not answer: %w", cs.Noun, name, err)
 	}
 	c.Kubeconfig = kubeconfig
-	c.Finger = info.Fingerprint(cs.Provider, cs.Options(c))
+	c.Fingerprint = info.Fingerprint(cs.Provider, cs.Options(c))
 	return nil
 }
 

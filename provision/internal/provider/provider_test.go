@@ -210,7 +210,7 @@ func TestClusters(t *testing.T) {
 	if err := cs.Adopt(ctx, c, "benchctl-dev", kc); err != nil {
 		t.Fatal(err)
 	}
-	if c.Kubeconfig != kc || !reflect.DeepEqual(c.Finger, wantFP) {
+	if c.Kubeconfig != kc || !reflect.DeepEqual(c.Fingerprint, wantFP) {
 		t.Errorf("adopted %+v", c)
 	}
 	if got, err := cs.Kubeconfig(c); err != nil || got != kc {
@@ -250,7 +250,7 @@ func TestClusters(t *testing.T) {
 			}
 		})
 	}
-	if fresh.Kubeconfig != "" || fresh.Finger.Provider != "" {
+	if fresh.Kubeconfig != "" || fresh.Fingerprint.Provider != "" {
 		t.Errorf("a failed Adopt recorded %+v", fresh)
 	}
 }

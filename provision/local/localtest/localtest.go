@@ -11,7 +11,6 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/local"
@@ -60,7 +59,7 @@ func Start(t testing.TB, nodes int) *Cluster {
 			}
 		}
 	})
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	cfg, err := c.RESTConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

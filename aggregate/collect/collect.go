@@ -1,0 +1,217 @@
+// Package collect gathers an execution's artifacts while a run goes: it
+// implements the portfolio runner's hooks, scraping the controller's and
+// the kube-apiserver's metrics around each execution and fetching its
+// spans and pods afterwards, into the execution's directory. Everything
+// after that is the aggregate package's pure transform.
+package collect
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/benchctl/benchctl/aggregate"
+	"github.com/benchctl/benchctl/controller/api/telemetry"
+	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/portfolio/rundir"
+)
+
+// Collector implements portfolio.Hooks: around each execution it scrapes
+// the controller's and the kube-apiserver's metrics, and after it fetches
+// the execution's spans and pods. Serial execution makes the metric deltas
+// attributable to the one execution in flight.
+type Collector struct {
+	// Endpoint is the controller's HTTP base URL.
+	Endpoint string
+	// Kube reads the kube-apiserver's /metrics and the execution's pods.
+	Kube kubernetes.Interface
+	// HTTP is the client for the controller (default: 30 s timeout).
+	HTTP *http.Client
+	// SettleTimeout bounds the wait for the controller to finish an
+	// execution's spans (default 10 s).
+	SettleTimeout time.Duration
+}
+
+var _ portfolio.Hooks = (*Collector)(nil)
+
+func (c *Collector) client() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// Before scrapes metrics before the Workflow is created.
+func (c *Collector) Before(ctx context.Context, e *portfolio.Execution) error {
+	return c.scrape(ctx, e.Dir, rundir.ArtifactMetricsBefore, rundir.ArtifactAPIServerBefore)
+}
+
+// After waits until the controller has finished the execution's spans,
+// scrapes metrics, then fetches spans and pods. Spans are fetched after
+// the scrape, so every operation the scrape counted has its span.
+func (c *Collector) After(ctx context.Context, e *portfolio.Execution) error {
+	quiet := c.settle(ctx, e)
+	if err := c.scrape(ctx, e.Dir, rundir.ArtifactMetricsAfter, rundir.ArtifactAPIServerAfter); err != nil {
+		return err
+	}
+	body, dropped, err := c.spans(ctx, e.ExecutionID)
+	if err != nil {
+		return err
+	}
+	if err := e.Dir.WriteArtifact(rundir.ArtifactSpans, body); err != nil {
+		return fmt.Errorf("write spans: %w", err)
+	}
+	meta, _ := json.Marshal(aggregate.SpansMeta{Dropped: dropped, Quiescent: quiet})
+	if err := e.Dir.WriteArtifact(rundir.ArtifactSpansMeta, meta); err != nil {
+		return fmt.Errorf("write spans meta: %w", err)
+	}
+	if c.Kube != nil {
+		pods, err := c.Kube.CoreV1().Pods(e.Namespace).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelExecution + "=" + e.ExecutionID})
+		if err != nil {
+			return fmt.Errorf("list pods of %s: %w", e.ExecutionID, err)
+		}
+		for i := range pods.Items {
+			pods.Items[i].ManagedFields = nil // server bookkeeping, half of each pod
+		}
+		b, err := json.Marshal(pods)
+		if err != nil {
+			return err
+		}
+		if err := e.Dir.WriteArtifact(rundir.ArtifactPods, b); err != nil {
+			return fmt.Errorf("write pods: %w", err)
+		}
+	}
+	// Free the controller's memory: the spans are on disk now.
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.spansURL(e.ExecutionID), nil)
+	if err == nil {
+		if resp, err := c.client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	return nil
+}
+
+// settle waits until the spans show the workflow's terminal update inside
+// a finished work item and their number stops changing.
+func (c *Collector) settle(ctx context.Context, e *portfolio.Execution) bool {
+	timeout := c.SettleTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	last := -1
+	for time.Now().Before(deadline) {
+		body, _, err := c.spans(ctx, e.ExecutionID)
+		if err == nil {
+			if spans, err := aggregate.DecodeOTLPProto(body); err == nil {
+				if terminalHandled(spans) && len(spans) == last {
+					return true
+				}
+				last = len(spans)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// terminalHandled reports whether a successful update persisted a
+// terminal workflow phase and the work item holding it has ended.
+func terminalHandled(spans []*aggregate.Span) bool {
+	byID := map[string]*aggregate.Span{}
+	for _, s := range spans {
+		byID[s.ID] = s
+	}
+	for _, s := range spans {
+		if s.Name != telemetry.SpanWorkflowUpdate || s.Str(telemetry.AttrUpdateResult) != telemetry.UpdateOK {
+			continue
+		}
+		if !v1alpha1.WorkflowPhase(s.Str(telemetry.AttrWorkflowPhase)).IsTerminal() {
+			continue
+		}
+		for p := byID[s.ParentID]; p != nil; p = byID[p.ParentID] {
+			if p.Name == telemetry.SpanStreak {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *Collector) spansURL(id string) string {
+	return c.Endpoint + telemetry.PathSpans + "?execution=" + url.QueryEscape(id)
+}
+
+func (c *Collector) spans(ctx context.Context, id string) ([]byte, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.spansURL(id), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept", telemetry.ContentTypeProtobuf)
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch spans of %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch spans of %s: %w", id, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("fetch spans of %s: %s: %s", id, resp.Status, body)
+	}
+	dropped, _ := strconv.ParseInt(resp.Header.Get(telemetry.HeaderSpansDropped), 10, 64)
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), telemetry.ContentTypeProtobuf) {
+		// A controller built before protobuf was offered (an old ref in
+		// a branch comparison) answers in JSON.
+		if body, err = aggregate.OTLPProto(body); err != nil {
+			return nil, 0, fmt.Errorf("spans of %s: %w", id, err)
+		}
+	}
+	return body, dropped, nil
+}
+
+// scrape saves the controller's and the kube-apiserver's metrics.
+func (c *Collector) scrape(ctx context.Context, dir *rundir.Execution, controllerFile, apiserverFile string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+telemetry.PathMetrics, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("scrape controller metrics: %w", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("scrape controller metrics: %s %v", resp.Status, err)
+	}
+	if err := dir.WriteArtifact(controllerFile, body); err != nil {
+		return fmt.Errorf("write metrics: %w", err)
+	}
+	if c.Kube == nil {
+		return nil
+	}
+	api, err := c.Kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("scrape kube-apiserver metrics: %w", err)
+	}
+	if err := dir.WriteArtifact(apiserverFile, api); err != nil {
+		return fmt.Errorf("write apiserver metrics: %w", err)
+	}
+	return nil
+}

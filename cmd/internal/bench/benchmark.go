@@ -1,0 +1,395 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/benchctl/benchctl/deploy"
+	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/portfolio/rundir"
+	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/reports"
+)
+
+// Clusters is the provision stage as the pipeline uses it.
+type Clusters interface {
+	// Ensure returns the requested cluster, creating it if need be;
+	// created says whether it did.
+	Ensure(ctx context.Context, r ClusterRequest) (c *provision.Cluster, created bool, err error)
+	// Delete removes a cluster Ensure created.
+	Delete(ctx context.Context, c *provision.Cluster) error
+	// Store records the clusters (and the host controllers of each).
+	Store() *provision.Store
+}
+
+// Deployer is the deploy stage: Prepare checks without a cluster, Apply
+// installs.
+type Deployer interface {
+	Prepare(ctx context.Context, o deploy.Options) (*deploy.Prepared, error)
+	Apply(ctx context.Context, p *deploy.Prepared, c *provision.Cluster, store *provision.Store) (*deploy.Deployment, error)
+	// Deployed reads the record of a deployment made earlier.
+	Deployed(c *provision.Cluster, name string) (*deploy.Deployment, error)
+}
+
+// Executor is the portfolio stage: it runs the plan's missing executions
+// against the deployments, serially, recording each into dir.
+type Executor interface {
+	Execute(ctx context.Context, dir *rundir.Dir, m *rundir.Manifest, c *portfolio.Compiled, cl *provision.Cluster, ds []*deploy.Deployment, progress io.Writer) (*rundir.Run, error)
+}
+
+// TargetSpec is one deployment a run measures.
+type TargetSpec struct {
+	// Name names the deployment (default: the config's name).
+	Name string
+	// Config is a named config or a values file.
+	Config string
+	// Source is the controller to run.
+	Source deploy.Source
+}
+
+// Benchmark is one benchmark run: a cluster, one or more deployments, a
+// portfolio tier, and the reports and diffs it makes. It backs 'benchctl
+// run', 'compare' (two targets of one config) and 'portfolio run'
+// (Deployed: the controllers are already deployed).
+type Benchmark struct {
+	Cluster ClusterRequest
+	// Targets are measured in this order; the first is the baseline.
+	Targets []TargetSpec
+	// Deploy carries the values, image and timeout settings every target
+	// shares (its Name, Config and Source are the target's).
+	Deploy deploy.Options
+	// Deployed skips the deploy stage: the targets name deployments that
+	// 'benchctl deploy' made on the cluster.
+	Deployed  bool
+	Portfolio PortfolioSpec
+	// OutputDir is the run directory (default: DefaultRunDir).
+	OutputDir string
+	// Resume continues the run in OutputDir; Force resumes it even though
+	// its controller, config or portfolio changed (recorded in the
+	// reports).
+	Resume, Force bool
+	// KeepWorkflows leaves finished Workflows in the cluster.
+	KeepWorkflows bool
+	// NoReports stops after the executions (portfolio run).
+	NoReports bool
+	Gate      Gate
+	// Benchctl identifies this build of benchctl for the reports.
+	Benchctl reports.BuildInfo
+	// Progress receives progress lines (stderr).
+	Progress io.Writer
+
+	Clusters Clusters
+	Deployer Deployer
+	Executor Executor
+}
+
+// Result is what a benchmark run produced.
+type Result struct {
+	Dir     string
+	Cluster *provision.Cluster
+	// ClusterCreated says whether the run created the cluster; Deleted
+	// whether it deleted it again.
+	ClusterCreated, Deleted bool
+	Run                     *rundir.Run
+	// Outcome is nil when no reports were made.
+	Outcome *Outcome
+}
+
+// Failed is the number of recorded executions that failed or timed out.
+func (r *Result) Failed() int {
+	if r.Run == nil {
+		return 0
+	}
+	return r.Run.Failed()
+}
+
+// Err is the result's verdict as an error: failed executions, invalid
+// reports, regressions. nil when everything passed.
+func (r *Result) Err() error {
+	var errs []error
+	if n := r.Failed(); n > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d executions failed or timed out; see the records in %s", n, len(r.Run.Records), r.Dir))
+	}
+	if r.Outcome != nil {
+		errs = append(errs, r.Outcome.Err())
+	}
+	return errors.Join(errs...)
+}
+
+// target is one target through the stages.
+type target struct {
+	spec     TargetSpec
+	prepared *deploy.Prepared
+	deployed *deploy.Deployment
+}
+
+// Run runs the benchmark. Bad input is an *InputError, returned before any
+// cluster is touched; an interrupt returns the partial result with an
+// error wrapping context.Canceled (resume with Resume). Once the
+// executions are recorded the result is returned with a nil error; its
+// Err says whether they passed.
+func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
+	if b.Progress == nil {
+		b.Progress = io.Discard
+	}
+	if len(b.Targets) == 0 {
+		return nil, inputErrorf("no targets to run")
+	}
+	if b.Resume && b.OutputDir == "" {
+		return nil, inputErrorf("--resume needs --output-dir: the directory of the run to continue")
+	}
+	compiled, err := b.Portfolio.Compile()
+	if err != nil {
+		return nil, err
+	}
+	if b.OutputDir == "" {
+		b.OutputDir = DefaultRunDir(time.Now(), compiled.Tier)
+	}
+	dir := rundir.Open(b.OutputDir)
+	ts, err := b.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.name()
+	}
+	plan := portfolio.Plan(compiled, names)
+	old, err := b.previous(dir, compiled, plan, ts)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{Dir: b.OutputDir}
+	if res.Cluster, res.ClusterCreated, err = b.Clusters.Ensure(ctx, b.Cluster); err != nil {
+		return nil, err
+	}
+	defer b.teardown(ctx, res)
+	if err := b.deploy(ctx, res.Cluster, ts); err != nil {
+		return res, err
+	}
+	m, err := b.manifest(dir, old, compiled, plan, res.Cluster, ts)
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(b.Progress, "running portfolio %s, tier %s, on cluster %s with %v; records in %s\n",
+		compiled.Name, compiled.Tier, res.Cluster.Name, names, b.OutputDir)
+	var ds []*deploy.Deployment
+	for _, t := range ts {
+		ds = append(ds, t.deployed)
+	}
+	res.Run, err = b.Executor.Execute(ctx, dir, m, compiled, res.Cluster, ds, b.Progress)
+	if err != nil {
+		if res.Run != nil && !res.Run.Complete() {
+			fmt.Fprintf(b.Progress, "%d of %d executions recorded; continue with the same command plus --output-dir %s --resume\n",
+				len(res.Run.Records), len(m.Plan), b.OutputDir)
+		}
+		return res, err
+	}
+	if b.NoReports {
+		return res, nil
+	}
+	res.Outcome, err = report(res.Run, dir.ReportsDir(), b.Gate, b.Progress)
+	return res, err
+}
+
+func (t *target) name() string { return t.prepared.Options.Name }
+
+// prepare checks every target's config and resolves its controller
+// before any cluster is touched; with Deployed, only the names.
+func (b *Benchmark) prepare(ctx context.Context) ([]*target, error) {
+	var ts []*target
+	seen := map[string]bool{}
+	for _, spec := range b.Targets {
+		o := b.Deploy
+		o.Name, o.Config, o.Source, o.Progress = spec.Name, spec.Config, spec.Source, b.Progress
+		var p *deploy.Prepared
+		if b.Deployed {
+			p = &deploy.Prepared{Options: o}
+			if p.Options.Name == "" {
+				p.Options.Name = spec.Config
+			}
+		} else {
+			var err error
+			if p, err = b.Deployer.Prepare(ctx, o); err != nil {
+				var ce *deploy.ConfigError
+				if errors.As(err, &ce) {
+					return nil, inputErr(err)
+				}
+				return nil, err
+			}
+		}
+		if seen[p.Options.Name] {
+			return nil, inputErrorf("deployment %q is named twice; give each --config its own name", p.Options.Name)
+		}
+		seen[p.Options.Name] = true
+		ts = append(ts, &target{spec: spec, prepared: p})
+	}
+	return ts, nil
+}
+
+// previous reads the manifest of the run being resumed and checks that
+// this invocation is the same run: the same portfolio, plan, targets,
+// controllers and config inputs. A difference is an InputError naming it,
+// unless Force, which records it. Without Resume the directory must hold
+// no run. nil when there is no run to resume.
+func (b *Benchmark) previous(dir *rundir.Dir, c *portfolio.Compiled, plan []rundir.PlanEntry, ts []*target) (*resumed, error) {
+	m, err := dir.ReadManifest()
+	switch {
+	case errors.Is(err, rundir.ErrNoRun):
+		if b.Resume {
+			fmt.Fprintf(b.Progress, "no run in %s to resume; starting a new one\n", dir.Path)
+		}
+		return nil, nil
+	case err != nil:
+		return nil, inputErr(err)
+	case !b.Resume:
+		return nil, inputErrorf("%s already holds a run (%s); pass --resume to continue it or choose another --output-dir", dir.Path, m.RunID)
+	}
+	var diffs []string
+	if m.Portfolio.Hash != c.Hash || m.Portfolio.Tier != c.Tier {
+		diffs = append(diffs, fmt.Sprintf("portfolio: it ran %s tier %s (%s), now %s tier %s (%s)",
+			m.Portfolio.Name, m.Portfolio.Tier, m.Portfolio.Hash, c.Name, c.Tier, c.Hash))
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.name()
+	}
+	if !slices.Equal(m.TargetNames(), names) {
+		diffs = append(diffs, fmt.Sprintf("targets: it ran %v, now %v", m.TargetNames(), names))
+	} else if !slices.Equal(m.Plan, plan) {
+		diffs = append(diffs, fmt.Sprintf("plan: %d executions planned, now %d (repetitions, warm-ups or workflows changed)", len(m.Plan), len(plan)))
+	}
+	for _, t := range ts {
+		mt := m.Target(t.name())
+		if mt == nil || b.Deployed {
+			continue
+		}
+		was, now := mt.Environment.Controller, t.prepared.Controller()
+		if was.Commit != now.Commit || was.Source != now.Source {
+			diffs = append(diffs, fmt.Sprintf("%s: controller %s (commit %s), now %s (commit %s)", t.name(), was.Source, was.Commit, now.Source, now.Commit))
+		}
+		if mt.InputsHash != "" && mt.InputsHash != t.prepared.InputsHash {
+			diffs = append(diffs, fmt.Sprintf("%s: config values %s", t.name(), valueDiff(mt.Inputs, t.prepared.Inputs)))
+		}
+	}
+	if len(diffs) > 0 && !b.Force {
+		return nil, inputErrorf("cannot resume the run in %s: %s; start a new run, or pass --force to resume anyway (the reports will say so)", dir.Path, joinSemi(diffs))
+	}
+	return &resumed{manifest: m, forced: diffs}, nil
+}
+
+// resumed is the run being continued.
+type resumed struct {
+	manifest *rundir.Manifest
+	forced   []string
+}
+
+// deploy applies every prepared target (or reads the records of targets
+// already deployed).
+func (b *Benchmark) deploy(ctx context.Context, c *provision.Cluster, ts []*target) error {
+	for _, t := range ts {
+		if b.Deployed {
+			d, err := b.Deployer.Deployed(c, t.name())
+			if err != nil {
+				return inputErr(err)
+			}
+			t.deployed = d
+			continue
+		}
+		fmt.Fprintf(b.Progress, "deploying %s (config %s, controller %s)\n", t.name(), t.prepared.Named.Name, t.prepared.Build.Source)
+		d, err := b.Deployer.Apply(ctx, t.prepared, c, b.Clusters.Store())
+		if err != nil {
+			var ce *deploy.ConfigError
+			if errors.As(err, &ce) {
+				return inputErr(err)
+			}
+			return err
+		}
+		t.deployed = d
+	}
+	return nil
+}
+
+// manifest writes the run's manifest before the first execution: a new
+// one, or the resumed one with this resumption added. On resume, each
+// target's running controller must match what the manifest recorded.
+func (b *Benchmark) manifest(dir *rundir.Dir, old *resumed, c *portfolio.Compiled, plan []rundir.PlanEntry, cl *provision.Cluster, ts []*target) (*rundir.Manifest, error) {
+	var targets []rundir.Target
+	for _, t := range ts {
+		env, err := Environment(cl, t.deployed, b.Benchctl)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, rundir.Target{Name: t.name(), Namespace: t.deployed.Namespace, Environment: env,
+			Inputs: t.prepared.Inputs, InputsHash: t.prepared.InputsHash})
+	}
+	if old != nil {
+		m := old.manifest
+		forced := old.forced
+		for _, t := range targets {
+			if mt := m.Target(t.Name); mt != nil && mt.Environment.Config.Hash != t.Environment.Config.Hash {
+				diff := fmt.Sprintf("%s: effective config %s", t.Name, valueDiff(mt.Environment.Config.Values, t.Environment.Config.Values))
+				if !b.Force {
+					return nil, inputErrorf("cannot resume the run in %s: %s; start a new run, or pass --force", dir.Path, diff)
+				}
+				forced = append(forced, diff)
+			}
+		}
+		m.Resumes = append(m.Resumes, rundir.Resume{At: time.Now().UnixNano(), Forced: forced})
+		if err := dir.WriteManifest(m); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	id := make([]byte, 4)
+	if _, err := rand.Read(id); err != nil {
+		return nil, fmt.Errorf("run ID: %w", err)
+	}
+	m := &rundir.Manifest{
+		RunID:     hex.EncodeToString(id),
+		Portfolio: rundir.PortfolioRef{Name: c.Name, Tier: c.Tier, Hash: c.Hash},
+		Workflows: c.Planned(),
+		Targets:   targets,
+		Plan:      plan,
+		Started:   time.Now().UnixNano(),
+	}
+	if err := dir.Create(m, c); err != nil {
+		return nil, inputErr(err)
+	}
+	return m, nil
+}
+
+// teardown deletes the cluster when the run created it and was asked to.
+func (b *Benchmark) teardown(ctx context.Context, res *Result) {
+	if !res.ClusterCreated || !b.Cluster.Teardown {
+		return
+	}
+	if err := b.Clusters.Delete(context.WithoutCancel(ctx), res.Cluster); err != nil {
+		fmt.Fprintf(b.Progress, "teardown of cluster %s: %v\n", res.Cluster.Name, err)
+		return
+	}
+	res.Deleted = true
+}
+
+// Environment is what a report records about where a deployment ran.
+func Environment(c *provision.Cluster, d *deploy.Deployment, benchctl reports.BuildInfo) (reports.Environment, error) {
+	cfg, err := reports.NewConfig(d.Config, d.Behaviour)
+	if err != nil {
+		return reports.Environment{}, err
+	}
+	fp := c.Fingerprint
+	return reports.Environment{
+		Provider:   reports.Provider{Name: fp.Provider, KubernetesVersion: fp.KubernetesVersion, Nodes: fp.Nodes, Options: fp.Options},
+		Benchctl:   benchctl,
+		Controller: reports.Controller{Version: d.Controller.Version, Commit: d.Controller.Commit, Source: d.Controller.Source},
+		Config:     cfg,
+		Host:       reports.CurrentHost(),
+	}, nil
+}
