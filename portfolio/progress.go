@@ -16,38 +16,53 @@ import (
 	"github.com/benchctl/benchctl/portfolio/rundir"
 )
 
-// Prior costs of one execution, measured on a 2-core machine with the
-// local cluster (the default tier's executions, harness collection
-// included): what an execution costs per serial step, per pod and per
-// node before anything of this run has been measured. The estimator
-// scales them by what the run measures, so their absolute size matters
-// less than their proportions.
+// Prior costs of one execution's cycle (from its start to the next
+// one's: the hooks' collection and the cleanup included), fitted by least
+// squares (of relative errors) to two default-tier runs on a 2-core
+// machine with the local cluster: what an execution costs beyond its
+// declared user time, per pod created, per node, and per serial step and
+// node together (each step writes the whole status, which grows with the
+// nodes), before anything of this run has been measured. The estimator
+// scales them by what the run measures, so their proportions matter more
+// than their absolute size.
 const (
-	priorBase    = 600 * time.Millisecond
-	priorPerStep = 40 * time.Millisecond
-	priorPerPod  = 14 * time.Millisecond
-	priorPerNode = 4 * time.Millisecond
+	priorBase        = 360 * time.Millisecond
+	priorPerPod      = 25 * time.Millisecond
+	priorPerNode     = 1500 * time.Microsecond
+	priorPerStepNode = 340 * time.Microsecond
+	// priorWeight is how much measured time the priors count as when the
+	// run's own measurements scale them: a few short workflows barely
+	// move the estimate, long ones soon dominate it.
+	priorWeight = 30 * time.Second
 )
 
-// estimator predicts how long the remaining executions take. A workflow
-// already measured in this run takes the median of its executions; one
+// estimator predicts how long the remaining executions take, each from
+// its start to the next one's. A workflow already measured in this run
+// takes the median of its executions; one
 // not yet measured takes a cost derived from its shape (serial steps,
 // pods and nodes, and its declared user time along the longest chain),
 // scaled by how the measured workflows compared with their own shapes.
 type estimator struct {
-	prior map[string]time.Duration // shape cost, without user time
+	// weight is how much measured time the priors count as (priorWeight).
+	weight time.Duration
+	prior  map[string]time.Duration // shape cost, without user time
 	user  map[string]time.Duration // declared user time on the longest chain
 	took  map[string][]time.Duration
 }
 
 func newEstimator(c *Compiled) *estimator {
-	e := &estimator{prior: map[string]time.Duration{}, user: map[string]time.Duration{}, took: map[string][]time.Duration{}}
+	e := &estimator{weight: priorWeight, prior: map[string]time.Duration{}, user: map[string]time.Duration{}, took: map[string][]time.Duration{}}
 	if c == nil {
 		return e
 	}
 	for _, w := range c.Workflows {
 		n := w.Counts
-		e.prior[w.Name] = priorBase + time.Duration(n.Depth)*priorPerStep + time.Duration(n.Pods)*priorPerPod + time.Duration(n.Nodes)*priorPerNode
+		pods := n.Pods
+		if w.Inputs == InputsFixed {
+			pods -= n.CacheablePods // after the warm-up the catalog serves them
+		}
+		e.prior[w.Name] = priorBase + time.Duration(pods)*priorPerPod +
+			time.Duration(n.Nodes)*priorPerNode + time.Duration(n.Depth*n.Nodes)*priorPerStepNode
 		if w.Template != nil && w.Template.Spec.Closure != nil {
 			if t, ok := w.Template.Spec.Closure.Tasks[TaskName]; ok {
 				e.user[w.Name] = time.Duration(n.Depth) * t.Duration.Duration
@@ -57,11 +72,15 @@ func newEstimator(c *Compiled) *estimator {
 	return e
 }
 
-func (e *estimator) add(workflow string, d time.Duration) {
+// add records one execution of workflow; the index lets a later, more
+// complete measure replace it (see progress.start).
+func (e *estimator) add(workflow string, d time.Duration) int {
 	e.took[workflow] = append(e.took[workflow], d)
+	return len(e.took[workflow]) - 1
 }
 
-// scale is measured over predicted shape cost, over measured workflows.
+// scale is measured over predicted shape cost over the measured
+// workflows, shrunk towards 1 by priorWeight.
 func (e *estimator) scale() float64 {
 	var measured, predicted time.Duration
 	for w, ds := range e.took {
@@ -70,10 +89,10 @@ func (e *estimator) scale() float64 {
 			predicted += p
 		}
 	}
-	if predicted == 0 || measured == 0 {
+	if predicted+e.weight == 0 {
 		return 1
 	}
-	return float64(measured) / float64(predicted)
+	return float64(measured+e.weight) / float64(predicted+e.weight)
 }
 
 // predict is the expected duration of one execution of workflow.
@@ -132,6 +151,14 @@ type progress struct {
 	finished int
 	current  *rundir.PlanEntry
 	since    time.Time
+	// last is the previous execution's sample, which becomes its whole
+	// cycle (cleanup included) when the next execution starts.
+	last struct {
+		workflow string
+		index    int
+		since    time.Time
+		ok       bool
+	}
 
 	// On a terminal: the bar, and the writer that prints above it.
 	mpb *mpb.Progress
@@ -162,7 +189,7 @@ func newProgress(w io.Writer, c *Compiled, plan []rundir.PlanEntry, done map[int
 }
 
 func (p *progress) startBar(w io.Writer) {
-	p.mpb = mpb.New(mpb.WithOutput(w), mpb.WithWidth(30), mpb.WithRefreshRate(500*time.Millisecond))
+	p.mpb = mpb.New(mpb.WithOutput(w), mpb.WithWidth(30), mpb.WithRefreshRate(500*time.Millisecond), mpb.WithAutoRefresh())
 	p.bar = p.mpb.New(int64(len(p.plan)), mpb.BarStyle(),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
 			p.mu.Lock()
@@ -190,7 +217,12 @@ func (p *progress) status() string {
 func (p *progress) start(e rundir.PlanEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.current, p.since = &e, time.Now()
+	now := time.Now()
+	if p.last.ok {
+		p.est.took[p.last.workflow][p.last.index] = now.Sub(p.last.since)
+		p.last.ok = false
+	}
+	p.current, p.since = &e, now
 }
 
 func (p *progress) finish(rec *rundir.Record) {
@@ -199,7 +231,10 @@ func (p *progress) finish(rec *rundir.Record) {
 	p.done[rec.Seq] = true
 	took := time.Duration(rec.Ended - rec.Began)
 	if took > 0 {
-		p.est.add(rec.Workflow, took)
+		i := p.est.add(rec.Workflow, took)
+		if p.current != nil {
+			p.last.workflow, p.last.index, p.last.since, p.last.ok = rec.Workflow, i, p.since, true
+		}
 	}
 	p.current = nil
 	outcome := string(rec.Phase)

@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -293,4 +294,38 @@ func encodeUnchecked(t *testing.T, r *reports.Report) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestJSONIsTheSameDocument: a report's JSON decodes to the same report
+// as its YAML, and Load reads JSON files.
+func TestJSONIsTheSameDocument(t *testing.T) {
+	for _, name := range []string{"testdata/example-a.yaml", "testdata/example-b.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			r, err := reports.Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var j bytes.Buffer
+			if err := reports.EncodeJSON(&j, r); err != nil {
+				t.Fatal(err)
+			}
+			if !json.Valid(j.Bytes()) {
+				t.Fatalf("not JSON:\n%s", j.String())
+			}
+			back, err := reports.Decode(j.Bytes(), "report.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want, got bytes.Buffer
+			if err := reports.Encode(&want, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := reports.Encode(&got, back); err != nil {
+				t.Fatal(err)
+			}
+			if want.String() != got.String() {
+				t.Error("the JSON round trip changed the report")
+			}
+		})
+	}
 }

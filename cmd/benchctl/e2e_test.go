@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,9 +89,7 @@ func e2eCluster(t *testing.T) {
 // runBenchctl runs the built binary with the test's state and data dirs.
 func runBenchctl(args ...string) (stdout, stderr string, code int) {
 	cmd := exec.Command(e2e.bin, args...)
-	cmd.Env = append(os.Environ(),
-		"BENCHCTL_STATE_DIR="+filepath.Join(e2e.root, "state"),
-		"XDG_DATA_HOME="+filepath.Join(e2e.root, "data"))
+	cmd.Env = e2eEnv()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -103,6 +102,14 @@ func runBenchctl(args ...string) (stdout, stderr string, code int) {
 		e.WriteString(err.Error())
 	}
 	return o.String(), e.String(), code
+}
+
+// e2eEnv is the environment of the built binary: the test's state and
+// data dirs.
+func e2eEnv() []string {
+	return append(os.Environ(),
+		"BENCHCTL_STATE_DIR="+filepath.Join(e2e.root, "state"),
+		"XDG_DATA_HOME="+filepath.Join(e2e.root, "data"))
 }
 
 // writePortfolio writes a portfolio file for a test.
@@ -278,44 +285,36 @@ workflows:
 `, reps, length))
 }
 
-// TestResumeAfterKill kills benchctl in the middle of a run and resumes
-// it: the report is complete, with no execution lost or counted twice.
+// TestResumeAfterKill kills benchctl (kill -9) at a random point of a
+// smoke run. What was recorded aggregates into a report; a resume with
+// another controller or other values is refused, naming the difference;
+// the same command with --resume completes the run with every planned
+// execution recorded exactly once and the earlier records kept.
 func TestResumeAfterKill(t *testing.T) {
 	e2eCluster(t)
-	pf := writePortfolio(t, `apiVersion: benchctl/v1
-kind: Portfolio
-name: resume
-defaults: {repetitions: 5, warmup: 1, timeout: 2m}
-workflows:
-  - name: chain
-    description: a short chain
-    task: {duration: 50ms}
-    chain: {length: 4}
-  - name: fan
-    description: a short fan-out
-    task: {duration: 50ms}
-    fanout: {width: 4}
-`)
 	out := filepath.Join(t.TempDir(), "run")
-	args := []string{"run", "--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default", "--output-dir", out}
+	args := []string{"run", "--cluster", e2e.cluster, "--tier", "smoke", "--output-dir", out}
 	cmd := exec.Command(e2e.bin, args...)
-	cmd.Env = append(os.Environ(), "BENCHCTL_STATE_DIR="+filepath.Join(e2e.root, "state"), "XDG_DATA_HOME="+filepath.Join(e2e.root, "data"))
+	cmd.Env = e2eEnv()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Kill it hard once a few executions are on disk.
+	// Kill it hard at a random moment once the run has a manifest: during
+	// the deploy's aftermath, an execution, a record write or the reports.
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		recs, _ := filepath.Glob(filepath.Join(out, rundir.ExecutionsDir, "*", rundir.RecordFile))
-		if len(recs) >= 4 {
+		if _, err := os.Stat(filepath.Join(out, rundir.ManifestFile)); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("no executions recorded in time")
+			t.Fatal("no manifest written in time")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
+	delay := time.Duration(rand.Int64N(int64(12 * time.Second)))
+	t.Logf("killing benchctl %s after its manifest appeared", delay)
+	time.Sleep(delay)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -324,10 +323,36 @@ workflows:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Complete() {
-		t.Fatal("the run completed before it was killed; nothing to resume")
+	t.Logf("%d of %d executions recorded before the kill", len(before.Records), len(before.Manifest.Plan))
+
+	// What was recorded aggregates, the cluster untouched.
+	stdout, stderr, code := runBenchctl("aggregate", out)
+	if code != 0 && code != 1 {
+		t.Fatalf("aggregate after kill -9: exit %d\n%s\n%s", code, stdout, lastLines(stderr, 20))
 	}
-	stdout, stderr, code := runBenchctl(append(args, "--resume")...)
+	if _, err := reports.Load(filepath.Join(out, "reports", "default.yaml")); err != nil {
+		t.Fatalf("no report after kill -9: %v", err)
+	}
+
+	// Resuming with another controller or other values is refused.
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		extra []string
+		want  string
+	}{
+		{[]string{"--controller-source", repo}, "controller bundled"},
+		{[]string{"--set", "config.workers=3"}, "config.workers: 8 -> 3"},
+	} {
+		_, stderr, code := runBenchctl(append(append(args, "--resume"), tt.extra...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "cannot resume") {
+			t.Errorf("resume with %v: exit %d, stderr:\n%s\nwant exit 2 naming %q", tt.extra, code, lastLines(stderr, 5), tt.want)
+		}
+	}
+
+	stdout, stderr, code = runBenchctl(append(args, "--resume")...)
 	if code != 0 {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, lastLines(stderr, 30))
 	}
@@ -358,9 +383,54 @@ workflows:
 		t.Fatal(err)
 	}
 	for _, w := range rep.Workflows {
-		if w.Executions != 5 {
-			t.Errorf("%s: %d executions in the report, want 5", w.Name, w.Executions)
+		if w.Executions != w.Planned {
+			t.Errorf("%s: %d executions in the report, %d planned", w.Name, w.Executions, w.Planned)
 		}
+	}
+}
+
+// TestRunUnregisteredKubeconfig runs the smoke tier against the e2e
+// cluster through its kubeconfig alone, from a state directory that has
+// never heard of it: benchctl registers it as the user's, runs the
+// controller on the host (its nodes are KWOK's) and never deletes it.
+func TestRunUnregisteredKubeconfig(t *testing.T) {
+	e2eCluster(t)
+	kubeconfig, _, code := runBenchctl("kubeconfig", e2e.cluster)
+	if code != 0 {
+		t.Fatalf("kubeconfig: exit %d", code)
+	}
+	state := t.TempDir()
+	env := append(e2eEnv(), "BENCHCTL_STATE_DIR="+state)
+	out := filepath.Join(t.TempDir(), "run")
+	run := exec.Command(e2e.bin, "run", "--kubeconfig", strings.TrimSpace(kubeconfig), "--context", e2e.cluster,
+		"--tier", "smoke", "--install-crds", "--output-dir", out)
+	run.Env = env
+	var stdout, stderr bytes.Buffer
+	run.Stdout, run.Stderr = &stdout, &stderr
+	err := run.Run()
+	t.Cleanup(func() {
+		forget := exec.Command(e2e.bin, "teardown", "--all")
+		forget.Env = env
+		_ = forget.Run()
+	})
+	if err != nil {
+		t.Fatalf("run --kubeconfig: %v\n%s\n%s", err, stdout.String(), lastLines(stderr.String(), 30))
+	}
+	rep, err := reports.Load(filepath.Join(out, "reports", "default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Validity.Valid || rep.Environment.Provider.Name != "existing" || len(rep.Workflows) == 0 {
+		t.Errorf("report: provider %q, %d workflows, %s", rep.Environment.Provider.Name, len(rep.Workflows), rep.Validity.Summary())
+	}
+	// teardown --all skips the user's cluster, which stays up.
+	td := exec.Command(e2e.bin, "teardown", "--all")
+	td.Env = env
+	if b, err := td.CombinedOutput(); err != nil || !strings.Contains(string(b), "benchctl did not create it") {
+		t.Errorf("teardown --all: %v\n%s", err, b)
+	}
+	if stdout, _, code := runBenchctl("clusters"); code != 0 || !strings.Contains(stdout, e2e.cluster) || !strings.Contains(stdout, "running") {
+		t.Errorf("the e2e cluster is not running any more: exit %d\n%s", code, stdout)
 	}
 }
 

@@ -37,8 +37,7 @@ defaults and tier settings win). Name 'builtin' to include the embedded one:
   benchctl portfolio list --tier smoke
   benchctl portfolio show > mine.yaml && $EDITOR mine.yaml
   benchctl portfolio validate mine.yaml
-  benchctl portfolio run --kubeconfig "$(benchctl kubeconfig dev)" --namespace bench --tier smoke`,
-		Args: exactArgs(0),
+  benchctl portfolio run --cluster dev --config default --tier smoke`,
 	}
 	cmd.AddCommand(newPortfolioListCmd(), newPortfolioValidateCmd(), newPortfolioShowCmd(), newPortfolioRunCmd(g))
 	return cmd

@@ -112,6 +112,7 @@ of it. --all deletes every cluster benchctl created and skips the others.`,
 		Example: `  benchctl teardown a
   benchctl teardown --all`,
 		ValidArgsFunction: completeClusters(g),
+		Args:              cobra.ArbitraryArgs, // checked below, with --all
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) == 1) || len(args) > 1 {
 				return usageError(errors.New("teardown takes one cluster NAME or --all"))

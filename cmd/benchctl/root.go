@@ -85,6 +85,10 @@ aggregate traces and metrics into a YAML report. 'benchctl run' chains them.`,
 		if c.Args == nil {
 			c.Args = noArgsUnlessSubcommand
 		}
+		if c.Run == nil && c.RunE == nil && c.HasSubCommands() {
+			// A group: help, or a usage error for a mistyped subcommand.
+			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
