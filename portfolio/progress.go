@@ -46,8 +46,8 @@ type estimator struct {
 	// weight is how much measured time the priors count as (priorWeight).
 	weight time.Duration
 	prior  map[string]time.Duration // shape cost, without user time
-	user  map[string]time.Duration // declared user time on the longest chain
-	took  map[string][]time.Duration
+	user   map[string]time.Duration // declared user time on the longest chain
+	took   map[string][]time.Duration
 }
 
 func newEstimator(c *Compiled) *estimator {
