@@ -95,6 +95,9 @@ func (h *hostController) start(ctx context.Context, c *provision.Cluster, store 
 	}
 	args := append(append([]string{}, build.Command[1:]...), "--config", cfgPath, "--kubeconfig", kubeconfig, "--namespace", opts.Namespace)
 	logPath := filepath.Join(c.Dir, "logs", name+".log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(logPath), err)
+	}
 	_ = os.Remove(logPath)
 	r, err := local.StartProcess(name, build.Command[0], args, logPath)
 	if err != nil {

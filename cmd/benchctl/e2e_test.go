@@ -402,8 +402,14 @@ func TestRunUnregisteredKubeconfig(t *testing.T) {
 	state := t.TempDir()
 	env := append(e2eEnv(), "BENCHCTL_STATE_DIR="+state)
 	out := filepath.Join(t.TempDir(), "run")
+	// A config of its own name, so its namespace is not one that the e2e
+	// cluster's own record deploys into.
+	config := filepath.Join(t.TempDir(), "unregistered.yaml")
+	if err := os.WriteFile(config, []byte("# The default config, deployed from another state directory.\nconfig: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run := exec.Command(e2e.bin, "run", "--kubeconfig", strings.TrimSpace(kubeconfig), "--context", e2e.cluster,
-		"--tier", "smoke", "--install-crds", "--output-dir", out)
+		"--tier", "smoke", "--install-crds", "--config", config, "--output-dir", out)
 	run.Env = env
 	var stdout, stderr bytes.Buffer
 	run.Stdout, run.Stderr = &stdout, &stderr
@@ -416,7 +422,7 @@ func TestRunUnregisteredKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run --kubeconfig: %v\n%s\n%s", err, stdout.String(), lastLines(stderr.String(), 30))
 	}
-	rep, err := reports.Load(filepath.Join(out, "reports", "default.yaml"))
+	rep, err := reports.Load(filepath.Join(out, "reports", "unregistered.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
