@@ -59,11 +59,6 @@ func measureAll(run *rundir.Run) map[*rundir.Record]measured {
 	return out
 }
 
-// Report builds the report of one target of a run.
-func Report(run *rundir.Run, target string) (*reports.Report, error) {
-	return buildReport(run, target, measureAll(run))
-}
-
 func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured) (*reports.Report, error) {
 	t := run.Manifest.Target(target)
 	if t == nil {

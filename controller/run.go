@@ -155,9 +155,6 @@ func New(ctx context.Context, cfg config.Config, restConfig *rest.Config, namesp
 // Addr is the HTTP server's bound address.
 func (c *Controller) Addr() string { return c.server.Addr() }
 
-// Metrics are the controller's metrics (for in-process tests).
-func (c *Controller) Metrics() *obs.Metrics { return c.metrics }
-
 // Run serves HTTP and runs the engine (as leader, if leader election is
 // on) until ctx is done, then flushes spans and closes the blobstore.
 func (c *Controller) Run(ctx context.Context) error {

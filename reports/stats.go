@@ -78,15 +78,6 @@ func DurationStats(ds []time.Duration) Stats {
 	return NewStats(UnitSeconds, xs)
 }
 
-// CountStats is NewStats for counts.
-func CountStats(counts []int) Stats {
-	xs := make([]float64, len(counts))
-	for i, c := range counts {
-		xs[i] = float64(c)
-	}
-	return NewStats(UnitCount, xs)
-}
-
 // NoiseRatio is the relative half-width of the median's confidence
 // interval, max(hi/median-1, 1-lo/median), the "±" benchstat prints. ok is
 // false when there is no finite interval or the median is 0.
@@ -151,10 +142,4 @@ func NewInfraMetric(name string, perExecution [][]float64) InfraMetric {
 		P95:   NewStats(UnitSeconds, p95),
 		Max:   NewStats(UnitSeconds, pmax),
 	}
-}
-
-// Quantile is the R8 quantile of xs (which it does not modify), the
-// estimator every quantile in a report uses. It is NaN for no samples.
-func Quantile(xs []float64, q float64) float64 {
-	return stats.Sample{Xs: xs}.Quantile(q)
 }

@@ -22,19 +22,6 @@ import (
 // retried items, so the status of a 10,000-item map is about 10 kB. Each
 // item is one pod per attempt, named like a task pod with the item index.
 
-// itemPhase maps an item byte to the node phase used in spans.
-func itemPhase(b byte) v1alpha1.NodePhase {
-	switch b {
-	case v1alpha1.MapItemRunning:
-		return v1alpha1.NodeRunning
-	case v1alpha1.MapItemSucceeded, v1alpha1.MapItemCached:
-		return v1alpha1.NodeSucceeded
-	case v1alpha1.MapItemFailed:
-		return v1alpha1.NodeFailed
-	}
-	return v1alpha1.NodeNotStarted
-}
-
 // parseRetried decodes MapStatus.Retried ("index:attempts,...").
 func parseRetried(s string) map[int]int32 {
 	m := map[int]int32{}

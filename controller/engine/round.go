@@ -12,7 +12,6 @@ import (
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
-	"github.com/benchctl/benchctl/controller/config"
 	"github.com/benchctl/benchctl/controller/events"
 	"github.com/benchctl/benchctl/controller/obs"
 	"github.com/benchctl/benchctl/controller/taskdata"
@@ -722,6 +721,3 @@ func (ev *evaluator) record(ctx context.Context, e events.Event) {
 	e.Namespace, e.Workflow, e.UID, e.Execution = ev.wf.Namespace, ev.wf.Name, ev.wf.UID, executionID(ev.wf)
 	ev.e.events.Record(ctx, e)
 }
-
-// simulated reports whether the controller writes task outputs itself.
-func (ev *evaluator) simulated() bool { return ev.e.cfg.TaskOutputs == config.TaskOutputsSimulate }

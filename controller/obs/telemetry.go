@@ -106,12 +106,6 @@ func (t *Telemetry) Start(ctx context.Context, name string, attrs ...attribute.K
 	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
-// StartAt is Start with an explicit start time.
-func (t *Telemetry) StartAt(ctx context.Context, name string, at time.Time, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	attrs = append(attrs, attribute.String(telemetry.AttrExecution, Execution(ctx)))
-	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...), trace.WithTimestamp(at))
-}
-
 // End ends span, recording err if any.
 func End(span trace.Span, err error) {
 	if err != nil {

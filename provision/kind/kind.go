@@ -330,12 +330,6 @@ func (p *Provider) Fingerprint(ctx context.Context, c *provision.Cluster) (provi
 	return p.clusters().Fingerprint(ctx, c)
 }
 
-// LoadImages loads an image archive (`docker save` output) into every node
-// of the kind cluster c, as `kind load image-archive` does.
-func LoadImages(ctx context.Context, c *provision.Cluster, archive string) error {
-	return New().LoadImages(ctx, c, archive)
-}
-
 // LoadImages loads an image archive into every node of c.
 func (p *Provider) LoadImages(ctx context.Context, c *provision.Cluster, archive string) error {
 	if _, err := os.Stat(archive); err != nil {

@@ -3,8 +3,8 @@ package local
 import (
 	_ "embed"
 	"fmt"
-	"os"
 
+	"github.com/benchctl/benchctl/provision"
 	"sigs.k8s.io/yaml"
 )
 
@@ -42,7 +42,7 @@ func writeKWOKConfig(path string, podParallelism int) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := provision.WriteFile0600(path, b); err != nil {
 		return fmt.Errorf("write KWOK configuration: %w", err)
 	}
 	return nil

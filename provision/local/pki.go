@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/benchctl/benchctl/provision"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -53,10 +54,7 @@ func certPEM(der []byte) []byte {
 
 // writeSecret writes credentials with mode 0600.
 func writeSecret(path string, data []byte) error {
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return provision.WriteFile0600(path, data)
 }
 
 // generatePKI creates a CA, the apiserver's serving certificate for
