@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/benchctl/benchctl/cmd/internal/bench"
 	"github.com/benchctl/benchctl/reports"
 )
 
@@ -71,45 +70,19 @@ Exit status:
 			if err := output.check(); err != nil {
 				return err
 			}
-			var ths []reports.Threshold
-			for _, s := range failOn {
-				th, err := reports.ParseThreshold(s)
+			act := &bench.Diff{A: args[0], B: args[1], Options: opts, JUnit: junit}
+			for _, f := range failOn {
+				th, err := reports.ParseThreshold(f)
 				if err != nil {
 					return usageError(fmt.Errorf("--fail-on: %w", err))
 				}
-				ths = append(ths, th)
+				act.Gate = append(act.Gate, th)
 			}
-			// From here on a failure is also reported in the JUnit file,
-			// so a CI test tab shows why the job failed.
-			fail := func(name string, err error) error {
-				if junit != "" {
-					var buf bytes.Buffer
-					if jerr := reports.WriteJUnitError(&buf, name, err.Error()); jerr == nil {
-						if werr := reports.WriteFile(junit, buf.Bytes()); werr != nil {
-							err = errors.Join(err, fmt.Errorf("writing --junit: %w", werr))
-						}
-					}
-				}
-				return usageError(err)
-			}
-			a, err := reports.Load(args[0])
+			res, err := act.Run(cmd.Context())
 			if err != nil {
-				return fail("load", err)
+				return err
 			}
-			b, err := reports.Load(args[1])
-			if err != nil {
-				return fail("load", err)
-			}
-			opts.FileA, opts.FileB = args[0], args[1]
-			d, err := reports.Compare(a, b, opts)
-			if err != nil {
-				return fail("comparability", err)
-			}
-			if len(ths) > 0 {
-				if err := d.ApplyGate(ths); err != nil {
-					return fail("fail-on", err)
-				}
-			}
+			d := res.Diff
 			out := cmd.OutOrStdout()
 			ro := reports.DiffRenderOptions{All: showAll}
 			switch output.format {
@@ -125,25 +98,11 @@ Exit status:
 			if err != nil {
 				return err
 			}
-			if junit != "" {
-				var buf bytes.Buffer
-				if err := d.WriteJUnit(&buf); err != nil {
-					return err
-				}
-				if err := reports.WriteFile(junit, buf.Bytes()); err != nil {
-					return fmt.Errorf("writing --junit: %w", err)
-				}
+			if res.Invalid != nil {
+				return res.Invalid
 			}
-			for _, s := range []struct {
-				file string
-				r    *reports.Report
-			}{{args[0], a}, {args[1], b}} {
-				if !s.r.Validity.Valid {
-					return usageError(fmt.Errorf("%s is an invalid run (%s); fix the run, its numbers cannot gate anything", s.file, s.r.Validity.Summary()))
-				}
-			}
-			if d.Gate != nil && !d.Gate.Passed() {
-				return withCode(exitFailure, fmt.Errorf("%d significant regression(s) beyond --fail-on thresholds", len(d.Gate.Violations)))
+			if res.Regressions > 0 {
+				return withCode(exitFailure, fmt.Errorf("%d significant regression(s) beyond --fail-on thresholds", res.Regressions))
 			}
 			return nil
 		},
