@@ -24,10 +24,17 @@ const maxOverlap = 50 * time.Millisecond
 // attempt or a cache hit, with these instants:
 //
 //	ready     every upstream node's success was decided, in a round whose
-//	          update persisted it (the end of the node.handle span)
+//	          update persisted it (the end of the node.handle span); for a
+//	          retry, the previous attempt's failure was; for a map item,
+//	          its map node was ready
+//	slotFree  a parallelism slot was free for it (ready unless a limit on
+//	          running nodes or items held it back)
+//	handled   the round that launched it started handling the node
 //	launched  the pod create call returned
 //	started   user code began        (from the pod's termination message)
 //	finished  user code ended
+//	seen      a round first decided the attempt's end (maybe one whose
+//	          update then failed)
 //	done      the attempt's end was decided, in a round whose update
 //	          persisted it
 //
@@ -47,9 +54,12 @@ type Attempt struct {
 	Item     int // map item index, or -1
 	Cached   bool
 	Ready    time.Time
+	SlotFree time.Time
+	Handled  time.Time
 	Launched time.Time
 	Started  time.Time
 	Finished time.Time
+	Seen     time.Time
 	Done     time.Time
 }
 
@@ -66,6 +76,10 @@ func (a Attempt) Controller() time.Duration {
 
 // Total is done - ready; User + Kubernetes + Controller == Total.
 func (a Attempt) Total() time.Duration { return a.Done.Sub(a.Ready) }
+
+// ParallelismWait is slotFree - ready: the part of Controller spent
+// waiting for a limit on running nodes or items.
+func (a Attempt) ParallelismWait() time.Duration { return a.SlotFree.Sub(a.Ready) }
 
 // NodeMeasure is one node (at any nesting depth) of an execution.
 type NodeMeasure struct {
@@ -101,8 +115,18 @@ func skew(format string, args ...any) Problem {
 	return Problem{Kind: reports.ReasonClockSkew, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Clamp is an instant moved to keep the instants in order: a pod the
+// controller saw start before its create call returned, a workflow
+// decided before the harness's create call returned.
+type Clamp struct {
+	What string
+	By   time.Duration
+}
+
 // Execution is the measurement of one workflow execution.
 type Execution struct {
+	// Name is the Workflow object's name.
+	Name       string
 	Created    time.Time
 	FirstReady time.Time // done(start-node)
 	LastDone   time.Time // latest done of a node other than the end node
@@ -115,6 +139,14 @@ type Execution struct {
 	Infra map[string][]time.Duration
 	// Problems make the execution's measurements untrustworthy.
 	Problems []Problem
+	// Clamps are the instants moved, within maxOverlap, to keep order.
+	Clamps []Clamp
+	// Decided is when each node's success was decided (in the round that
+	// persisted it), nested start and end nodes included.
+	Decided map[string]time.Time
+	// Children are the launch-plan children, by launch-plan node path.
+	Children map[string]*Execution
+	tmpl     *templates
 }
 
 // Wall is created -> succeeded.
@@ -137,12 +169,12 @@ func (e *Execution) problem(p Problem) { e.Problems = append(e.Problems, p) }
 //  3. collect the decisions: launches, observed ends, successes (scan);
 //  4. keep the decisions whose round was persisted (done instants);
 //  5. derive ready from the DAG and build nodes and attempts.
-func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure) (*Execution, error) {
+func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure, limits Limits) (*Execution, error) {
 	t, err := newTrace(spans)
 	if err != nil {
 		return nil, err
 	}
-	e := &Execution{Created: created, Infra: map[string][]time.Duration{}}
+	e := &Execution{Created: created, Infra: map[string][]time.Duration{}, tmpl: newTemplates(closure), Children: map[string]*Execution{}}
 	t.infrastructure(e)
 	d := t.scan(e)
 	nodeDone, attemptDone := t.persistedDone(d)
@@ -150,8 +182,9 @@ func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure
 	if !ok {
 		return nil, fmt.Errorf("no node.handle moved %s to Succeeded in a persisted round", v1alpha1.StartNodeID)
 	}
-	e.FirstReady = start
-	e.measureNodes(newTemplates(closure), d, nodeDone, attemptDone)
+	e.FirstReady, e.Decided = start, nodeDone
+	e.measureNodes(d, nodeDone, attemptDone)
+	e.gate(limits)
 	e.finish()
 	return e, nil
 }
@@ -269,8 +302,10 @@ func keyOf(s *Span) key {
 
 // decisions are what the controller decided, round by round.
 type decisions struct {
-	// launched is the earliest pod.create end per attempt.
+	// launched is the earliest pod.create end per attempt; handled the
+	// start of the node.handle that issued it.
 	launched map[key]time.Time
+	handled  map[key]time.Time
 	// ended is the first node.handle that observed an attempt's end.
 	ended map[key]*Span
 	// endRounds and succRounds are the rounds, in order, that decided an
@@ -288,7 +323,7 @@ type decisions struct {
 // scan collects launches and the decisions about ends and successes.
 func (t *trace) scan(e *Execution) *decisions {
 	d := &decisions{
-		launched: map[key]time.Time{}, ended: map[key]*Span{},
+		launched: map[key]time.Time{}, handled: map[key]time.Time{}, ended: map[key]*Span{},
 		endRounds: map[key][]*round{}, succRounds: map[string][]*round{},
 		endAt: map[*round]map[key]time.Time{}, succAt: map[*round]map[string]time.Time{},
 		nodeKind: map[string]string{}, cached: map[string]bool{}, attemptsOf: map[string]map[key]bool{},
@@ -299,6 +334,10 @@ func (t *trace) scan(e *Execution) *decisions {
 			k := keyOf(s)
 			if prev, ok := d.launched[k]; !ok || s.End.Before(prev) {
 				d.launched[k] = s.End
+				d.handled[k] = s.Start
+				if h := t.byID[s.ParentID]; h != nil && h.Name == telemetry.SpanNodeHandle {
+					d.handled[k] = h.Start
+				}
 			}
 		case telemetry.SpanNodeHandle:
 			k := keyOf(s)
@@ -425,7 +464,7 @@ func ready(tmpl *templates, nodeDone map[string]time.Time, created time.Time, pa
 
 // measureNodes builds every done node (start and end nodes excepted) with
 // its attempts, in path order, and the execution's sums.
-func (e *Execution) measureNodes(tmpl *templates, d *decisions, nodeDone map[string]time.Time, attemptDone map[key]time.Time) {
+func (e *Execution) measureNodes(d *decisions, nodeDone map[string]time.Time, attemptDone map[key]time.Time) {
 	paths := make([]string, 0, len(nodeDone))
 	for p := range nodeDone {
 		paths = append(paths, p)
@@ -436,7 +475,7 @@ func (e *Execution) measureNodes(tmpl *templates, d *decisions, nodeDone map[str
 		if id == v1alpha1.StartNodeID || id == v1alpha1.EndNodeID {
 			continue
 		}
-		r, err := ready(tmpl, nodeDone, e.Created, path)
+		r, err := ready(e.tmpl, nodeDone, e.Created, path)
 		if err != nil {
 			e.problem(incomplete("%v", err))
 			continue
@@ -449,26 +488,37 @@ func (e *Execution) measureNodes(tmpl *templates, d *decisions, nodeDone map[str
 		switch {
 		case d.cached[path]:
 			atts = []Attempt{{Node: path, Kind: nm.Kind, Attempt: 1, Item: -1, Cached: true,
-				Ready: r, Launched: r, Started: r, Finished: r, Done: nm.Done}}
+				Ready: r, SlotFree: r, Handled: r, Launched: r, Started: r, Finished: r, Seen: nm.Done, Done: nm.Done}}
 		case len(d.attemptsOf[path]) > 0:
-			atts, err = attemptsFor(path, nm, d.attemptsOf[path], d.launched, d.ended, attemptDone)
+			atts, err = e.attemptsFor(path, nm, d, attemptDone)
 			if err != nil {
 				e.problem(incomplete("%v", err))
 				continue
 			}
 		}
-		for _, a := range atts {
-			nm.User += a.User()
-			nm.Kubernetes += a.Kubernetes()
-			nm.Controller += a.Controller()
-			nm.Attempts++
-			e.checkSigns(a)
-		}
 		e.Attempts = append(e.Attempts, atts...)
 		e.Nodes = append(e.Nodes, nm)
-		e.User += nm.User
-		e.Kubernetes += nm.Kubernetes
-		e.Controller += nm.Controller
+	}
+}
+
+// sums adds up every node's attempts and checks their signs. It runs
+// after gate, which moves no instant that a sum uses: slotFree only
+// splits controller time.
+func (e *Execution) sums() {
+	byNode := map[string]int{}
+	for i := range e.Nodes {
+		byNode[e.Nodes[i].Node] = i
+	}
+	for _, a := range e.Attempts {
+		nm := &e.Nodes[byNode[a.Node]]
+		nm.User += a.User()
+		nm.Kubernetes += a.Kubernetes()
+		nm.Controller += a.Controller()
+		nm.Attempts++
+		e.checkSigns(a)
+		e.User += a.User()
+		e.Kubernetes += a.Kubernetes()
+		e.Controller += a.Controller()
 	}
 }
 
@@ -485,8 +535,9 @@ func (e *Execution) checkSigns(a Attempt) {
 	}
 }
 
-// finish checks the workflow's own instants.
+// finish sums the attempts and checks the workflow's own instants.
 func (e *Execution) finish() {
+	e.sums()
 	if e.Succeeded.IsZero() {
 		e.problem(incomplete("no persisted update set the workflow phase to Succeeded"))
 	}
@@ -497,6 +548,7 @@ func (e *Execution) finish() {
 	// call has returned: the answer was still on its way. As with pod
 	// creates, a small overlap moves created back; more is clock skew.
 	if e.FirstReady.Before(e.Created) && e.Created.Sub(e.FirstReady) <= maxOverlap {
+		e.Clamps = append(e.Clamps, Clamp{What: "created", By: e.Created.Sub(e.FirstReady)})
 		e.Created = e.FirstReady
 	}
 	if e.Setup() < 0 {
@@ -504,15 +556,13 @@ func (e *Execution) finish() {
 	}
 }
 
-// attemptsFor builds a node's attempts. Successive attempts of a task are
-// ready when the previous one was done; map items are ready when their map
-// node is, or when the item whose end freed their slot was done (items wait
-// for the map's own parallelism by design, and that wait is not controller
-// overhead).
-func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[key]time.Time, ended map[key]*Span,
-	attemptDone map[key]time.Time) ([]Attempt, error) {
+// attemptsFor builds a node's attempts. The first attempt (of each map
+// item) is ready when its node is; a retry when the previous attempt's
+// end was decided. Waits for a parallelism slot are controller time, and
+// gate tells them apart.
+func (e *Execution) attemptsFor(path string, nm NodeMeasure, d *decisions, attemptDone map[key]time.Time) ([]Attempt, error) {
 	var ks []key
-	for k := range keys {
+	for k := range d.attemptsOf[path] {
 		ks = append(ks, k)
 	}
 	sort.Slice(ks, func(i, j int) bool {
@@ -522,18 +572,17 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 		return ks[i].attempt < ks[j].attempt
 	})
 	var out []Attempt
-	var itemDones []time.Time
 	prevDone := map[int64]time.Time{} // per item: done of its previous attempt
 	for _, k := range ks {
-		l, ok := launched[k]
+		l, ok := d.launched[k]
 		if !ok {
 			return nil, fmt.Errorf("%s attempt %d item %d: no pod.create span", path, k.attempt, k.item)
 		}
-		s := ended[k]
+		s := d.ended[k]
 		st, _ := s.Int(telemetry.AttrUserStarted)
 		fi, _ := s.Int(telemetry.AttrUserFinished)
-		d := attemptDone[k]
-		if d.IsZero() {
+		done := attemptDone[k]
+		if done.IsZero() {
 			return nil, fmt.Errorf("%s attempt %d item %d: its end was never persisted", path, k.attempt, k.item)
 		}
 		kind := nm.Kind
@@ -541,7 +590,7 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 			kind = "map-item"
 		}
 		a := Attempt{Node: path, Kind: kind, Attempt: int(k.attempt), Item: int(k.item),
-			Ready: nm.Ready, Launched: l, Started: time.Unix(0, st), Finished: time.Unix(0, fi), Done: d}
+			Ready: nm.Ready, Handled: d.handled[k], Launched: l, Started: time.Unix(0, st), Finished: time.Unix(0, fi), Seen: s.End, Done: done}
 		// On a busy host the controller can see its create call return
 		// after the pod already started: the rest of that wait was the API
 		// server's answer reaching the controller, so it counts as
@@ -549,30 +598,15 @@ func attemptsFor(path string, nm NodeMeasure, keys map[key]bool, launched map[ke
 		// Beyond maxOverlap it is not scheduling noise but a clock problem,
 		// and the negative Kubernetes time is reported as such.
 		if a.Started.Before(a.Launched) && a.Launched.Sub(a.Started) <= maxOverlap {
+			e.Clamps = append(e.Clamps, Clamp{What: "launched", By: a.Launched.Sub(a.Started)})
 			a.Launched = a.Started
 		}
 		if pd, ok := prevDone[k.item]; ok {
 			a.Ready = pd
 		}
-		prevDone[k.item] = d
-		if k.item >= 0 && k.attempt <= 1 {
-			itemDones = append(itemDones, d)
-		}
+		prevDone[k.item] = done
+		a.SlotFree = a.Ready
 		out = append(out, a)
-	}
-	if len(itemDones) > 0 {
-		sort.Slice(itemDones, func(i, j int) bool { return itemDones[i].Before(itemDones[j]) })
-		for i := range out {
-			a := &out[i]
-			if a.Item < 0 || a.Attempt > 1 {
-				continue
-			}
-			// The latest item end done before this item's launch.
-			j := sort.Search(len(itemDones), func(j int) bool { return !itemDones[j].Before(a.Launched) })
-			if j > 0 && itemDones[j-1].After(a.Ready) {
-				a.Ready = itemDones[j-1]
-			}
-		}
 	}
 	return out, nil
 }

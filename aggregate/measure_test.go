@@ -116,7 +116,7 @@ func TestMeasureChain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b, created := chainTrace(tt.conflict)
-			e, err := Measure(b.spans, created, chainClosure())
+			e, err := Measure(b.spans, created, chainClosure(), Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +199,7 @@ func TestMeasureBrokenTraces(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b, created := chainTrace(false)
-			e, err := Measure(tt.mutate(b.spans), created, chainClosure())
+			e, err := Measure(tt.mutate(b.spans), created, chainClosure(), Limits{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

@@ -18,6 +18,24 @@ type Output struct {
 	Text     string
 	Markdown string
 	Bench    string
+	// Timelines are the measured executions drawn in time, for the HTML
+	// report.
+	Timelines []reports.Timeline
+}
+
+// Reports builds every target's report of a run, with its timelines,
+// without writing anything.
+func Reports(run *rundir.Run) ([]Output, error) {
+	ms := measureAll(run)
+	var outs []Output
+	for _, t := range run.Manifest.Targets {
+		r, timelines, err := buildReport(run, t.Name, ms)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, Output{Target: t.Name, Report: r, Timelines: timelines})
+	}
+	return outs, nil
 }
 
 // WriteReports builds every target's report of a run and writes, into
@@ -30,12 +48,12 @@ func WriteReports(run *rundir.Run, outDir string) ([]Output, error) {
 	ms := measureAll(run)
 	var outs []Output
 	for _, t := range run.Manifest.Targets {
-		r, err := buildReport(run, t.Name, ms)
+		r, timelines, err := buildReport(run, t.Name, ms)
 		if err != nil {
 			return outs, err
 		}
 		base := filepath.Join(outDir, t.Name)
-		o := Output{Target: t.Name, Report: r, YAML: base + ".yaml", Text: base + ".txt", Markdown: base + ".md", Bench: base + ".bench"}
+		o := Output{Target: t.Name, Report: r, Timelines: timelines, YAML: base + ".yaml", Text: base + ".txt", Markdown: base + ".md", Bench: base + ".bench"}
 		if err := reports.Save(o.YAML, r); err != nil {
 			return outs, err
 		}

@@ -22,10 +22,11 @@ type SpansMeta struct {
 	Quiescent bool `json:"quiescent"`
 }
 
-// measured is one execution's sample, or why it has none.
+// measured is one execution's sample and timeline, or why it has none.
 type measured struct {
-	sample  *reports.ExecutionSample
-	reasons []reports.Reason
+	sample   *reports.ExecutionSample
+	timeline *reports.Timeline
+	reasons  []reports.Reason
 }
 
 // measureAll measures every measured (not warm-up) execution of the run,
@@ -44,9 +45,13 @@ func measureAll(run *rundir.Run) map[*rundir.Record]measured {
 	for range min(runtime.GOMAXPROCS(0), max(len(recs), 1)) {
 		wg.Go(func() {
 			for rec := range work {
-				s, why := measureRecord(rec)
+				var cfg reports.Config
+				if t := run.Manifest.Target(rec.Target); t != nil {
+					cfg = t.Environment.Config
+				}
+				s, tl, why := measureRecord(rec, LimitsOf(rec, cfg))
 				mu.Lock()
-				out[rec] = measured{s, why}
+				out[rec] = measured{s, tl, why}
 				mu.Unlock()
 			}
 		})
@@ -59,10 +64,10 @@ func measureAll(run *rundir.Run) map[*rundir.Record]measured {
 	return out
 }
 
-func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured) (*reports.Report, error) {
+func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured) (*reports.Report, []reports.Timeline, error) {
 	t := run.Manifest.Target(target)
 	if t == nil {
-		return nil, fmt.Errorf("run %s has no target %q", run.Dir, target)
+		return nil, nil, fmt.Errorf("run %s has no target %q", run.Dir, target)
 	}
 	r := &reports.Report{APIVersion: reports.APIVersion, Kind: reports.KindReport, Environment: t.Environment}
 	m := run.Manifest
@@ -102,12 +107,18 @@ func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured)
 		}
 	}
 	reasons = append(reasons, missing(run, target)...)
+	var timelines []reports.Timeline
 	for _, w := range m.Workflows {
 		var samples []reports.ExecutionSample
 		for _, rec := range byWorkflow[w.Name] {
 			res := ms[rec]
 			reasons = append(reasons, res.reasons...)
 			if res.sample != nil {
+				if res.timeline != nil {
+					tl := *res.timeline
+					tl.Sample = len(samples)
+					timelines = append(timelines, tl)
+				}
 				samples = append(samples, *res.sample)
 			}
 		}
@@ -116,17 +127,17 @@ func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured)
 		}
 		wf, err := reports.NewWorkflow(w.Name, samples)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		wf.Planned = planned[w.Name]
 		r.Workflows = append(r.Workflows, wf)
 	}
 	if len(r.Workflows) == 0 && len(reasons) == 0 {
-		return nil, fmt.Errorf("run %s has no executions of target %q", run.Dir, target)
+		return nil, nil, fmt.Errorf("run %s has no executions of target %q", run.Dir, target)
 	}
 	reasons = append(reasons, reports.CheckSamples(r, reports.DefaultSampleCheck)...)
 	r.Validity = reports.NewValidity(reasons...)
-	return r, nil
+	return r, timelines, nil
 }
 
 // missing reports, per workflow, the measured executions of target that
@@ -159,19 +170,19 @@ func missing(run *rundir.Run, target string) []reports.Reason {
 
 // measureRecord measures one execution. It returns no sample when the
 // execution failed or its trace cannot be trusted, with the reasons.
-func measureRecord(rec *rundir.Record) (*reports.ExecutionSample, []reports.Reason) {
+func measureRecord(rec *rundir.Record, limits Limits) (*reports.ExecutionSample, *reports.Timeline, []reports.Reason) {
 	wf := rec.Workflow
 	rep := rec.Repetition
 	switch {
 	case rec.TimedOut:
-		return nil, []reports.Reason{reports.NewReason(reports.ReasonTimedOut, wf, "repetition %d timed out: %s", rep, rec.Error)}
+		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonTimedOut, wf, "repetition %d timed out: %s", rep, rec.Error)}
 	case !rec.Succeeded():
-		return nil, []reports.Reason{reports.NewReason(reports.ReasonFailedExecution, wf, "repetition %d ended %q: %s", rep, rec.Phase, rec.Error)}
+		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonFailedExecution, wf, "repetition %d ended %q: %s", rep, rec.Phase, rec.Error)}
 	}
 	var reasons []reports.Reason
 	spans, err := LoadSpans(rec)
 	if err != nil {
-		return nil, []reports.Reason{reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err)}
+		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err)}
 	}
 	var meta SpansMeta
 	if b, err := rec.ReadArtifact(rundir.ArtifactSpansMeta); err == nil {
@@ -180,22 +191,51 @@ func measureRecord(rec *rundir.Record) (*reports.ExecutionSample, []reports.Reas
 	if meta.Dropped > 0 {
 		reasons = append(reasons, reports.NewReason(reports.ReasonDroppedSpans, wf, "repetition %d: the controller dropped %d spans (raise telemetry.spanStoreSize)", rep, meta.Dropped))
 	}
-	e, err := MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure)
+	e, err := MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure, limits)
 	if err != nil {
-		return nil, append(reasons, reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err))
+		return nil, nil, append(reasons, reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err))
 	}
 	for _, p := range e.Problems {
 		reasons = append(reasons, reports.NewReason(p.Kind, wf, "repetition %d: %s", rep, p.Msg))
 	}
 	reasons = append(reasons, crossCheck(rec, spans)...)
 	if len(reasons) > 0 {
-		return nil, reasons
+		return nil, nil, reasons
 	}
-	s := &reports.ExecutionSample{Wall: e.Wall(), Setup: e.Setup(), Teardown: e.Teardown(), Infra: e.Infra}
+	segs, clamps, err := e.CriticalPath()
+	if err != nil {
+		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: critical path: %v", rep, err)}
+	}
+	s := &reports.ExecutionSample{Wall: e.Wall(), Setup: e.Setup(), Teardown: e.Teardown(), Infra: e.Infra, Attempts: len(e.Attempts)}
+	for _, g := range segs {
+		s.Path = append(s.Path, reports.PathSegment{Part: g.Name(), Node: g.Node, Child: g.Child, Attempt: g.Attempt, Item: g.Item,
+			Start: g.Start.Sub(e.Created), Length: g.Duration()})
+	}
+	for _, c := range append(e.Clamps, clamps...) {
+		s.Clamps = append(s.Clamps, c.By)
+	}
 	for _, n := range e.Nodes {
 		s.Nodes = append(s.Nodes, reports.NodeSample{Name: n.Node, Kind: n.Kind, User: n.User, Kubernetes: n.Kubernetes, Controller: n.Controller})
 	}
-	return s, nil
+	tl := e.Timeline(segs)
+	tl.Workflow, tl.Target, tl.Repetition = rec.Workflow, rec.Target, rec.Repetition
+	return s, &tl, nil
+}
+
+// LimitsOf are the limits the controller applied to an execution: the
+// Workflow's maxParallelism, else the controller's (its effective config,
+// as the run's environment records it).
+func LimitsOf(rec *rundir.Record, cfg reports.Config) Limits {
+	if rec.Final != nil && rec.Final.Spec.ExecutionConfig.MaxParallelism > 0 {
+		return Limits{MaxParallelism: int(rec.Final.Spec.ExecutionConfig.MaxParallelism)}
+	}
+	switch v := cfg.Values["maxParallelism"].(type) {
+	case float64:
+		return Limits{MaxParallelism: int(v)}
+	case int:
+		return Limits{MaxParallelism: v}
+	}
+	return Limits{}
 }
 
 // scrape says which scrape a check reads.

@@ -22,6 +22,13 @@ type ExecutionSample struct {
 	// the same workflow counts as zero operations: the spans of the whole
 	// execution were read, and none was found.
 	Infra map[string][]time.Duration
+	// Path is the critical path: segments that tile [created, succeeded].
+	// Nil when it was not measured.
+	Path []PathSegment
+	// Attempts is the number of units of user code.
+	Attempts int
+	// Clamps are the amounts by which instants were moved.
+	Clamps []time.Duration
 }
 
 // NodeSample is one node's breakdown in one execution.
@@ -92,6 +99,9 @@ func NewWorkflow(name string, execs []ExecutionSample) (Workflow, error) {
 		}
 		w.Nodes = append(w.Nodes, Node{Name: n, Kind: acc.kind, Breakdown: b})
 	}
+	if err := w.addPaths(execs, wall); err != nil {
+		return Workflow{}, fmt.Errorf("workflow %s: %w", name, err)
+	}
 	for _, m := range orderInfra(infraNames) {
 		per := make([][]float64, len(execs))
 		for i, e := range execs {
@@ -102,6 +112,38 @@ func NewWorkflow(name string, execs []ExecutionSample) (Workflow, error) {
 		w.Infrastructure = append(w.Infrastructure, NewInfraMetric(m, per))
 	}
 	return w, nil
+}
+
+// addPaths adds the critical path, the attempt counts and the clamps,
+// when every execution has them.
+func (w *Workflow) addPaths(execs []ExecutionSample, wall []time.Duration) error {
+	var paths [][]PathSegment
+	var attempts, clampN, clampS []float64
+	for _, e := range execs {
+		if e.Path == nil {
+			return nil
+		}
+		paths = append(paths, e.Path)
+		attempts = append(attempts, float64(e.Attempts))
+		var total time.Duration
+		for _, c := range e.Clamps {
+			total += c
+		}
+		clampN = append(clampN, float64(len(e.Clamps)))
+		clampS = append(clampS, total.Seconds())
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	cp, err := newCriticalPath(paths, wall)
+	if err != nil {
+		return err
+	}
+	w.CriticalPath = cp
+	a := NewStats(UnitCount, attempts)
+	w.Attempts = &a
+	w.Clamped = &Clamped{Count: NewStats(UnitCount, clampN), Seconds: NewStats(UnitSeconds, clampS)}
+	return nil
 }
 
 // orderInfra puts the standard metrics first, in table order, then any
@@ -184,10 +226,13 @@ type SampleCheck struct {
 	// MaxNoise is the largest acceptable wall-time coefficient of
 	// variation (stddev/mean).
 	MaxNoise float64
+	// MaxClamped is the largest share of a workflow's kubernetes time the
+	// clamped instants may amount to.
+	MaxClamped float64
 }
 
 // DefaultSampleCheck are the thresholds benchctl uses.
-var DefaultSampleCheck = SampleCheck{MinRepetitions: 5, MaxNoise: 0.10}
+var DefaultSampleCheck = SampleCheck{MinRepetitions: 5, MaxNoise: 0.10, MaxClamped: 0.10}
 
 // CheckSamples finds the validity reasons that the report's own samples
 // show: too few repetitions and noisy wall times. Aggregate adds them to
@@ -198,6 +243,11 @@ func CheckSamples(r *Report, c SampleCheck) []Reason {
 		if w.Executions < c.MinRepetitions {
 			out = append(out, NewReason(ReasonTooFewRepetitions, w.Name,
 				"%d measured executions, fewer than %d: differences are unlikely to be significant", w.Executions, c.MinRepetitions))
+		}
+		if w.Clamped != nil && w.Clamped.Seconds.Median > c.MaxClamped*w.Overhead.Kubernetes.Median && w.Clamped.Seconds.Median > 0 {
+			out = append(out, NewReason(ReasonClamped, w.Name,
+				"%s of instants were moved to keep order (median of %s per execution), more than %.0f%% of the kubernetes time %s: the kubernetes/controller split is uncertain",
+				FormatValue(UnitSeconds, w.Clamped.Seconds.Median), FormatValue(UnitCount, w.Clamped.Count.Median), 100*c.MaxClamped, FormatValue(UnitSeconds, w.Overhead.Kubernetes.Median)))
 		}
 		if w.Wall.N >= 2 && w.Wall.Mean > 0 {
 			if cv := w.Wall.Stddev / w.Wall.Mean; cv > c.MaxNoise {

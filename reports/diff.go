@@ -20,6 +20,10 @@ var (
 	InfraStats      = []string{"count", "p50", "p90", "p95", "max"}
 )
 
+// CriticalMetric is the diff metric of a critical-path part:
+// "critical.user", "critical.controller.observe".
+func CriticalMetric(part string) string { return "critical." + part }
+
 // DiffOptions tune Compare.
 type DiffOptions struct {
 	// Alpha is the significance level of the Mann-Whitney U test.
@@ -186,6 +190,18 @@ func Compare(a, b *Report, o DiffOptions) (*Diff, error) {
 	for _, m := range WorkflowMetrics {
 		for _, p := range pairs {
 			d.Rows = append(d.Rows, c.row(p.a.Name, "", m, workflowStat(p.a, m), workflowStat(p.b, m)))
+		}
+	}
+	for _, p := range pairs {
+		if p.a.CriticalPath == nil || p.b.CriticalPath == nil {
+			continue
+		}
+		for _, name := range PathPartNames() {
+			pa, pb := p.a.CriticalPath.Part(name), p.b.CriticalPath.Part(name)
+			if pa.Seconds.Max == 0 && pb.Seconds.Max == 0 {
+				continue // never on either path: nothing to compare
+			}
+			d.Rows = append(d.Rows, c.row(p.a.Name, "", CriticalMetric(name), pa.Seconds, pb.Seconds))
 		}
 	}
 	for _, p := range pairs {

@@ -161,12 +161,23 @@ type Workflow struct {
 	Setup Stats `yaml:"setup"`
 	// Teardown is the last node done -> the workflow's success persisted.
 	Teardown Stats `yaml:"teardown"`
-	// Overhead sums the per-node breakdown of each execution.
+	// Overhead sums the per-node breakdown of each execution: over
+	// parallel nodes these are node-seconds, not seconds of wall time
+	// (CriticalPath has those).
 	Overhead Breakdown `yaml:"overhead"`
 	// Nodes has the same breakdown per node, in first-seen order.
 	Nodes []Node `yaml:"nodes,omitempty"`
 	// Infrastructure is the table of operation counts and latencies.
 	Infrastructure []InfraMetric `yaml:"infrastructure,omitempty"`
+	// CriticalPath is where the wall time went (absent in reports made
+	// before benchctl measured it).
+	CriticalPath *CriticalPath `yaml:"criticalPath,omitempty"`
+	// Attempts counts the units of user code per execution: task-node
+	// attempts, map items' attempts, cache hits, children's included.
+	Attempts *Stats `yaml:"attempts,omitempty"`
+	// Clamped counts the instants moved to keep each execution's instants
+	// in order, and by how much in all.
+	Clamped *Clamped `yaml:"clamped,omitempty"`
 }
 
 // Breakdown splits node time (done - ready) into user, kubernetes and
@@ -254,6 +265,9 @@ const (
 	// ReasonMissingExecutions: planned executions have no record (the
 	// run was interrupted); the report covers what was recorded.
 	ReasonMissingExecutions = "missing-executions"
+	// ReasonClamped: instants moved to keep order are a large share of a
+	// workflow's kubernetes time, so its split is uncertain.
+	ReasonClamped = "clamped-instants"
 	// ReasonForcedResume: the run was resumed with --force although its
 	// controller, config or portfolio differed from what it started with.
 	ReasonForcedResume = "forced-resume"
@@ -272,6 +286,7 @@ var defaultSeverity = map[string]string{
 	ReasonTooFewRepetitions: SeverityWarning,
 	ReasonNoisySamples:      SeverityWarning,
 	ReasonMissingExecutions: SeverityWarning,
+	ReasonClamped:           SeverityWarning,
 	ReasonForcedResume:      SeverityWarning,
 }
 

@@ -125,6 +125,24 @@ func (w *Workflow) validate(p string) error {
 			return err
 		}
 	}
+	if w.CriticalPath != nil {
+		if err := w.CriticalPath.validate(p+".criticalPath", w.Wall, w.Executions); err != nil {
+			return err
+		}
+	}
+	if w.Attempts != nil {
+		if err := w.Attempts.validate(p+".attempts", UnitCount, w.Executions, true); err != nil {
+			return err
+		}
+	}
+	if w.Clamped != nil {
+		if err := w.Clamped.Count.validate(p+".clamped.count", UnitCount, w.Executions, true); err != nil {
+			return err
+		}
+		if err := w.Clamped.Seconds.validate(p+".clamped.seconds", UnitSeconds, w.Executions, true); err != nil {
+			return err
+		}
+	}
 	infra := map[string]bool{}
 	for i := range w.Infrastructure {
 		if err := w.Infrastructure[i].validate(fmt.Sprintf("%s.infrastructure[%d]", p, i), w.Executions, infra); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/benchctl/benchctl/cmd/internal/bench"
 	"github.com/benchctl/benchctl/reports"
+	"github.com/benchctl/benchctl/reports/page"
 )
 
 func init() { register(newDiffCmd) }
@@ -54,6 +55,9 @@ Exit status:
   # Gate one workflow's CRD updates and every p95 latency:
   benchctl diff base.yaml head.yaml --fail-on 'long-chain:crd.updates.count>+0' --fail-on '*.p95>+25%'
 
+  # A page to read in a browser (self-contained, works offline):
+  benchctl diff base.yaml head.yaml -o html > diff.html
+
   # A pull-request comment, every row included:
   benchctl diff base.yaml head.yaml -o markdown --all > comment.md
 
@@ -94,6 +98,10 @@ Exit status:
 				err = d.WriteYAML(out)
 			case formatJSON:
 				err = d.WriteJSON(out)
+			case formatHTML:
+				err = page.Write(out, page.Page{Title: "benchctl diff", Diffs: []*reports.Diff{d},
+					Sections:    []page.Section{{Source: args[0], Report: res.A}, {Source: args[1], Report: res.B}},
+					NoTimelines: "Timelines come from runs' records: benchctl report show -o html RUN_DIR draws them."})
 			}
 			if err != nil {
 				return err
@@ -108,7 +116,7 @@ Exit status:
 		},
 	}
 	f := cmd.Flags()
-	output = addOutputFlag(cmd, formatText, formatMarkdown, formatYAML, formatJSON)
+	output = addOutputFlag(cmd, formatText, formatMarkdown, formatYAML, formatJSON, formatHTML)
 	f.Float64Var(&opts.Alpha, "alpha", opts.Alpha, "significance level of the Mann-Whitney U test")
 	f.StringArrayVar(&failOn, "fail-on", nil, "fail (exit 1) on a significant change beyond this threshold, e.g. 'wall>+5%' (repeatable; grammar above)")
 	f.StringVar(&junit, "junit", "", "also write JUnit XML to this file: one test case per compared metric")

@@ -170,7 +170,7 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *rundir.Record)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := aggregate.MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure)
+	m, err := aggregate.MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure, aggregate.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +194,7 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *rundir.Record)
 			attempts[a.Node]++
 		}
 	}
+	checkCriticalPath(t, w, i, rec, m, total)
 	const userTolerance = 2 * time.Millisecond
 	for _, n := range w.Nodes {
 		if n.User.N != w.Executions {
@@ -258,6 +259,76 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *rundir.Record)
 	if got := counts[reports.InfraCRDUpdates]; got < lo || got > hi {
 		t.Errorf("%s rep %d: %d CRD updates (%d failed), the structure implies %d..%d", w.Name, i+1, got, failed, lo, hi)
 	}
+}
+
+// checkCriticalPath checks that the critical path tiles the execution:
+// setup + its segments + teardown = wall within 1 ms, the segments
+// contiguous; the report's user + kubernetes + controller on the path is
+// the wall sample; and on a serial chain of task nodes the path is the
+// node partition (each node's segments add up to its done - ready).
+func checkCriticalPath(t *testing.T, w reports.Workflow, i int, rec *rundir.Record, m *aggregate.Execution, total map[string]time.Duration) {
+	t.Helper()
+	segs, _, err := m.CriticalPath()
+	if err != nil {
+		t.Fatalf("%s rep %d: critical path: %v", w.Name, i+1, err)
+	}
+	wall := m.Wall()
+	if len(segs) == 0 {
+		t.Fatalf("%s rep %d: empty critical path", w.Name, i+1)
+	}
+	var nodes time.Duration
+	byNode := map[string]time.Duration{}
+	at := m.Created
+	for k, s := range segs {
+		if !s.Start.Equal(at) {
+			t.Errorf("%s rep %d: segment %d (%s %s) starts %v after the previous one ended", w.Name, i+1, k, s.Name(), s.Node, s.Start.Sub(at))
+		}
+		at = s.End
+		if s.Child == "" && (s.Sub == reports.SubSetup || s.Sub == reports.SubTeardown) {
+			continue
+		}
+		nodes += s.Duration()
+		if s.Child == "" {
+			byNode[s.Node] += s.Duration()
+		}
+	}
+	if d := m.Setup() + nodes + m.Teardown() - wall; d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("%s rep %d: setup %v + critical path %v + teardown %v = wall %v %+v", w.Name, i+1, m.Setup(), nodes, m.Teardown(), wall, d)
+	}
+	cp := w.CriticalPath
+	var sum float64
+	for _, p := range cp.Parts {
+		if p.Name == reports.PathUser || p.Name == reports.PathKubernetes || p.Name == reports.PathController {
+			sum += p.Seconds.Samples[i]
+		}
+	}
+	if d := seconds(sum - w.Wall.Samples[i]); d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("%s rep %d: report's critical path adds up to %vs, wall %vs", w.Name, i+1, sum, w.Wall.Samples[i])
+	}
+	if !serialChain(rec.Closure) {
+		return
+	}
+	for n, want := range total {
+		if d := byNode[n] - want; d < -time.Microsecond || d > time.Microsecond {
+			t.Errorf("%s rep %d: serial chain, node %s: %v on the critical path, done - ready %v", w.Name, i+1, n, byNode[n], want)
+		}
+	}
+}
+
+// serialChain reports whether the workflow is one line of task nodes.
+func serialChain(c *v1alpha1.WorkflowClosure) bool {
+	if len(c.SubWorkflows) > 0 {
+		return false
+	}
+	for id, n := range c.Primary.Nodes {
+		if id == v1alpha1.StartNodeID || id == v1alpha1.EndNodeID {
+			continue
+		}
+		if n.Kind != v1alpha1.NodeKindTask || len(c.Primary.Connections.Downstream[id]) > 1 || len(c.Primary.Connections.Upstream[id]) > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -18,6 +18,7 @@ const (
 	formatJSON      = "json"
 	formatMarkdown  = "markdown"
 	formatBenchstat = "benchstat"
+	formatHTML      = "html"
 )
 
 // outputFlag is -o/--output, as kubectl and helm name it; --format, its

@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/benchctl/benchctl/cmd/internal/bench"
 	"github.com/benchctl/benchctl/reports"
+	"github.com/benchctl/benchctl/reports/page"
 )
 
 func init() { register(newReportCmd) }
@@ -35,7 +39,7 @@ func newReportShowCmd() *cobra.Command {
 	var output *outputFlag
 	opts := reports.DefaultRenderOptions
 	cmd := &cobra.Command{
-		Use:   "show FILE",
+		Use:   "show FILE|RUN_DIR",
 		Short: "Print a saved report as text, Markdown, YAML, JSON or Go benchmark format",
 		Long: `Print a saved report. The file is checked strictly first: an unknown field, a
 wrong apiVersion or a summary that does not match its samples is an error
@@ -50,7 +54,11 @@ Formats:
   yaml       the report itself, re-validated
   json       the same document as JSON (report files may be JSON too)
   benchstat  Go benchmark format, one line per measured execution, for benchstat
-             and other golang.org/x/perf tools`,
+             and other golang.org/x/perf tools
+  html       one self-contained page (no network needed): where each workflow's
+             time went on its critical path, the samples, and, given a run
+             directory, a timeline of every execution (RUN_DIR/reports/index.html
+             is the same page, written by 'benchctl run')`,
 		Example: `  # The summary of a run:
   benchctl report show out/default.yaml
 
@@ -59,6 +67,9 @@ Formats:
 
   # Markdown for a wiki page or a pull request:
   benchctl report show out/default.yaml -o markdown > report.md
+
+  # The HTML page of a run, with its timelines:
+  benchctl report show -o html ~/.local/share/benchctl/runs/20261122-101500-default > report.html
 
   # Compare two runs with benchstat (ignore the keys that name what differs):
   benchctl report show a.yaml -o benchstat > a.txt
@@ -80,6 +91,16 @@ Formats:
 				formatJSON:      func(r *reports.Report) error { return reports.EncodeJSON(out, r) },
 				formatBenchstat: func(r *reports.Report) error { return reports.WriteBenchfmt(out, r) },
 			}[output.format]
+			if output.format == formatHTML {
+				p, err := (&bench.Page{Path: args[0]}).Run(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return page.Write(out, *p)
+			}
+			if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
+				return usageError(fmt.Errorf("%s is a directory: a run directory renders as -o html; its reports are in %s", args[0], filepath.Join(args[0], "reports")))
+			}
 			r, err := reports.Load(args[0])
 			if err != nil {
 				return usageError(err)
@@ -87,7 +108,7 @@ Formats:
 			return write(r)
 		},
 	}
-	output = addOutputFlag(cmd, formatText, formatMarkdown, formatYAML, formatJSON, formatBenchstat)
+	output = addOutputFlag(cmd, formatText, formatMarkdown, formatYAML, formatJSON, formatBenchstat, formatHTML)
 	cmd.Flags().IntVar(&opts.MaxNodes, "max-nodes", opts.MaxNodes, "per-node lines per workflow in text and markdown, those with the most controller overhead (0: all)")
 	return cmd
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/benchctl/benchctl/portfolio"
 	"github.com/benchctl/benchctl/portfolio/rundir"
 	"github.com/benchctl/benchctl/reports"
+	"github.com/benchctl/benchctl/reports/page"
 )
 
 // InputError is a problem with what the user asked for (a flag, a file,
@@ -119,6 +120,8 @@ type Outcome struct {
 	// Regressions names the targets with a significant regression beyond
 	// a threshold.
 	Regressions []string
+	// HTML is the page showing it all (reports/index.html).
+	HTML string
 }
 
 // Err is the outcome as an error (nil when every report is valid and no
@@ -152,17 +155,33 @@ func report(run *rundir.Run, dir string, g Gate, progress io.Writer) (*Outcome, 
 	if err := o.diff(dir, g); err != nil {
 		return o, err
 	}
+	o.HTML = filepath.Join(dir, "index.html")
+	if err := writeAll(map[string]func(io.Writer) error{o.HTML: o.page(run.Dir).Render}); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
-// diff compares every report with the first one's and writes the diffs
-// next to the reports.
-func (o *Outcome) diff(dir string, g Gate) error {
+// page is the outcome as one HTML page: every report with its timelines,
+// and the diffs.
+func (o *Outcome) page(source string) *page.Page {
+	p := &page.Page{Title: "benchctl run " + filepath.Base(source)}
+	for _, r := range o.Reports {
+		p.Sections = append(p.Sections, page.Section{Source: r.YAML, Report: r.Report, Timelines: r.Timelines})
+	}
+	for _, d := range o.Diffs {
+		p.Diffs = append(p.Diffs, d.Diff)
+	}
+	return p
+}
+
+// compare diffs every report against the first one's and gates them.
+func (o *Outcome) compare(g Gate) error {
 	if len(o.Reports) < 2 {
 		return nil
 	}
 	base := o.Reports[0]
-	for i, out := range o.Reports[1:] {
+	for _, out := range o.Reports[1:] {
 		opts := reports.DefaultDiffOptions
 		if g.Alpha > 0 {
 			opts.Alpha = g.Alpha
@@ -177,26 +196,38 @@ func (o *Outcome) diff(dir string, g Gate) error {
 				return inputErr(err)
 			}
 		}
-		stem := filepath.Join(dir, "diff-"+base.Target+"-"+out.Target)
+		o.Diffs = append(o.Diffs, DiffOutput{Base: base.Target, Head: out.Target, Diff: d})
+		if d.Gate != nil && !d.Gate.Passed() {
+			o.Regressions = append(o.Regressions, out.Target)
+		}
+	}
+	return nil
+}
+
+// diff compares and writes each diff next to the reports (and the first
+// one to --markdown and --junit).
+func (o *Outcome) diff(dir string, g Gate) error {
+	if err := o.compare(g); err != nil {
+		return err
+	}
+	for i := range o.Diffs {
+		d := &o.Diffs[i]
+		d.Stem = filepath.Join(dir, "diff-"+d.Base+"-"+d.Head)
 		files := map[string]func(io.Writer) error{
-			stem + ".txt":  func(w io.Writer) error { return d.WriteText(w, reports.DiffRenderOptions{}) },
-			stem + ".md":   func(w io.Writer) error { return d.WriteMarkdown(w, reports.DiffRenderOptions{}) },
-			stem + ".yaml": d.WriteYAML,
+			d.Stem + ".txt":  func(w io.Writer) error { return d.Diff.WriteText(w, reports.DiffRenderOptions{}) },
+			d.Stem + ".md":   func(w io.Writer) error { return d.Diff.WriteMarkdown(w, reports.DiffRenderOptions{}) },
+			d.Stem + ".yaml": d.Diff.WriteYAML,
 		}
 		if i == 0 {
 			if g.Markdown != "" {
-				files[g.Markdown] = func(w io.Writer) error { return d.WriteMarkdown(w, reports.DiffRenderOptions{}) }
+				files[g.Markdown] = files[d.Stem+".md"]
 			}
 			if g.JUnit != "" {
-				files[g.JUnit] = d.WriteJUnit
+				files[g.JUnit] = d.Diff.WriteJUnit
 			}
 		}
 		if err := writeAll(files); err != nil {
 			return err
-		}
-		o.Diffs = append(o.Diffs, DiffOutput{Base: base.Target, Head: out.Target, Diff: d, Stem: stem})
-		if d.Gate != nil && !d.Gate.Passed() {
-			o.Regressions = append(o.Regressions, out.Target)
 		}
 	}
 	return nil

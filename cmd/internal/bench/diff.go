@@ -23,6 +23,8 @@ type Diff struct {
 
 // DiffResult is the comparison and the verdict on it.
 type DiffResult struct {
+	// A and B are the reports compared.
+	A, B *reports.Report
 	Diff *reports.Diff
 	// Invalid is an InputError when either report is an invalid run: its
 	// numbers cannot gate anything.
@@ -72,7 +74,7 @@ func (d *Diff) Run(ctx context.Context) (*DiffResult, error) {
 			return nil, err
 		}
 	}
-	res := &DiffResult{Diff: diff}
+	res := &DiffResult{A: a, B: b, Diff: diff}
 	for _, s := range []struct {
 		file string
 		r    *reports.Report

@@ -1,0 +1,310 @@
+package page_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/benchctl/benchctl/aggregate"
+	"github.com/benchctl/benchctl/portfolio/rundir"
+	"github.com/benchctl/benchctl/reports"
+	"github.com/benchctl/benchctl/reports/page"
+)
+
+// EnvRequireBrowser makes a missing browser a failure instead of a skip
+// (CI sets it); EnvBrowser names the browser binary (default: chromium
+// on PATH).
+const (
+	EnvRequireBrowser = "BENCHCTL_REQUIRE_BROWSER"
+	EnvBrowser        = "BENCHCTL_BROWSER"
+	// EnvScreenshots names a directory to keep the screenshots in.
+	EnvScreenshots = "BENCHCTL_SCREENSHOTS"
+	// EnvRun names a run directory to draw instead of the recorded smoke
+	// run (the screenshots script and the load benchmark use it).
+	EnvRun = "BENCHCTL_PAGE_RUN"
+)
+
+const smokeRun = "../../aggregate/testdata/smoke-run"
+
+func browser(tb testing.TB) string {
+	tb.Helper()
+	name := os.Getenv(EnvBrowser)
+	if name == "" {
+		name = "chromium"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv(EnvRequireBrowser) != "" {
+			tb.Fatalf("%s is set but the browser %q is not installed: %v (Debian: apt-get install chromium)", EnvRequireBrowser, name, err)
+		}
+		tb.Skipf("browser test: %q is not installed (Debian: apt-get install chromium); set %s to require it", name, EnvRequireBrowser)
+	}
+	return path
+}
+
+// newBrowser starts headless Chromium with the network off: the page
+// must need nothing from it.
+func newBrowser(tb testing.TB) (context.Context, *pageLog) {
+	tb.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser(tb)),
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1400, 1000),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	tb.Cleanup(func() { cancelC(); cancelA() })
+	log := &pageLog{}
+	listen := func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+				log.add(fmt.Sprintf("console.%s: %s", e.Type, args(e.Args)))
+			}
+		case *runtime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			log.add(fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+		case *network.EventRequestWillBeSent:
+			if !strings.HasPrefix(e.Request.URL, "file://") && !strings.HasPrefix(e.Request.URL, "data:") {
+				log.add("network request: " + e.Request.URL)
+			}
+		}
+	}
+	if err := chromedp.Listen(ctx, listen); err != nil {
+		tb.Fatalf("start %s: %v", browser(tb), err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		tb.Fatalf("network on: %v", err)
+	}
+	offline := network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: []*network.Conditions{{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}}}
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, offline); err != nil {
+		tb.Fatalf("network off: %v", err)
+	}
+	return ctx, log
+}
+
+type pageLog struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (l *pageLog) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, s)
+}
+
+func (l *pageLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.errs...)
+}
+
+func args(as []*runtime.RemoteObject) string {
+	var out []string
+	for _, a := range as {
+		out = append(out, string(a.Value)+a.Description)
+	}
+	return strings.Join(out, " ")
+}
+
+// runPage writes the HTML page of a run directory, as 'report show -o
+// html RUN_DIR' does, and returns its path and what it shows.
+func runPage(tb testing.TB, dir string) (string, []aggregate.Output) {
+	tb.Helper()
+	run, err := rundir.Load(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	outs, err := aggregate.Reports(run)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := page.Page{Title: "benchctl run " + filepath.Base(dir)}
+	for _, o := range outs {
+		p.Sections = append(p.Sections, page.Section{Source: dir, Report: o.Report, Timelines: o.Timelines})
+	}
+	if len(outs) > 1 {
+		d, err := reports.Compare(outs[0].Report, outs[1].Report, reports.DefaultDiffOptions)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p.Diffs = append(p.Diffs, d)
+	}
+	path := filepath.Join(tb.TempDir(), "index.html")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if err := page.Write(f, p); err != nil {
+		tb.Fatal(err)
+	}
+	return path, outs
+}
+
+// load opens the page and waits until its script has drawn every
+// timeline (the page marks the body when it is done).
+func load(tb testing.TB, ctx context.Context, path string) {
+	tb.Helper()
+	// A script error leaves the body unmarked: fail, not wait forever.
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate("file://"+path),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-rendered="true"]`)),
+		chromedp.Evaluate[chromedp.Void](`window.benchctl.drawAll()`),
+	); err != nil {
+		tb.Fatalf("load %s: %v", path, err)
+	}
+}
+
+func pageRun() string {
+	if d := os.Getenv(EnvRun); d != "" {
+		return d
+	}
+	return smokeRun
+}
+
+// TestPageInBrowser loads the page of a real smoke run in headless
+// Chromium with the network off: no console error, one timeline bar per
+// node attempt, critical-path bars that add up to the wall time.
+func TestPageInBrowser(t *testing.T) {
+	ctx, log := newBrowser(t)
+	path, outs := runPage(t, pageRun())
+	load(t, ctx, path)
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`[...document.querySelectorAll('details.wf')].map(d => ({workflow: d.dataset.workflow, bars: (d.querySelector('canvas.tl')||{dataset:{}}).dataset.bars || ''}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]any](`[...document.querySelectorAll('.bar.cp')].map(b => ({workflow: b.dataset.workflow, wall: Number(b.dataset.wall), sum: [...b.children].reduce((s, c) => s + Number(c.dataset.seconds), 0)}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := log.list(); len(errs) > 0 {
+		t.Errorf("the page logged errors or used the network:\n%s", strings.Join(errs, "\n"))
+	}
+	r := outs[0].Report
+	if len(bars) != len(r.Workflows) || len(paths) != len(r.Workflows) {
+		t.Fatalf("%d timelines and %d critical-path bars for %d workflows", len(bars), len(paths), len(r.Workflows))
+	}
+	for i, w := range r.Workflows {
+		med := w.CriticalPath.Median.Execution
+		if want := fmt.Sprint(w.Attempts.Samples[med]); bars[i]["bars"] != want {
+			t.Errorf("%s: %s timeline bars, the median execution has %s node attempts", w.Name, bars[i]["bars"], want)
+		}
+		if d := math.Abs(paths[i]["sum"].(float64) - w.Wall.Samples[med]); d > 1e-6 || paths[i]["workflow"] != w.Name {
+			t.Errorf("%s: critical-path bars add up to %vs, wall %vs", w.Name, paths[i]["sum"], w.Wall.Samples[med])
+		}
+	}
+	screenshots(t, ctx)
+}
+
+// screenshots keeps pictures of the page for a person to judge (and the
+// README, through scripts/screenshots.sh): the summary, a map's timeline
+// and, when the run compared configs, the diff.
+func screenshots(t *testing.T, ctx context.Context) {
+	dir := os.Getenv(EnvScreenshots)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shots := []struct{ file, sel string }{
+		{"summary.png", `section.report table.summary`},
+		{"timeline.png", `details.wf[data-workflow="map-fanout"]`},
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('section.diff').length`)); err == nil && n > 0 {
+		shots = append(shots, struct{ file, sel string }{"diff.png", `section.diff`})
+	}
+	for _, sh := range shots {
+		b, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sh.sel)))
+		if err != nil {
+			t.Fatalf("screenshot of %s: %v", sh.sel, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, sh.file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("screenshots in %s", dir)
+}
+
+// TestDiffPageInBrowser loads the diff page of a report against itself:
+// one table row per diff row, and none significant.
+func TestDiffPageInBrowser(t *testing.T) {
+	ctx, log := newBrowser(t)
+	r, err := reports.Load("../../aggregate/testdata/smoke-run.golden.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := reports.Compare(r, r, reports.DefaultDiffOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "diff.html")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := page.Write(f, page.Page{Title: "diff", Diffs: []*reports.Diff{d}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	load(t, ctx, path)
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.diffrows tr[data-significant]')].map(tr => tr.lastChild.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(d.Rows) || len(rows) == 0 {
+		t.Fatalf("%d table rows, the diff has %d", len(rows), len(d.Rows))
+	}
+	for i, v := range rows {
+		if v != "~" {
+			t.Errorf("row %d (%s %s): verdict %q comparing a report with itself", i, d.Rows[i].Workflow, d.Rows[i].Metric, v)
+		}
+	}
+	if errs := log.list(); len(errs) > 0 {
+		t.Errorf("the page logged errors or used the network:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// BenchmarkPageLoad measures loading a run's page in Chromium until it has
+// rendered, every timeline drawn (BENCHCTL_PAGE_RUN names the run; a
+// default-tier run is the interesting one).
+func BenchmarkPageLoad(b *testing.B) {
+	ctx, _ := newBrowser(b)
+	path, _ := runPage(b, pageRun())
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	for b.Loop() {
+		start := time.Now()
+		load(b, ctx, path)
+		b.ReportMetric(time.Since(start).Seconds(), "load-s")
+	}
+}
