@@ -190,35 +190,7 @@ func TestCriticalPathMaxParallelism(t *testing.T) {
 
 // TestCriticalPathTree follows a launch-plan node into its child.
 func TestCriticalPathTree(t *testing.T) {
-	child := v1alpha1.NewTemplate()
-	child.AddNode("n0", v1alpha1.NodeSpec{Kind: v1alpha1.NodeKindTask, Task: "t"})
-	child.AddEdge(v1alpha1.StartNodeID, "n0")
-	child.AddEdge("n0", v1alpha1.EndNodeID)
-	parent := v1alpha1.NewTemplate()
-	parent.AddNode("lp0", v1alpha1.NodeSpec{Kind: v1alpha1.NodeKindLaunchPlan, LaunchPlan: &v1alpha1.LaunchPlanSpec{Workflow: "sub"}})
-	parent.AddEdge(v1alpha1.StartNodeID, "lp0")
-	parent.AddEdge("lp0", v1alpha1.EndNodeID)
-	closure := &v1alpha1.WorkflowClosure{Primary: parent, SubWorkflows: map[string]v1alpha1.WorkflowTemplate{"sub": child},
-		Tasks: map[string]v1alpha1.TaskSpec{"t": {}}}
-	b := &spanBuilder{t0: time.Unix(1_800_000_000, 0)}
-	pwf := map[string]any{telemetry.AttrWorkflow: "p"}
-	h := b.add(nil, telemetry.SpanStreak, 1, 20, pwf)
-	r := b.add(h, telemetry.SpanRound, 1, 20, nil)
-	b.add(r, telemetry.SpanNodeHandle, 2, 3, node(v1alpha1.StartNodeID, "start", "", "Succeeded", 0))
-	lp := b.add(r, telemetry.SpanNodeHandle, 3, 9, node("lp0", "launchplan", "", "Running", 0))
-	b.add(lp, telemetry.SpanWorkflowCreate, 4, 8, map[string]any{telemetry.AttrNode: "lp0", telemetry.AttrChild: "c"})
-	b.add(r, telemetry.SpanWorkflowUpdate, 9, 20, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Running"})
-	oneTask(b, "c", 30, [2]float64{50, 150})
-	h2 := b.add(nil, telemetry.SpanStreak, 200, 230, pwf)
-	r2 := b.add(h2, telemetry.SpanRound, 200, 230, nil)
-	b.add(r2, telemetry.SpanNodeHandle, 201, 202, node("lp0", "launchplan", "Running", "Succeeded", 0))
-	b.add(r2, telemetry.SpanNodeHandle, 202, 203, node(v1alpha1.EndNodeID, "end", "", "Succeeded", 0))
-	b.add(r2, telemetry.SpanWorkflowUpdate, 203, 230, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Succeeded"})
-
-	e, err := MeasureTree(b.spans, "p", b.at(0), closure, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, b := launchPlanTree(t)
 	segs, _, err := e.CriticalPath()
 	if err != nil {
 		t.Fatal(err)
