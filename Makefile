@@ -6,7 +6,8 @@ BIN   := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) \
-           -X github.com/benchctl/benchctl/controller.Version=$(VERSION) -X github.com/benchctl/benchctl/controller.Commit=$(COMMIT)
+           -X github.com/benchctl/benchctl/controller.Version=$(VERSION) -X github.com/benchctl/benchctl/controller.Commit=$(COMMIT) \
+           -X github.com/benchctl/benchctl/controller/admin.Version=$(VERSION) -X github.com/benchctl/benchctl/controller/admin.Commit=$(COMMIT)
 
 # The whole suite, including the local-cluster end-to-end tests, which
 # need `make setup`; BENCHCTL_REQUIRE_CLUSTER turns a missing cluster

@@ -40,7 +40,7 @@ func BenchmarkMeasureLargest(b *testing.B) {
 	b.Logf("%s: %d bytes of spans", largest.Name, size)
 	b.SetBytes(size)
 	for b.Loop() {
-		if _, _, reasons := measureRecord(largest, Limits{}); len(reasons) > 0 {
+		if _, _, reasons := measureRecord(largest, Limits{}, false); len(reasons) > 0 {
 			b.Fatalf("%s: %v", largest.Name, reasons)
 		}
 	}

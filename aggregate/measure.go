@@ -57,10 +57,13 @@ type Attempt struct {
 	SlotFree time.Time
 	Handled  time.Time
 	Launched time.Time
-	Started  time.Time
-	Finished time.Time
-	Seen     time.Time
-	Done     time.Time
+	// CreateReturned is launched as the controller saw it, before any
+	// clamp: what its task events report.
+	CreateReturned time.Time
+	Started        time.Time
+	Finished       time.Time
+	Seen           time.Time
+	Done           time.Time
 }
 
 // User is finished - started.
@@ -590,7 +593,7 @@ func (e *Execution) attemptsFor(path string, nm NodeMeasure, d *decisions, attem
 			kind = "map-item"
 		}
 		a := Attempt{Node: path, Kind: kind, Attempt: int(k.attempt), Item: int(k.item),
-			Ready: nm.Ready, Handled: d.handled[k], Launched: l, Started: time.Unix(0, st), Finished: time.Unix(0, fi), Seen: s.End, Done: done}
+			Ready: nm.Ready, Handled: d.handled[k], Launched: l, CreateReturned: l, Started: time.Unix(0, st), Finished: time.Unix(0, fi), Seen: s.End, Done: done}
 		// On a busy host the controller can see its create call return
 		// after the pod already started: the rest of that wait was the API
 		// server's answer reaching the controller, so it counts as

@@ -45,11 +45,11 @@ func measureAll(run *rundir.Run) map[*rundir.Record]measured {
 	for range min(runtime.GOMAXPROCS(0), max(len(recs), 1)) {
 		wg.Go(func() {
 			for rec := range work {
-				var cfg reports.Config
+				var env reports.Environment
 				if t := run.Manifest.Target(rec.Target); t != nil {
-					cfg = t.Environment.Config
+					env = t.Environment
 				}
-				s, tl, why := measureRecord(rec, LimitsOf(rec, cfg))
+				s, tl, why := measureRecord(rec, LimitsOf(rec, env.Config), env.Admin != nil)
 				mu.Lock()
 				out[rec] = measured{s, tl, why}
 				mu.Unlock()
@@ -170,7 +170,7 @@ func missing(run *rundir.Run, target string) []reports.Reason {
 
 // measureRecord measures one execution. It returns no sample when the
 // execution failed or its trace cannot be trusted, with the reasons.
-func measureRecord(rec *rundir.Record, limits Limits) (*reports.ExecutionSample, *reports.Timeline, []reports.Reason) {
+func measureRecord(rec *rundir.Record, limits Limits, withAdmin bool) (*reports.ExecutionSample, *reports.Timeline, []reports.Reason) {
 	wf := rec.Workflow
 	rep := rec.Repetition
 	switch {
@@ -198,15 +198,21 @@ func measureRecord(rec *rundir.Record, limits Limits) (*reports.ExecutionSample,
 	for _, p := range e.Problems {
 		reasons = append(reasons, reports.NewReason(p.Kind, wf, "repetition %d: %s", rep, p.Msg))
 	}
-	reasons = append(reasons, crossCheck(rec, spans)...)
+	counted, dropped := crossCheck(rec, spans)
+	reasons = append(reasons, counted...)
+	events, writes, why := checkEvents(rec, spans, e, withAdmin, dropped)
+	reasons = append(reasons, why...)
 	if len(reasons) > 0 {
 		return nil, nil, reasons
+	}
+	if writes != nil {
+		e.Infra[reports.InfraAdminWrites] = writes
 	}
 	segs, clamps, err := e.CriticalPath()
 	if err != nil {
 		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: critical path: %v", rep, err)}
 	}
-	s := &reports.ExecutionSample{Wall: e.Wall(), Setup: e.Setup(), Teardown: e.Teardown(), Infra: e.Infra, Attempts: len(e.Attempts)}
+	s := &reports.ExecutionSample{Wall: e.Wall(), Setup: e.Setup(), Teardown: e.Teardown(), Infra: e.Infra, Attempts: len(e.Attempts), Events: events}
 	for _, g := range segs {
 		s.Path = append(s.Path, reports.PathSegment{Part: g.Name(), Node: g.Node, Child: g.Child, Attempt: g.Attempt, Item: g.Item,
 			Start: g.Start.Sub(e.Created), Length: g.Duration()})
@@ -260,7 +266,10 @@ const apiserverRequests = "apiserver_request_total"
 
 // crossCheck compares span counts with the metric deltas around the
 // execution: a difference means spans were lost or work was not traced.
-func crossCheck(rec *rundir.Record, spans []*Span) []reports.Reason {
+// It also finds events the controller dropped (rate limit, or a sink
+// that failed them), which make the execution invalid, and returns their
+// number.
+func crossCheck(rec *rundir.Record, spans []*Span) ([]reports.Reason, float64) {
 	load := func(name string, families ...string) (Scrape, error) {
 		b, err := rec.ReadArtifact(name)
 		if err != nil {
@@ -271,7 +280,7 @@ func crossCheck(rec *rundir.Record, spans []*Span) []reports.Reason {
 	cb, err1 := load(rundir.ArtifactMetricsBefore)
 	ca, err2 := load(rundir.ArtifactMetricsAfter)
 	if err := errors.Join(err1, err2); err != nil {
-		return []reports.Reason{reports.NewReason(reports.ReasonCountMismatch, rec.Workflow, "repetition %d: no metric scrapes to cross-check spans: %v", rec.Repetition, err)}
+		return []reports.Reason{reports.NewReason(reports.ReasonCountMismatch, rec.Workflow, "repetition %d: no metric scrapes to cross-check spans: %v", rec.Repetition, err)}, 0
 	}
 	count := func(name string, attr, value string) int {
 		n := 0
@@ -310,6 +319,11 @@ func crossCheck(rec *rundir.Record, spans []*Span) []reports.Reason {
 			map[string]string{"group": "flow.benchctl.dev", "resource": "workflows", "verb": "PUT"}, apiserverScrape})
 	}
 	var out []reports.Reason
+	dropped := Delta(cb, ca, telemetry.MetricEventsDropped, nil)
+	if dropped > 0 {
+		out = append(out, reports.NewReason(reports.ReasonDroppedEvents, rec.Workflow,
+			"repetition %d: the controller dropped %g events (rate limit, or an event sink that failed them: see the controller's log)", rec.Repetition, dropped))
+	}
 	for _, c := range checks {
 		before, after := cb, ca
 		if c.scrape == apiserverScrape {
@@ -320,5 +334,5 @@ func crossCheck(rec *rundir.Record, spans []*Span) []reports.Reason {
 				"repetition %d: %d %s in spans but %s rose by %g", rec.Repetition, c.spans, c.what, c.metric, d))
 		}
 	}
-	return out
+	return out, dropped
 }

@@ -92,8 +92,12 @@ func TestChartRendersTheControllerConfig(t *testing.T) {
 		t.Fatalf("rendered config does not load: %v", err)
 	}
 	// values.yaml lists every default: they must not drift from the code.
+	// The one chart default that differs: events go to the release's
+	// admin service.
 	got, _ := cfg.YAML()
-	want, _ := config.Defaults().YAML()
+	def := config.Defaults()
+	def.Events.Sink, def.Events.Admin.URL = config.EventSinkAdmin, "http://benchflow-admin.bench.svc:8089"
+	want, _ := def.YAML()
 	if string(got) != string(want) {
 		t.Fatalf("values.yaml config differs from config.Defaults():\n%s\nvs\n%s", got, want)
 	}
@@ -188,6 +192,8 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		{"bad store policy", map[string]any{"config": map[string]any{"workflowStore": "Sometimes"}}, "workflowStore"},
 		{"bad duration", map[string]any{"config": map[string]any{"workflowReevalDuration": "soon"}}, "workflowReevalDuration"},
 		{"unknown top-level value", map[string]any{"replicas": 2}, "replicas"},
+		{"bad event sink", map[string]any{"config": map[string]any{"events": map[string]any{"sink": "kafka"}}}, "sink"},
+		{"bad admin DSN", map[string]any{"admin": map[string]any{"database": map[string]any{"dsn": "mysql://x"}}}, "dsn"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := render(t, ch, tt.values)
@@ -195,5 +201,110 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 				t.Fatalf("err = %v, want one naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// docs splits a rendered template into its objects, by kind.
+func docs(t *testing.T, src string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, d := range strings.Split(src, "\n---") {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal([]byte(d), &meta); err != nil {
+			t.Fatalf("%v\n%s", err, d)
+		}
+		if meta.Kind != "" {
+			out[meta.Kind] = append(out[meta.Kind], d)
+		}
+	}
+	return out
+}
+
+func TestChartAdminService(t *testing.T) {
+	ch := loadChart(t)
+	tests := []struct {
+		name       string
+		values     map[string]any
+		wantKinds  []string
+		wantDBArg  string
+		wantURL    string
+		wantSecret string
+	}{
+		{"defaults: SQLite in the pod", nil, []string{"Deployment", "Service", "ServiceAccount"}, "--db=sqlite:///data/benchadmin.db", "http://benchflow-admin.bench.svc:8089", ""},
+		{"PostgreSQL DSN in a Secret", map[string]any{"admin": map[string]any{"database": map[string]any{"dsn": "postgres://u:pw@db:5432/events"}}},
+			[]string{"Deployment", "Secret", "Service", "ServiceAccount"}, "--db-file=/etc/benchadmin/dsn", "http://benchflow-admin.bench.svc:8089", "benchflow-admin"},
+		{"existing Secret", map[string]any{"admin": map[string]any{"database": map[string]any{"existingSecret": "pg"}}},
+			[]string{"Deployment", "Service", "ServiceAccount"}, "--db-file=/etc/benchadmin/dsn", "http://benchflow-admin.bench.svc:8089", "pg"},
+		{"explicit URL kept", map[string]any{"config": map[string]any{"events": map[string]any{"admin": map[string]any{"url": "http://elsewhere:1"}}}},
+			[]string{"Deployment", "Service", "ServiceAccount"}, "--db=sqlite:///data/benchadmin.db", "http://elsewhere:1", ""},
+		{"disabled", map[string]any{"admin": map[string]any{"enabled": false}, "config": map[string]any{"events": map[string]any{"sink": "log"}}}, nil, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := render(t, ch, tt.values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cm := manifest[corev1.ConfigMap](t, out, "configmap.yaml")
+			cfg, err := config.Parse("configmap", []byte(cm.Data["config.yaml"]))
+			if err != nil {
+				t.Fatalf("rendered config does not load: %v", err)
+			}
+			if cfg.Events.Admin.URL != tt.wantURL {
+				t.Fatalf("admin URL %q, want %q", cfg.Events.Admin.URL, tt.wantURL)
+			}
+			objs := docs(t, out["benchflow/templates/admin.yaml"])
+			var kinds []string
+			for k := range objs {
+				kinds = append(kinds, k)
+			}
+			slices.Sort(kinds)
+			if !slices.Equal(kinds, tt.wantKinds) {
+				t.Fatalf("admin objects %v, want %v", kinds, tt.wantKinds)
+			}
+			if tt.wantKinds == nil {
+				return
+			}
+			var sa corev1.ServiceAccount
+			if err := yaml.UnmarshalStrict([]byte(objs["ServiceAccount"][0]), &sa); err != nil {
+				t.Fatal(err)
+			}
+			var dep appsv1.Deployment
+			if err := yaml.UnmarshalStrict([]byte(objs["Deployment"][0]), &dep); err != nil {
+				t.Fatal(err)
+			}
+			pod := dep.Spec.Template.Spec
+			// Least privilege: the service calls no Kubernetes API.
+			if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken || pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken || pod.ServiceAccountName != sa.Name {
+				t.Fatalf("admin service account %s mounts a token (sa %v, pod %v as %s)", sa.Name, sa.AutomountServiceAccountToken, pod.AutomountServiceAccountToken, pod.ServiceAccountName)
+			}
+			if !slices.Contains(pod.Containers[0].Args, tt.wantDBArg) || !slices.Contains(pod.Containers[0].Args, "--allow-remote") {
+				t.Fatalf("admin args %v, want %s", pod.Containers[0].Args, tt.wantDBArg)
+			}
+			secret := ""
+			for _, v := range pod.Volumes {
+				if v.Secret != nil {
+					secret = v.Secret.SecretName
+				}
+			}
+			if secret != tt.wantSecret {
+				t.Fatalf("DSN secret %q, want %q", secret, tt.wantSecret)
+			}
+			// The DSN (a credential) is in the Secret only, never in args or the ConfigMap.
+			if strings.Contains(objs["Deployment"][0], "pw@") || strings.Contains(cm.Data["config.yaml"], "pw@") {
+				t.Fatal("the DSN leaked out of its Secret")
+			}
+		})
+	}
+	// No role mentions the admin service account.
+	out, err := render(t, ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := manifest[rbacv1.RoleBinding](t, out, "rolebinding.yaml")
+	for _, s := range rb.Subjects {
+		if strings.HasSuffix(s.Name, "-admin") {
+			t.Fatalf("admin service account bound to %s", rb.RoleRef.Name)
+		}
 	}
 }

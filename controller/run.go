@@ -119,6 +119,9 @@ func New(ctx context.Context, cfg config.Config, restConfig *rest.Config, namesp
 	}
 	var sink events.Sink
 	switch cfg.Events.Sink {
+	case config.EventSinkAdmin:
+		a := cfg.Events.Admin
+		sink = events.NewAdminSink(a.URL, time.Duration(a.Timeout), a.Retries, time.Duration(a.Backoff))
 	case config.EventSinkKube:
 		host, _ := os.Hostname()
 		sink = events.NewKubeSink(c.kube, host)

@@ -13,7 +13,7 @@ import (
 // deployments that differ only there behave alike, so the config hash
 // leaves them out. A blobstore URL keeps its scheme (file, s3, gs, mem):
 // the kind of store does change behaviour.
-var locating = []string{"http.address", "events.file", "blobstore.url", "taskPod.image"}
+var locating = []string{"http.address", "events.file", "events.admin.url", "blobstore.url", "taskPod.image"}
 
 // Behaviour is a controller's effective config (YAML, as /v1/config
 // serves it) less the locating fields: what the config hash covers. The
@@ -64,9 +64,13 @@ func stripLocating(cfg map[string]any) {
 // -f, --set) less what only locates or names it: what a resumed run must
 // find unchanged.
 func chartInputs(full map[string]any) (map[string]any, error) {
-	out := copyValues(full)
+	out := redactValues(full)
 	for _, k := range []string{"replicaCount", "image"} {
 		delete(out, k)
+	}
+	if a, ok := out["admin"].(map[string]any); ok {
+		delete(a, "replicaCount")
+		delete(a, "image")
 	}
 	if c, ok := out["config"].(map[string]any); ok {
 		stripLocating(c)
@@ -83,4 +87,14 @@ func lookupMap(m map[string]any, dotted string) (map[string]any, bool) {
 		m = next
 	}
 	return m, true
+}
+
+// redactValues is a copy of vals without credentials (the admin
+// service's database password), for records and manifests.
+func redactValues(vals map[string]any) map[string]any {
+	out := copyValues(vals)
+	if dsn, _ := lookup(out, valAdminDSN).(string); dsn != "" {
+		setValue(out, valAdminDSN, redactDSN(dsn))
+	}
+	return out
 }

@@ -97,7 +97,10 @@ type Deployment struct {
 	Endpoint   string             `json:"endpoint,omitempty"`
 	Controller ControllerInfo     `json:"controller"`
 	Process    *provision.Process `json:"process,omitempty"`
-	DeployedAt time.Time          `json:"deployedAt"`
+	// Admin is the admin service the controller reports events to, when
+	// its config says events.sink: admin.
+	Admin      *AdminDeployment `json:"admin,omitempty"`
+	DeployedAt time.Time        `json:"deployedAt"`
 }
 
 // ControllerInfo identifies the controller build under test.
@@ -125,6 +128,8 @@ type Prepared struct {
 	Inputs     map[string]any
 	InputsHash string
 	chart      *chart.Chart
+	// admin: the values send events to the chart's admin service.
+	admin bool
 }
 
 // Controller is what the prepared build will report about itself.
@@ -193,7 +198,12 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
 		return nil, configErr(named.schemaError(err, in))
 	}
 	// The controller loads its config strictly; check it the same way now
-	// rather than when the controller process starts.
+	// rather than when the controller process starts, with the admin URL
+	// the chart (or, on local, Apply) fills in.
+	admin := wantsAdmin(full)
+	if u, _ := lookup(full, valAdminURL).(string); admin && u == "" {
+		setValue(full, valAdminURL, adminServiceURL(opts.Release, opts.Namespace, full))
+	}
 	if c, ok := full["config"].(map[string]any); ok {
 		b, err := yaml.Marshal(c)
 		if err != nil {
@@ -203,7 +213,7 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
 			return nil, configErr(err)
 		}
 	}
-	p := &Prepared{Options: opts, Named: named, Build: build, Values: vals, chart: chrt}
+	p := &Prepared{Options: opts, Named: named, Build: build, Values: vals, chart: chrt, admin: admin}
 	if p.Inputs, err = chartInputs(full); err != nil {
 		return nil, err
 	}
@@ -243,9 +253,21 @@ func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provi
 	onHost := c.ControllerOnHost()
 	var host *hostController
 	var err error
+	d := &Deployment{
+		Name: opts.Name, Release: opts.Release, Namespace: opts.Namespace, Config: p.Named.Name,
+		Values: redactValues(p.Values), Controller: p.Controller(), DeployedAt: time.Now().UTC(),
+	}
 	if onHost {
 		if host, err = prepareHost(c, opts.Name, vals); err != nil {
 			return nil, err
+		}
+		if p.admin {
+			// The admin service first: the controller reports to it from
+			// its first round.
+			if err := host.startHostAdmin(ctx, c, store, opts, p.Build, vals, d); err != nil {
+				return nil, err
+			}
+			step("admin service running on the host (pid %d), %s", d.Admin.Process.PID, d.Admin.Endpoint)
 		}
 	} else if err := setImages(c, opts.ImageRepo, p.Build, vals); err != nil {
 		return nil, err
@@ -254,12 +276,8 @@ func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provi
 	if err != nil {
 		return nil, err
 	}
+	d.Revision = rel.Version
 	step("helm release %s (revision %d) in namespace %s with config %s", rel.Name, rel.Version, rel.Namespace, p.Named.Name)
-
-	d := &Deployment{
-		Name: opts.Name, Release: opts.Release, Namespace: opts.Namespace, Config: p.Named.Name, Revision: rel.Version,
-		Values: p.Values, Controller: p.Controller(), DeployedAt: time.Now().UTC(),
-	}
 	if onHost {
 		if err := host.start(ctx, c, store, opts, p.Build, rel.Manifest, d); err != nil {
 			return nil, err
@@ -268,6 +286,20 @@ func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provi
 	}
 	if err := fetchEffectiveConfig(ctx, c, d); err != nil {
 		return nil, err
+	}
+	if p.admin {
+		if d.Admin == nil {
+			d.Admin = &AdminDeployment{}
+		}
+		endpoint, stop, err := ConnectAdmin(ctx, c, d)
+		if err != nil {
+			return nil, err
+		}
+		err = fetchAdminInfo(ctx, endpoint, d.Admin)
+		stop()
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := saveDeployment(c, d); err != nil {
 		return nil, err
@@ -290,6 +322,9 @@ func Undeploy(ctx context.Context, c *provision.Cluster, store *provision.Store,
 	var errs []error
 	if d.Process != nil {
 		errs = append(errs, stopRecorded(ctx, c, store, d.Process.Name))
+	}
+	if d.Admin != nil && d.Admin.Process != nil {
+		errs = append(errs, stopRecorded(ctx, c, store, d.Admin.Process.Name))
 	}
 	cfg, err := actionConfig(c, d.Namespace)
 	if err != nil {

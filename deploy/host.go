@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -111,27 +110,7 @@ func (h *hostController) start(ctx context.Context, c *provision.Cluster, store 
 		return err
 	}
 
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(opts.Timeout)
-	for {
-		if done, err := r.Exited(); done {
-			return fmt.Errorf("controller exited during startup (%v); last lines of %s:\n%s", err, logPath, local.LogTail(logPath, 30))
-		}
-		if resp, err := client.Get(d.Endpoint + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("controller not ready at %s/readyz after %s; last lines of %s:\n%s", d.Endpoint, opts.Timeout, logPath, local.LogTail(logPath, 30))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return waitReady(ctx, d.Endpoint, opts.Timeout, r, logPath, "controller")
 }
 
 // hostProcessName names a deployment's controller process in the cluster

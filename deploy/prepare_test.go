@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/benchctl/benchctl/controller/chart"
 )
 
@@ -46,6 +48,13 @@ func TestInputsHash(t *testing.T) {
 		{"another blob store", hash("default", "config.blobstore.url=mem://"), false},
 		{"more workers", hash("default", "config.workers=16"), false},
 		{"a named config that changes something", hash("streak-1"), false},
+		{"another admin address", hash("default", "config.events.admin.url=http://127.0.0.1:1"), true},
+		{"another event sink", hash("default", "config.events.sink=log"), false},
+		{"another admin database", hash("default", "admin.database.dsn=postgres://u:pw@db/x"), false},
+	}
+	// A password is not behaviour (and is redacted before hashing).
+	if hash("default", "admin.database.dsn=postgres://u:pw@db/x") != hash("default", "admin.database.dsn=postgres://u:other@db/x") {
+		t.Error("two admin passwords hash apart")
 	}
 	for _, tt := range tests {
 		if (tt.got == base) != tt.same {
@@ -101,5 +110,55 @@ func TestBehaviour(t *testing.T) {
 	}
 	if b["blobstore"].(map[string]any)["url"] != "s3://" || b["events"].(map[string]any)["file"] != nil || b["workers"] != float64(8) {
 		t.Errorf("behaviour = %v", b)
+	}
+}
+
+// TestPrepareAdmin: the admin sink gets the chart's Service URL when it
+// has none, and a DSN's password never reaches the inputs a manifest
+// records.
+func TestPrepareAdmin(t *testing.T) {
+	tests := []struct {
+		name      string
+		set       []string
+		wantAdmin bool
+	}{
+		{"the default config reports to the admin service", nil, true},
+		{"events-log", []string{"config.events.sink=log"}, false},
+		{"admin disabled", []string{"admin.enabled=false", "config.events.sink=none"}, false},
+		{"a PostgreSQL DSN", []string{"admin.database.dsn=postgres://bench:s3cret@db:5432/events"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Prepare(context.Background(), Options{Set: tt.set, Source: bundled()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.admin != tt.wantAdmin {
+				t.Fatalf("admin = %v, want %v", p.admin, tt.wantAdmin)
+			}
+			b, _ := yaml.Marshal(p.Inputs)
+			if strings.Contains(string(b), "s3cret") {
+				t.Fatalf("the DSN's password is in the inputs:\n%s", b)
+			}
+			if strings.Contains(string(b), "admin.svc") {
+				t.Fatalf("the admin URL (it only locates the service) is in the inputs:\n%s", b)
+			}
+		})
+	}
+	// An admin sink without a URL and without the chart's service cannot work.
+	_, err := Prepare(context.Background(), Options{Set: []string{"admin.enabled=false"}, Source: bundled()})
+	if err == nil || !strings.Contains(err.Error(), "events.admin.url") {
+		t.Fatalf("err = %v, want one naming events.admin.url", err)
+	}
+}
+
+func TestAdminServiceURL(t *testing.T) {
+	for _, tt := range []struct{ release, want string }{
+		{"benchflow", "http://benchflow-admin.ns.svc:8089"},
+		{"bench", "http://bench-benchflow-admin.ns.svc:8089"},
+	} {
+		if got := adminServiceURL(tt.release, "ns", map[string]any{}); got != tt.want {
+			t.Errorf("release %s: %s, want %s", tt.release, got, tt.want)
+		}
 	}
 }

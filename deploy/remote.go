@@ -42,6 +42,8 @@ func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, v
 	}
 	setValue(vals, valImageRepo, repo+"/benchflow")
 	setValue(vals, valImageTag, tag)
+	setValue(vals, valAdminRepo, repo+"/benchadmin")
+	setValue(vals, valAdminTag, tag)
 	setValue(vals, valTaskImage, repo+"/benchtask:"+tag)
 	return nil
 }
@@ -53,6 +55,35 @@ func Connect(ctx context.Context, c *provision.Cluster, d *Deployment) (endpoint
 	if d.Endpoint != "" {
 		return d.Endpoint, func() {}, nil
 	}
+	port, err := controllerPort(d)
+	if err != nil {
+		return "", nil, err
+	}
+	return portForward(ctx, c, d.Namespace, "app.kubernetes.io/name=benchflow,app.kubernetes.io/instance="+d.Release, port)
+}
+
+// ConnectAdmin returns the admin service's HTTP base URL, as Connect does
+// the controller's.
+func ConnectAdmin(ctx context.Context, c *provision.Cluster, d *Deployment) (endpoint string, stop func(), err error) {
+	if d.Admin == nil {
+		return "", nil, fmt.Errorf("deployment %s has no admin service", d.Name)
+	}
+	if d.Admin.Endpoint != "" {
+		return d.Admin.Endpoint, func() {}, nil
+	}
+	port := defaultAdminPort
+	switch v := lookup(d.Values, valAdminPort).(type) {
+	case float64:
+		port = int(v)
+	case int:
+		port = v
+	}
+	return portForward(ctx, c, d.Namespace, "app.kubernetes.io/name=benchflow-admin,app.kubernetes.io/instance="+d.Release, port)
+}
+
+// portForward forwards a loopback port to remotePort of a running pod
+// matching selector, until stop is called.
+func portForward(ctx context.Context, c *provision.Cluster, namespace, selector string, remotePort int) (endpoint string, stop func(), err error) {
 	rc, err := c.RESTConfig()
 	if err != nil {
 		return "", nil, err
@@ -61,9 +92,9 @@ func Connect(ctx context.Context, c *provision.Cluster, d *Deployment) (endpoint
 	if err != nil {
 		return "", nil, err
 	}
-	pods, err := cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + d.Release})
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
-		return "", nil, fmt.Errorf("find controller pod: %w", err)
+		return "", nil, fmt.Errorf("find pod %s: %w", selector, err)
 	}
 	var pod *corev1.Pod
 	for i := range pods.Items {
@@ -73,11 +104,7 @@ func Connect(ctx context.Context, c *provision.Cluster, d *Deployment) (endpoint
 		}
 	}
 	if pod == nil {
-		return "", nil, fmt.Errorf("no running controller pod of release %s in namespace %s", d.Release, d.Namespace)
-	}
-	remotePort, err := controllerPort(d)
-	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("no running pod %s in namespace %s", selector, namespace)
 	}
 	transport, upgrader, err := spdy.RoundTripperFor(rc)
 	if err != nil {

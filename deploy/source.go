@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -23,8 +24,10 @@ type Source struct {
 	// source tree, or a git ref (branch, tag, commit) of RepoDir.
 	Spec string
 	// Bundled is the command that runs the bundled controller, e.g.
-	// [/path/to/benchctl controller].
-	Bundled []string
+	// [/path/to/benchctl controller], and BundledAdmin the one that runs
+	// its admin service ([/path/to/benchctl admin]).
+	Bundled      []string
+	BundledAdmin []string
 	// BundledChart is the chart embedded in benchctl.
 	BundledChart fs.FS
 	// BundledVersion and BundledCommit identify benchctl's build.
@@ -40,6 +43,9 @@ type Source struct {
 type ControllerBuild struct {
 	// Command runs the controller; deploy appends its flags.
 	Command []string
+	// Admin runs the admin service of the same source, or is nil for a
+	// source older than the service (whose chart never asks for it).
+	Admin   []string
 	Version string
 	Commit  string
 	Source  string
@@ -62,7 +68,7 @@ func (s Source) Resolve(ctx context.Context, progress io.Writer) (*ControllerBui
 		if len(s.Bundled) == 0 || s.BundledChart == nil {
 			return nil, errors.New("no bundled controller in this build of benchctl; use --controller-source DIR|REF")
 		}
-		return &ControllerBuild{Command: s.Bundled, Version: s.BundledVersion, Commit: s.BundledCommit, Source: "bundled", chartFS: s.BundledChart}, nil
+		return &ControllerBuild{Command: s.Bundled, Admin: s.BundledAdmin, Version: s.BundledVersion, Commit: s.BundledCommit, Source: "bundled", chartFS: s.BundledChart}, nil
 	}
 	if st, err := os.Stat(s.Spec); err == nil && st.IsDir() {
 		return s.buildDir(ctx, s.Spec, progress)
@@ -92,7 +98,11 @@ func (s Source) buildDir(ctx context.Context, dir string, progress io.Writer) (*
 	if err := goBuild(ctx, dir, out, commit, progress); err != nil {
 		return nil, err
 	}
-	return &ControllerBuild{Command: []string{out}, Version: commit, Commit: commit, Source: dir, chartFS: os.DirFS(filepath.Join(dir, "controller", "chart"))}, nil
+	b := &ControllerBuild{Command: []string{out}, Version: commit, Commit: commit, Source: dir, chartFS: os.DirFS(filepath.Join(dir, "controller", "chart"))}
+	if b.Admin, err = buildAdmin(ctx, dir, filepath.Dir(out), commit, false, progress); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // buildRef checks the ref out into a cached worktree and builds it once
@@ -123,7 +133,27 @@ func (s Source) buildRef(ctx context.Context, progress io.Writer) (*ControllerBu
 			return nil, err
 		}
 	}
-	return &ControllerBuild{Command: []string{out}, Version: s.Spec, Commit: sha[:12], Source: s.Spec, chartFS: os.DirFS(filepath.Join(wt, "controller", "chart"))}, nil
+	b := &ControllerBuild{Command: []string{out}, Version: s.Spec, Commit: sha[:12], Source: s.Spec, chartFS: os.DirFS(filepath.Join(wt, "controller", "chart"))}
+	if b.Admin, err = buildAdmin(ctx, wt, filepath.Dir(out), sha[:12], true, progress); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// buildAdmin builds the admin service of a source tree into dir, when the
+// tree has one; cached builds are reused for commits, which never change.
+func buildAdmin(ctx context.Context, src, dir, commit string, cached bool, progress io.Writer) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(src, "controller", "cmd", "benchadmin")); err != nil {
+		return nil, nil
+	}
+	out := filepath.Join(dir, "benchadmin")
+	if _, err := os.Stat(out); cached && err == nil {
+		return []string{out}, nil
+	}
+	if err := goBuildPkg(ctx, src, out, commit, "./controller/cmd/benchadmin", progress); err != nil {
+		return nil, err
+	}
+	return []string{out}, nil
 }
 
 func checkModule(dir string) error {
@@ -141,14 +171,19 @@ func checkModule(dir string) error {
 }
 
 func goBuild(ctx context.Context, dir, out, commit string, progress io.Writer) error {
-	fmt.Fprintf(progress, "  building the controller of %s\n", dir)
+	return goBuildPkg(ctx, dir, out, commit, "./controller/cmd/benchflow", progress)
+}
+
+func goBuildPkg(ctx context.Context, dir, out, commit, pkg string, progress io.Writer) error {
+	fmt.Fprintf(progress, "  building %s of %s\n", path.Base(pkg), dir)
 	tmp := out + ".tmp"
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
-		"-ldflags", "-X "+modulePath+"/controller.Version="+commit+" -X "+modulePath+"/controller.Commit="+commit,
-		"-o", tmp, "./controller/cmd/benchflow")
+		"-ldflags", "-X "+modulePath+"/controller.Version="+commit+" -X "+modulePath+"/controller.Commit="+commit+
+			" -X "+modulePath+"/controller/admin.Version="+commit+" -X "+modulePath+"/controller/admin.Commit="+commit,
+		"-o", tmp, pkg)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -118,32 +118,85 @@ func (c *Compiled) Override(o Overrides) error {
 }
 
 // Plan orders the executions: workflow by workflow; for each, the warm-ups
-// then the measured repetitions; each repetition once per target. The
-// targets alternate, in the given order on odd repetitions and reversed on
-// even ones (A B, B A, A B, ...), so drift during the run hits every
-// target alike and no target always runs first, right after a workflow
-// switch or right after another target's execution.
+// (targets in the given order) then the measured repetitions; each
+// repetition once per target. The measured repetitions take the rows of
+// a Williams design over the targets in turn (BalancedOrder; repetition r
+// takes row (r-1) mod its length), so drift during the run and the
+// position and carry-over effects of running first, last or right after
+// another target hit every target alike.
 func Plan(c *Compiled, targets []string) []rundir.PlanEntry {
 	var plan []rundir.PlanEntry
 	for _, w := range c.Workflows {
-		for _, warm := range []bool{true, false} {
-			n := w.Repetitions
-			if warm {
-				n = w.Warmup
+		plan = AppendRepetitions(plan, w.Name, targets, true, 1, w.Warmup)
+		plan = AppendRepetitions(plan, w.Name, targets, false, 1, w.Repetitions)
+	}
+	return plan
+}
+
+// AppendRepetitions appends repetitions from..to (counting from 1) of a
+// workflow to plan, numbering them on from plan's length: warm-ups in the
+// targets' order, measured repetitions in the order of BalancedOrder's
+// row for each repetition.
+func AppendRepetitions(plan []rundir.PlanEntry, workflow string, targets []string, warmup bool, from, to int) []rundir.PlanEntry {
+	design := BalancedOrder(len(targets))
+	for rep := from; rep <= to; rep++ {
+		order := targets
+		if !warmup {
+			order = nil
+			for _, t := range design[(rep-1)%len(design)] {
+				order = append(order, targets[t])
 			}
-			for rep := 1; rep <= n; rep++ {
-				order := targets
-				if !warm && rep%2 == 0 {
-					order = slices.Clone(targets)
-					slices.Reverse(order)
-				}
-				for _, t := range order {
-					plan = append(plan, rundir.PlanEntry{Seq: len(plan), Workflow: w.Name, Target: t, Repetition: rep, Warmup: warm})
-				}
-			}
+		}
+		for _, t := range order {
+			plan = append(plan, rundir.PlanEntry{Seq: len(plan), Workflow: workflow, Target: t, Repetition: rep, Warmup: warmup})
 		}
 	}
 	return plan
+}
+
+// BalancedOrder is a Williams design for n targets (Williams 1949,
+// "Experimental designs balanced for the estimation of residual effects
+// of treatments"): rows of target indices, one row per repetition. Every
+// target takes every position equally often over the design, and every
+// target directly follows every other one equally often. For even n it is
+// the n×n Williams square; for odd n, where no such square exists, the
+// square and its mirror image, 2n rows. The first n rows are always a
+// Latin square, so after any number r of repetitions every target has
+// taken every position floor(r/n) or ceil(r/n) times; positions and
+// carry-over are exactly balanced when r is a multiple of the design's
+// length (n even, 2n odd). n = 2 gives A B, B A; n = 1 a single row.
+func BalancedOrder(n int) [][]int {
+	if n <= 0 {
+		return [][]int{{}}
+	}
+	// First row 0, 1, n-1, 2, n-2, ...; row i adds i to each, mod n.
+	first := make([]int, n)
+	lo, hi := 1, n-1
+	for j := 1; j < n; j++ {
+		if j%2 == 1 {
+			first[j] = lo
+			lo++
+		} else {
+			first[j] = hi
+			hi--
+		}
+	}
+	var rows [][]int
+	for i := range n {
+		row := make([]int, n)
+		for j, v := range first {
+			row[j] = (v + i) % n
+		}
+		rows = append(rows, row)
+	}
+	if n%2 == 1 && n > 1 {
+		for i := range n {
+			mirror := slices.Clone(rows[i])
+			slices.Reverse(mirror)
+			rows = append(rows, mirror)
+		}
+	}
+	return rows
 }
 
 // Planned lists the compiled workflows with what is planned for each,

@@ -29,6 +29,15 @@ type ExecutionSample struct {
 	Attempts int
 	// Clamps are the amounts by which instants were moved.
 	Clamps []time.Duration
+	// Events is the admin-service cross-check, nil without one.
+	Events *EventSample
+}
+
+// EventSample is one execution's admin-service cross-check.
+type EventSample struct {
+	Persisted, Compared int
+	MaxDisagreement     time.Duration
+	Node                string
 }
 
 // NodeSample is one node's breakdown in one execution.
@@ -102,6 +111,7 @@ func NewWorkflow(name string, execs []ExecutionSample) (Workflow, error) {
 	if err := w.addPaths(execs, wall); err != nil {
 		return Workflow{}, fmt.Errorf("workflow %s: %w", name, err)
 	}
+	w.addEvents(execs)
 	for _, m := range orderInfra(infraNames) {
 		per := make([][]float64, len(execs))
 		for i, e := range execs {
@@ -144,6 +154,33 @@ func (w *Workflow) addPaths(execs []ExecutionSample, wall []time.Duration) error
 	w.Attempts = &a
 	w.Clamped = &Clamped{Count: NewStats(UnitCount, clampN), Seconds: NewStats(UnitSeconds, clampS)}
 	return nil
+}
+
+// EventTolerance is the admin-service cross-check's bound (the
+// aggregate package applies it).
+const EventTolerance = 2 * time.Millisecond
+
+// addEvents adds the admin-service cross-check when every execution has
+// one.
+func (w *Workflow) addEvents(execs []ExecutionSample) {
+	var persisted, compared []float64
+	ec := &EventCheck{Tolerance: EventTolerance.Seconds()}
+	var worst time.Duration
+	for _, e := range execs {
+		if e.Events == nil {
+			return
+		}
+		persisted = append(persisted, float64(e.Events.Persisted))
+		compared = append(compared, float64(e.Events.Compared))
+		if e.Events.MaxDisagreement > worst || ec.Node == "" {
+			worst, ec.Node = e.Events.MaxDisagreement, e.Events.Node
+		}
+	}
+	if len(execs) == 0 {
+		return
+	}
+	ec.Persisted, ec.Compared, ec.MaxDisagreement = NewStats(UnitCount, persisted), NewStats(UnitCount, compared), worst.Seconds()
+	w.Events = ec
 }
 
 // orderInfra puts the standard metrics first, in table order, then any

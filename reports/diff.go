@@ -32,14 +32,36 @@ type DiffOptions struct {
 	// each report's TopNodes with the most controller + kubernetes
 	// overhead. 0 compares none.
 	TopNodes int
+	// Correction adjusts the p-values for the number of rows compared:
+	// CorrectionNone (benchstat's default), CorrectionHolm or
+	// CorrectionBH.
+	Correction string
 	// Force compares reports that are not comparable, recording why.
 	Force bool
 	// FileA and FileB name the reports in output.
 	FileA, FileB string
 }
 
-// DefaultDiffOptions are benchstat's alpha and the five heaviest nodes.
-var DefaultDiffOptions = DiffOptions{Alpha: 0.05, TopNodes: 5}
+// Multiple-comparison corrections of a diff's p-values.
+const (
+	// CorrectionNone tests every row at alpha on its own: about alpha of
+	// the rows are significant by chance when nothing changed.
+	CorrectionNone = "none"
+	// CorrectionHolm is Holm's step-down method (Holm 1979): the chance
+	// that any row is significant by chance is at most alpha.
+	CorrectionHolm = "holm"
+	// CorrectionBH is the Benjamini–Hochberg step-up method (1995): the
+	// expected share of chance findings among the significant rows is at
+	// most alpha.
+	CorrectionBH = "bh"
+)
+
+// Corrections are the valid DiffOptions.Correction values.
+var Corrections = []string{CorrectionNone, CorrectionHolm, CorrectionBH}
+
+// DefaultDiffOptions are benchstat's alpha, no correction and the five
+// heaviest nodes.
+var DefaultDiffOptions = DiffOptions{Alpha: 0.05, TopNodes: 5, Correction: CorrectionNone}
 
 // Diff is the comparison of report B against baseline A.
 type Diff struct {
@@ -48,6 +70,9 @@ type Diff struct {
 	A          Side    `yaml:"a"`
 	B          Side    `yaml:"b"`
 	Alpha      float64 `yaml:"alpha"`
+	// Correction is the multiple-comparison correction of the p-values
+	// (absent: none).
+	Correction string `yaml:"correction,omitempty"`
 	// Incomparable lists why the reports should not be compared, when
 	// --force compared them anyway.
 	Incomparable []string `yaml:"incomparable,omitempty"`
@@ -84,7 +109,8 @@ type Row struct {
 	P  float64 `yaml:"p"`
 	NA int     `yaml:"na"`
 	NB int     `yaml:"nb"`
-	// Significant is P <= alpha (benchstat's rule).
+	// Significant is P <= alpha (benchstat's rule), or PAdjusted <= alpha
+	// with a correction.
 	Significant bool `yaml:"significant"`
 	// MinP is the smallest p-value samples of these sizes can give; when
 	// it is above alpha, TooFew is set and no difference could ever be
@@ -99,6 +125,22 @@ type Row struct {
 	// confidence intervals, when finite.
 	NoiseA *float64 `yaml:"noiseA,omitempty"`
 	NoiseB *float64 `yaml:"noiseB,omitempty"`
+	// Shift is the Hodges–Lehmann estimate of B − A (the median of every
+	// pairwise difference of the raw samples), in the row's unit, and
+	// ShiftInterval its distribution-free confidence interval at
+	// 1 − alpha (Mann–Whitney based); its confidence is the level actually
+	// reached, lower than asked when the samples are too few. Both are
+	// absent when either side has no sample.
+	Shift         *float64  `yaml:"shift,omitempty"`
+	ShiftInterval *Interval `yaml:"shiftInterval,omitempty,flow"`
+	// ShiftPercent and ShiftPercentInterval are Shift and ShiftInterval
+	// in percent of A's median (the same confidence); absent when A's
+	// median is 0.
+	ShiftPercent         *float64  `yaml:"shiftPercent,omitempty"`
+	ShiftPercentInterval *Interval `yaml:"shiftPercentInterval,omitempty,flow"`
+	// PAdjusted is P adjusted for multiple comparisons over every row of
+	// the diff (Diff.Correction); Significant then compares it with alpha.
+	PAdjusted *float64 `yaml:"pAdjusted,omitempty"`
 }
 
 // Name is the row's label: workflow, workflow/node.
@@ -130,7 +172,8 @@ func (e *IncomparableError) Error() string {
 }
 
 // Comparability lists why a and b must not be compared: a different
-// schema, provider or portfolio. Nil means they are comparable.
+// schema, provider, portfolio, cluster node count or Kubernetes version.
+// Nil means they are comparable.
 func Comparability(a, b *Report) []string {
 	var out []string
 	if a.APIVersion != b.APIVersion || a.Kind != b.Kind {
@@ -142,6 +185,12 @@ func Comparability(a, b *Report) []string {
 	if ha, hb := a.Environment.Portfolio.Hash, b.Environment.Portfolio.Hash; ha != hb {
 		out = append(out, fmt.Sprintf("portfolio hash differs (%s vs %s): they did not run the same workflows", shortHash(ha), shortHash(hb)))
 	}
+	if na, nb := a.Environment.Provider.Nodes, b.Environment.Provider.Nodes; na != nb {
+		out = append(out, fmt.Sprintf("cluster node count differs (%d vs %d)", na, nb))
+	}
+	if ka, kb := a.Environment.Provider.KubernetesVersion, b.Environment.Provider.KubernetesVersion; ka != kb {
+		out = append(out, fmt.Sprintf("Kubernetes version differs (%s vs %s)", orDash(ka), orDash(kb)))
+	}
 	return out
 }
 
@@ -151,7 +200,13 @@ func Compare(a, b *Report, o DiffOptions) (*Diff, error) {
 	if !(o.Alpha > 0 && o.Alpha < 1) {
 		return nil, fmt.Errorf("alpha %v out of range: want 0 < alpha < 1", o.Alpha)
 	}
+	if o.Correction != "" && !slices.Contains(Corrections, o.Correction) {
+		return nil, fmt.Errorf("correction %q: want one of %s", o.Correction, strings.Join(Corrections, ", "))
+	}
 	d := &Diff{APIVersion: APIVersion, Kind: KindDiff, A: side(a, o.FileA), B: side(b, o.FileB), Alpha: o.Alpha}
+	if o.Correction != CorrectionNone {
+		d.Correction = o.Correction
+	}
 	if reasons := Comparability(a, b); len(reasons) > 0 {
 		if !o.Force {
 			return nil, &IncomparableError{Reasons: reasons}
@@ -233,9 +288,120 @@ func Compare(a, b *Report, o DiffOptions) (*Diff, error) {
 			}
 		}
 	}
+	d.correct()
 	d.Geomeans = geomeans(d.Rows)
 	d.Warnings = append(d.Warnings, c.warnings()...)
 	return d, nil
+}
+
+// correct adjusts every tested row's p-value for the number of tested
+// rows (Diff.Correction) and decides significance on the adjusted value.
+func (d *Diff) correct() {
+	if d.Correction == "" {
+		return
+	}
+	var idx []int // rows with a test: samples on both sides
+	for i, r := range d.Rows {
+		if r.NA > 0 && r.NB > 0 {
+			idx = append(idx, i)
+		}
+	}
+	ps := make([]float64, len(idx))
+	for j, i := range idx {
+		ps[j] = d.Rows[i].P
+	}
+	adj := AdjustP(ps, d.Correction)
+	for j, i := range idx {
+		r := &d.Rows[i]
+		p := adj[j]
+		r.PAdjusted = &p
+		r.Significant = p <= d.Alpha
+		r.Verdict = verdict(r.Significant, r.Delta)
+	}
+}
+
+// AdjustP returns the p-values adjusted by method (CorrectionHolm or
+// CorrectionBH; anything else returns a copy), in the input's order,
+// each at most 1.
+func AdjustP(ps []float64, method string) []float64 {
+	n := len(ps)
+	out := slices.Clone(ps)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(ps[x], ps[y]) })
+	switch method {
+	case CorrectionHolm:
+		// p(i) * (n - i + 1), made monotone upwards from the smallest.
+		running := 0.0
+		for rank, i := range order {
+			running = math.Max(running, math.Min(1, float64(n-rank)*ps[i]))
+			out[i] = running
+		}
+	case CorrectionBH:
+		// p(i) * n / i, made monotone downwards from the largest.
+		running := 1.0
+		for rank := n - 1; rank >= 0; rank-- {
+			i := order[rank]
+			running = math.Min(running, math.Min(1, float64(n)*ps[i]/float64(rank+1)))
+			out[i] = running
+		}
+	}
+	return out
+}
+
+// verdict is "~" (not significant), "worse" or "better" (every metric is
+// lower-is-better), or "changed" (significant, equal medians).
+func verdict(significant bool, delta float64) string {
+	switch {
+	case !significant:
+		return "~"
+	case delta > 0:
+		return "worse"
+	case delta < 0:
+		return "better"
+	}
+	return "changed"
+}
+
+// MetricStats is one per-workflow metric of a report, named as a diff
+// row names it.
+type MetricStats struct {
+	Workflow, Metric string
+	Stats            Stats
+}
+
+// Metrics lists a report's per-workflow metrics in diff order: the
+// workflow metrics, the critical-path parts on its path, and the
+// infrastructure statistics of the operations it did (not the nodes).
+func Metrics(r *Report) []MetricStats {
+	var out []MetricStats
+	for _, m := range WorkflowMetrics {
+		for i := range r.Workflows {
+			out = append(out, MetricStats{r.Workflows[i].Name, m, workflowStat(&r.Workflows[i], m)})
+		}
+	}
+	for _, w := range r.Workflows {
+		if w.CriticalPath == nil {
+			continue
+		}
+		for _, name := range PathPartNames() {
+			if p := w.CriticalPath.Part(name); p.Seconds.Max != 0 {
+				out = append(out, MetricStats{w.Name, CriticalMetric(name), p.Seconds})
+			}
+		}
+	}
+	for _, w := range r.Workflows {
+		for _, im := range w.Infrastructure {
+			for _, st := range InfraStats {
+				if s := infraStat(&im, st); s.N > 0 {
+					out = append(out, MetricStats{w.Name, im.Name + "." + st, s})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func side(r *Report, file string) Side {
@@ -257,8 +423,6 @@ func environmentNotes(a, b *Report) []string {
 			out = append(out, fmt.Sprintf("%s differs: %s vs %s", what, orDash(x), orDash(y)))
 		}
 	}
-	note("Kubernetes version", ea.Provider.KubernetesVersion, eb.Provider.KubernetesVersion)
-	note("cluster nodes", fmt.Sprint(ea.Provider.Nodes), fmt.Sprint(eb.Provider.Nodes))
 	note("portfolio tier", ea.Portfolio.Tier, eb.Portfolio.Tier)
 	note("host", hostString(ea.Host), hostString(eb.Host))
 	if a.Run.Interleaving.Mode != InterleaveAlternating || b.Run.Interleaving.Mode != InterleaveAlternating {
@@ -403,21 +567,22 @@ func (c *comparer) row(workflow, node, metric string, a, b Stats) Row {
 		}
 		c.tooFew[[2]int{a.N, b.N}] = r.MinP
 	}
-	switch {
-	case !r.Significant:
-		r.Verdict = "~"
-	case r.Delta > 0:
-		r.Verdict = "worse"
-	case r.Delta < 0:
-		r.Verdict = "better"
-	default:
-		r.Verdict = "changed"
-	}
+	r.Verdict = verdict(r.Significant, r.Delta)
 	if x, ok := a.NoiseRatio(); ok {
 		r.NoiseA = &x
 	}
 	if x, ok := b.NoiseRatio(); ok {
 		r.NoiseB = &x
+	}
+	if sh, ok := HodgesLehmann(a.Samples, b.Samples, 1-c.alpha); ok {
+		est, iv := sh.Estimate, sh.Interval
+		r.Shift, r.ShiftInterval = &est, &iv
+		if a.Median != 0 {
+			scale := 100 / math.Abs(a.Median)
+			pct := est * scale
+			r.ShiftPercent = &pct
+			r.ShiftPercentInterval = &Interval{Lo: iv.Lo * scale, Hi: iv.Hi * scale, Confidence: iv.Confidence}
+		}
 	}
 	return r
 }

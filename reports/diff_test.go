@@ -46,8 +46,13 @@ func TestCompareIdenticalSamples(t *testing.T) {
 	if err := d.WriteText(&buf, reports.DiffRenderOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "~       (p=1.000 n=10)") {
-		t.Errorf("text lacks '~ (p=1.000 n=10)':\n%s", buf.String())
+	if !strings.Contains(buf.String(), "~       +0.0% [+0.0%, +0.0%]  (p=1.000 n=10)") {
+		t.Errorf("text lacks '~ +0.0%% [+0.0%%, +0.0%%] (p=1.000 n=10)':\n%s", buf.String())
+	}
+	for _, r := range d.Rows {
+		if r.Shift == nil || *r.Shift != 0 || r.ShiftInterval.Lo > 0 || r.ShiftInterval.Hi < 0 {
+			t.Errorf("%s %s: shift %v %+v, want 0 inside its interval", r.Name(), r.Metric, r.Shift, r.ShiftInterval)
+		}
 	}
 }
 
@@ -144,6 +149,8 @@ func TestCompareRefusesIncomparable(t *testing.T) {
 		{"portfolio hash", func(b *reports.Report) { b.Environment.Portfolio.Hash = "sha256:other" }, "portfolio hash differs"},
 		{"provider", func(b *reports.Report) { b.Environment.Provider.Name = "kind" }, "provider differs (local vs kind)"},
 		{"schema", func(b *reports.Report) { b.APIVersion = "benchctl/v2" }, "schema differs"},
+		{"nodes", func(b *reports.Report) { b.Environment.Provider.Nodes++ }, "cluster node count differs"},
+		{"kubernetes", func(b *reports.Report) { b.Environment.Provider.KubernetesVersion = "v1.30.0" }, "Kubernetes version differs ("},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

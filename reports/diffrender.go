@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -24,6 +25,9 @@ func (r Row) pn() string {
 		n = fmt.Sprintf("n=%d+%d", r.NA, r.NB)
 	}
 	s := fmt.Sprintf("p=%.3f %s", r.P, n)
+	if r.PAdjusted != nil {
+		s = fmt.Sprintf("p=%.3f adjusted %.3f %s", r.P, *r.PAdjusted, n)
+	}
 	if r.TooFew {
 		s += " too few"
 	}
@@ -36,6 +40,15 @@ func (r Row) changeCell() string {
 		return "~"
 	}
 	return changeString(r)
+}
+
+// shiftCell is the shift with its interval, and the interval's level when
+// it is below the one asked for (1 - alpha).
+func (r Row) shiftCell(alpha float64) string {
+	if r.ShiftInterval == nil {
+		return ""
+	}
+	return r.shiftString(r.ShiftInterval.Confidence < 1-alpha)
 }
 
 func (r Row) valueCell(v float64, noise *float64) string {
@@ -60,10 +73,18 @@ func sideLine(s Side) string {
 
 func (d *Diff) legend() string {
 	s := fmt.Sprintf("Medians; ± is the 95%% confidence interval of the median. Mann-Whitney U over the raw samples, alpha=%v; ~ = not significant.", d.Alpha)
+	s += fmt.Sprintf(" shift: the Hodges-Lehmann estimate of B - A with its distribution-free %s interval, in %% of A's median (absolute when A's is 0); a level after it is the lower one its few samples allow.", levelString(1-d.Alpha))
 	// Many tests at one alpha: say how many hits chance alone would give,
 	// so a handful of significant infrastructure rows is read correctly.
-	if n := len(d.Rows); n > 0 {
-		s += fmt.Sprintf(" If nothing changed, about %.0f of these %d comparisons would still be significant by chance.", float64(n)*d.Alpha, n)
+	n := len(d.Rows)
+	switch {
+	case n == 0:
+	case d.Correction == CorrectionHolm:
+		s += fmt.Sprintf(" p adjusted by Holm's method over these %d comparisons: the chance that any of them is significant by chance alone is at most %v (uncorrected, about %.0f would be).", n, d.Alpha, float64(n)*d.Alpha)
+	case d.Correction == CorrectionBH:
+		s += fmt.Sprintf(" p adjusted by Benjamini-Hochberg over these %d comparisons: on average at most %v of the significant rows are so by chance (uncorrected, about %.0f of the %d would be).", n, d.Alpha, float64(n)*d.Alpha, n)
+	default:
+		s += fmt.Sprintf(" If nothing changed, about %.0f of these %d comparisons would still be significant by chance (--correction holm|bh adjusts for that).", float64(n)*d.Alpha, n)
 	}
 	return s
 }
@@ -81,25 +102,25 @@ func (d *Diff) WriteText(w io.Writer, o DiffRenderOptions) error {
 	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, m := range WorkflowMetrics {
-		fmt.Fprintf(tw, "\n%s\tA\tB\tdelta\tchange\t\n", m)
+		fmt.Fprintf(tw, "\n%s\tA\tB\tdelta\tchange\tshift [%s]\t\n", m, levelString(1-d.Alpha))
 		for _, r := range d.Rows {
 			if r.Node == "" && r.Metric == m {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t(%s)\n", r.Workflow, r.valueCell(r.A, r.NoiseA), r.valueCell(r.B, r.NoiseB),
-					formatSigned(r.Unit, r.Delta), r.changeCell(), r.pn())
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t(%s)\n", r.Workflow, r.valueCell(r.A, r.NoiseA), r.valueCell(r.B, r.NoiseB),
+					formatSigned(r.Unit, r.Delta), r.changeCell(), r.shiftCell(d.Alpha), r.pn())
 			}
 		}
 		for _, g := range d.Geomeans {
 			if g.Metric == m {
-				fmt.Fprintf(tw, "geomean\t%s\t%s\t\t%+.2f%%\t\n", FormatValue(g.Unit, g.A), FormatValue(g.Unit, g.B), g.Change)
+				fmt.Fprintf(tw, "geomean\t%s\t%s\t\t%+.2f%%\t\t\n", FormatValue(g.Unit, g.A), FormatValue(g.Unit, g.B), g.Change)
 			}
 		}
 	}
 	shown, hidden := d.detailRows(o.All)
 	if len(shown) > 0 || hidden > 0 {
-		fmt.Fprintf(tw, "\nnodes and infrastructure\tmetric\tA\tB\tdelta\tchange\t\n")
+		fmt.Fprintf(tw, "\nnodes and infrastructure\tmetric\tA\tB\tdelta\tchange\tshift [%s]\t\n", levelString(1-d.Alpha))
 		for _, r := range shown {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t(%s)\n", r.Name(), r.Metric, r.valueCell(r.A, r.NoiseA), r.valueCell(r.B, r.NoiseB),
-				formatSigned(r.Unit, r.Delta), r.changeCell(), r.pn())
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t(%s)\n", r.Name(), r.Metric, r.valueCell(r.A, r.NoiseA), r.valueCell(r.B, r.NoiseB),
+				formatSigned(r.Unit, r.Delta), r.changeCell(), r.shiftCell(d.Alpha), r.pn())
 		}
 	}
 	if err := tw.Flush(); err != nil && ew.err == nil {
@@ -156,7 +177,7 @@ func (d *Diff) writeGateText(ew *errWriter) {
 		ew.printf("\ngate: passed (%s)\n", strings.Join(d.Gate.Thresholds, ", "))
 		return
 	}
-	ew.printf("\ngate: FAILED, %d significant regression(s) beyond a threshold:\n", len(d.Gate.Violations))
+	ew.printf("\ngate: FAILED, %d regression(s) whose whole shift interval lies beyond a threshold:\n", len(d.Gate.Violations))
 	for _, v := range d.Gate.Violations {
 		ew.printf("  %s\n", v.Message)
 	}
@@ -171,7 +192,7 @@ func (d *Diff) WriteMarkdown(w io.Writer, o DiffRenderOptions) error {
 		if d.Gate.Passed() {
 			ew.printf("✅ **gate passed** (%s)\n\n", mdEscape(strings.Join(d.Gate.Thresholds, ", ")))
 		} else {
-			ew.printf("❌ **gate failed**: %d significant regression(s) beyond a threshold\n\n", len(d.Gate.Violations))
+			ew.printf("❌ **gate failed**: %d regression(s) whose whole shift interval lies beyond a threshold\n\n", len(d.Gate.Violations))
 			for _, v := range d.Gate.Violations {
 				ew.printf("- %s\n", mdEscape(v.Message))
 			}
@@ -188,7 +209,7 @@ func (d *Diff) WriteMarkdown(w io.Writer, o DiffRenderOptions) error {
 			ew.printf("> ⚠️ %s\n", mdEscape(s))
 		}
 	}
-	ew.printf("\n| workflow | metric | A | B | delta | change | p, n |\n|---|---|--:|--:|--:|--:|---|\n")
+	ew.printf("\n%s\n", d.mdHeader())
 	for _, m := range WorkflowMetrics {
 		for _, r := range d.Rows {
 			if r.Node == "" && r.Metric == m {
@@ -197,7 +218,7 @@ func (d *Diff) WriteMarkdown(w io.Writer, o DiffRenderOptions) error {
 		}
 		for _, g := range d.Geomeans {
 			if g.Metric == m {
-				ew.printf("| *geomean* | %s | %s | %s | | %+.2f%% | |\n", m, FormatValue(g.Unit, g.A), FormatValue(g.Unit, g.B), g.Change)
+				ew.printf("| *geomean* | %s | %s | %s | | %+.2f%% | | |\n", m, FormatValue(g.Unit, g.A), FormatValue(g.Unit, g.B), g.Change)
 			}
 		}
 	}
@@ -209,7 +230,7 @@ func (d *Diff) WriteMarkdown(w io.Writer, o DiffRenderOptions) error {
 		}
 		ew.printf("\n<details><summary>%s</summary>\n\n", what)
 		if len(shown) > 0 {
-			ew.printf("| workflow | metric | A | B | delta | change | p, n |\n|---|---|--:|--:|--:|--:|---|\n")
+			ew.printf("%s\n", d.mdHeader())
 			for _, r := range shown {
 				d.mdRow(ew, r)
 			}
@@ -227,8 +248,12 @@ func (d *Diff) mdRow(ew *errWriter, r Row) {
 	if r.Significant && r.Verdict == "worse" {
 		ch = "**" + ch + "**"
 	}
-	ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(r.Name()), r.Metric, r.valueCell(r.A, r.NoiseA), r.valueCell(r.B, r.NoiseB),
-		formatSigned(r.Unit, r.Delta), ch, r.pn())
+	ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(r.Name()), r.Metric, r.valueCell(r.A, r.NoiseA), r.valueCell(r.B, r.NoiseB),
+		formatSigned(r.Unit, r.Delta), ch, r.shiftCell(d.Alpha), r.pn())
+}
+
+func (d *Diff) mdHeader() string {
+	return "| workflow | metric | A | B | delta | change | shift [" + levelString(1-d.Alpha) + "] | p, n |\n|---|---|--:|--:|--:|--:|--:|---|"
 }
 
 // WriteYAML writes the whole diff, every row included.
@@ -294,7 +319,7 @@ type junitProblem struct {
 // (an error when the run is invalid).
 func (d *Diff) WriteJUnit(w io.Writer) error {
 	s := junitSuite{Name: "benchctl diff", Properties: []junitProperty{
-		{"a", sideLine(d.A)}, {"b", sideLine(d.B)}, {"alpha", fmt.Sprint(d.Alpha)},
+		{"a", sideLine(d.A)}, {"b", sideLine(d.B)}, {"alpha", fmt.Sprint(d.Alpha)}, {"correction", cmp.Or(d.Correction, CorrectionNone)},
 	}}
 	for i, side := range []Side{d.A, d.B} {
 		c := junitCase{ClassName: "validity", Name: []string{"A", "B"}[i] + " " + side.File}
@@ -308,8 +333,8 @@ func (d *Diff) WriteJUnit(w io.Writer) error {
 	}
 	for i, r := range d.Rows {
 		c := junitCase{ClassName: r.Name(), Name: r.Metric,
-			SystemOut: fmt.Sprintf("A %s, B %s, delta %s, change %s (%s)", FormatValue(r.Unit, r.A), FormatValue(r.Unit, r.B),
-				formatSigned(r.Unit, r.Delta), r.changeCell(), r.pn())}
+			SystemOut: fmt.Sprintf("A %s, B %s, delta %s, change %s, shift %s (%s)", FormatValue(r.Unit, r.A), FormatValue(r.Unit, r.B),
+				formatSigned(r.Unit, r.Delta), r.changeCell(), r.shiftString(true), r.pn())}
 		if d.Gate != nil {
 			for _, v := range d.Gate.Violations {
 				if v.Row == i {

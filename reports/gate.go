@@ -24,7 +24,12 @@ const ThresholdHelp = `A threshold is  [WORKFLOW:]METRIC OP [SIGN]AMOUNT[UNIT]
               5%           relative to A's median
               50ms, 1.5s   absolute, for time metrics (ns us µs ms s m h)
               3            absolute, for counts (a bare number)
-A threshold counts only where the difference is significant (p <= --alpha).
+A threshold gates on the interval of the difference, not on the medians: a
+row is a regression only when the WHOLE confidence interval of its shift
+(Hodges-Lehmann, at 1 - --alpha) lies beyond the amount. 'wall>+5%' fails
+when the interval's lower end is above +5% of A's median, 'setup<10ms' when
+its upper end is below -10ms. An interval that could not reach 1 - alpha
+(too few samples) never fails the gate. --correction does not change it.
 Every threshold must match at least one compared metric, so a typo is an
 error rather than a gate that never fires.`
 
@@ -94,25 +99,25 @@ func (t Threshold) matches(r Row) bool {
 	return t.Unit == "%" || t.Unit == r.Unit
 }
 
-// exceeded says whether a significant row goes beyond the threshold.
-func (t Threshold) exceeded(r Row) bool {
-	if !r.Significant {
-		return false
-	}
-	dir := r.Delta
-	if !t.Increase {
-		dir = -dir
-	}
-	if dir <= 0 {
+// exceeded says whether the whole interval of the row's shift, at a
+// confidence of at least level, lies beyond the threshold.
+func (t Threshold) exceeded(r Row, level float64) bool {
+	iv := r.ShiftInterval
+	if iv == nil || iv.Confidence < level {
 		return false
 	}
 	if t.Unit == "%" {
-		if r.Change == nil {
-			return true // from zero to something: an unbounded relative change
+		if r.ShiftPercentInterval == nil {
+			// A's median is 0: beyond any relative amount once the whole
+			// interval is on the threshold's side of zero.
+			return (t.Increase && iv.Lo > 0) || (!t.Increase && iv.Hi < 0)
 		}
-		return math.Abs(*r.Change) > t.Amount
+		iv = r.ShiftPercentInterval
 	}
-	return math.Abs(r.Delta) > t.Amount
+	if t.Increase {
+		return iv.Lo > t.Amount
+	}
+	return iv.Hi < -t.Amount
 }
 
 // GateResult is the outcome of the thresholds.
@@ -143,7 +148,7 @@ func (d *Diff) ApplyGate(ths []Threshold) error {
 				continue
 			}
 			matched = true
-			if t.exceeded(r) {
+			if t.exceeded(r, 1-d.Alpha) {
 				g.Violations = append(g.Violations, Violation{Threshold: t.Spec, Row: i, Message: violationMessage(t, r)})
 			}
 		}
@@ -176,9 +181,45 @@ func (d *Diff) metricNames() []string {
 }
 
 func violationMessage(t Threshold, r Row) string {
-	return fmt.Sprintf("%s %s: %s -> %s (%s, %s; p=%.3f n=%d+%d) is beyond %s",
+	return fmt.Sprintf("%s %s: %s -> %s, shift %s (p=%.3f n=%d+%d): the whole interval is beyond %s",
 		r.Name(), r.Metric, FormatValue(r.Unit, r.A), FormatValue(r.Unit, r.B),
-		formatSigned(r.Unit, r.Delta), changeString(r), r.P, r.NA, r.NB, t.Spec)
+		r.shiftString(true), r.P, r.NA, r.NB, t.Spec)
+}
+
+// shiftString is the shift with its interval, relative when A's median
+// is not 0 ("+3.1% [+1.2%, +5.0%]"), else absolute; withLevel adds the
+// interval's confidence. "" when there is no shift.
+func (r Row) shiftString(withLevel bool) string {
+	if r.Shift == nil {
+		return ""
+	}
+	var s string
+	iv := r.ShiftInterval
+	if r.ShiftPercent != nil {
+		iv = r.ShiftPercentInterval
+		s = fmt.Sprintf("%s [%s, %s]", pct1(*r.ShiftPercent), pct1(iv.Lo), pct1(iv.Hi))
+	} else {
+		s = fmt.Sprintf("%s [%s, %s]", formatSigned(r.Unit, *r.Shift), formatSigned(r.Unit, iv.Lo), formatSigned(r.Unit, iv.Hi))
+	}
+	if withLevel {
+		s += fmt.Sprintf(" at %s", levelString(iv.Confidence))
+	}
+	return s
+}
+
+// pct1 is a signed percentage with one decimal; what rounds to zero is
+// "+0.0%", never "-0.0%".
+func pct1(x float64) string {
+	if math.Abs(x) < 0.05 {
+		x = 0
+	}
+	return fmt.Sprintf("%+.1f%%", x)
+}
+
+// levelString is a confidence level in percent, with as many decimals as
+// it needs up to one ("95%", "90%", "66.7%").
+func levelString(c float64) string {
+	return strconv.FormatFloat(math.Floor(1000*c+1e-9)/10, 'f', -1, 64) + "%"
 }
 
 func changeString(r Row) string {

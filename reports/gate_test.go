@@ -93,8 +93,15 @@ func TestApplyGate(t *testing.T) {
 		{specs: []string{"controller>+15%"}},
 		{specs: []string{"controller>10ms"}, want: []string{"short-chain controller"}},
 		{specs: []string{"controller>50ms"}},
-		{specs: []string{"fan-out:controller<-1%"}, want: []string{"fan-out controller"}},
+		// fan-out's controller is -1.4% [-2.5%, -0.3%]: only a threshold
+		// the whole interval is below fails.
+		{specs: []string{"fan-out:controller<-0.2%"}, want: []string{"fan-out controller"}},
+		{specs: []string{"fan-out:controller<-1%"}},
 		{specs: []string{"fan-out:controller<-2%"}},
+		// short-chain's controller is +10.24% by the medians, but its
+		// interval [+9.5%, +11.0%] does not lie wholly above +10%.
+		{specs: []string{"short-chain:controller>+10%"}},
+		{specs: []string{"short-chain:controller>+9%"}, want: []string{"short-chain controller"}},
 		{specs: []string{"wall>+0%"}, want: []string{"short-chain wall"}},
 		{specs: []string{"teardown>+0%"}}, // +1.4% but p=0.052: not significant, no failure
 		{specs: []string{"short-chain:node.controller>+5%"}, want: []string{
@@ -123,8 +130,11 @@ func TestApplyGate(t *testing.T) {
 			for _, v := range d.Gate.Violations {
 				r := d.Rows[v.Row]
 				got = append(got, r.Name()+" "+r.Metric)
-				if !r.Significant {
-					t.Errorf("violation on a row that is not significant: %s", v.Message)
+				if iv := r.ShiftInterval; iv == nil || iv.Confidence < 0.95 || (iv.Lo <= 0 && iv.Hi >= 0) {
+					t.Errorf("violation on a row whose 95%% shift interval %+v includes 0: %s", iv, v.Message)
+				}
+				if !strings.Contains(v.Message, "the whole interval is beyond "+v.Threshold) {
+					t.Errorf("message %q does not say the interval is beyond %s", v.Message, v.Threshold)
 				}
 			}
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
@@ -151,6 +161,18 @@ func TestGateNeedsSignificance(t *testing.T) {
 	}
 	if !d.Gate.Passed() {
 		t.Errorf("gate failed on differences that cannot be significant: %+v", d.Gate.Violations)
+	}
+	// The interval is there, at the lower level 3+3 samples allow.
+	r := findRow(t, d, "short-chain", "", "wall")
+	if r.ShiftPercentInterval == nil || r.ShiftPercentInterval.Confidence != 0.9 || r.ShiftPercentInterval.Lo < 10 {
+		t.Errorf("3+3 interval %+v, want one above +10%% at 90%%", r.ShiftPercentInterval)
+	}
+	var buf bytes.Buffer
+	if err := d.WriteText(&buf, reports.DiffRenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "] at 90%") {
+		t.Errorf("text does not give the interval's 90%% level:\n%s", buf.String())
 	}
 }
 
@@ -213,7 +235,7 @@ func TestWriteJUnit(t *testing.T) {
 			for _, c := range doc.Suites[0].Cases {
 				if c.Failure != nil {
 					failed++
-					if !strings.Contains(c.Failure.Message, "is beyond") || c.Name == "" || c.ClassName == "" {
+					if !strings.Contains(c.Failure.Message, "the whole interval is beyond") || c.Name == "" || c.ClassName == "" {
 						t.Errorf("failure case %+v", c)
 					}
 				}

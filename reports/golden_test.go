@@ -48,6 +48,7 @@ func TestGolden(t *testing.T) {
 		{"example-a.md", func(w *bytes.Buffer) error { return reports.WriteMarkdown(w, a, reports.DefaultRenderOptions) }},
 		{"example-diff.txt", func(w *bytes.Buffer) error { return d.WriteText(w, reports.DiffRenderOptions{}) }},
 		{"example-diff.md", func(w *bytes.Buffer) error { return d.WriteMarkdown(w, reports.DiffRenderOptions{}) }},
+		{"example-diff.yaml", func(w *bytes.Buffer) error { return d.WriteYAML(w) }},
 	}
 	for _, f := range files {
 		t.Run(f.name, func(t *testing.T) {

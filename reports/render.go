@@ -73,6 +73,11 @@ func WriteText(w io.Writer, r *Report, o RenderOptions) error {
 				ew.err = err
 			}
 		}
+		if ev := wf.Events; ev != nil {
+			ew.printf("  admin events: %s persisted per execution; %s task runtimes from events agree with the trace within %s (largest difference %s, node %s)\n",
+				FormatValue(UnitCount, ev.Persisted.Median), FormatValue(UnitCount, ev.Compared.Median),
+				FormatValue(UnitSeconds, ev.Tolerance), FormatValue(UnitSeconds, ev.MaxDisagreement), orDash(ev.Node))
+		}
 	}
 	return ew.err
 }
@@ -119,9 +124,14 @@ func headerLines(r *Report) []string {
 		fmt.Sprintf("provider %s, Kubernetes %s, %d nodes; host %s/%s, %d CPUs, %s; benchctl %s",
 			e.Provider.Name, orDash(e.Provider.KubernetesVersion), e.Provider.Nodes,
 			e.Host.OS, e.Host.Arch, e.Host.CPUs, orDash(e.Host.GoVersion), buildString(e.Benchctl.Version, e.Benchctl.Commit)),
-		runLine(r.Run),
-		"validity: " + r.Validity.Summary(),
 	}
+	if e.Admin != nil {
+		lines = append(lines, fmt.Sprintf("events: admin service %s on %s", buildString(e.Admin.Version, e.Admin.Commit), orDash(e.Admin.Database)))
+	}
+	lines = append(lines,
+		runLine(r.Run),
+		"validity: "+r.Validity.Summary(),
+	)
 	for _, rs := range r.Validity.Reasons {
 		where := ""
 		if rs.Workflow != "" {

@@ -59,8 +59,19 @@ type Environment struct {
 	Benchctl   BuildInfo  `yaml:"benchctl" json:"benchctl"`
 	Controller Controller `yaml:"controller" json:"controller"`
 	Config     Config     `yaml:"config" json:"config"`
-	Portfolio  Portfolio  `yaml:"portfolio" json:"portfolio"`
-	Host       Host       `yaml:"host" json:"host"`
+	// Admin is the admin service the controller reported events to
+	// (absent when its event sink was not admin).
+	Admin     *Admin    `yaml:"admin,omitempty" json:"admin,omitempty"`
+	Portfolio Portfolio `yaml:"portfolio" json:"portfolio"`
+	Host      Host      `yaml:"host" json:"host"`
+}
+
+// Admin is the admin service's effective configuration: its build and
+// the kind of database it persists events in (never its DSN).
+type Admin struct {
+	Version  string `yaml:"version" json:"version"`
+	Commit   string `yaml:"commit" json:"commit"`
+	Database string `yaml:"database" json:"database"`
 }
 
 // Provider is the cluster the run used.
@@ -120,8 +131,9 @@ const (
 	// InterleaveNone: each config's repetitions ran back to back.
 	InterleaveNone = "none"
 	// InterleaveAlternating: configs alternated repetition by repetition,
-	// their order reversed every other repetition (A B, B A, A B, ...), so
-	// drift and position effects hit all of them alike.
+	// each repetition in the order of the next row of a Williams design
+	// (A B, B A, ... for two; balanced for position and carry-over for
+	// any number), so drift and position effects hit all of them alike.
 	InterleaveAlternating = "alternating"
 )
 
@@ -155,6 +167,10 @@ type Workflow struct {
 	Planned int `yaml:"planned,omitempty"`
 	// Executions is the number of measured executions: the sample count.
 	Executions int `yaml:"executions"`
+	// Stopped says why a run with adaptive repetitions (run
+	// --target-precision) stopped measuring the workflow; absent for a
+	// fixed number of repetitions.
+	Stopped *Stopped `yaml:"stopped,omitempty"`
 	// Wall is created -> the workflow's success persisted.
 	Wall Stats `yaml:"wall"`
 	// Setup is created -> the start node's success persisted.
@@ -178,6 +194,40 @@ type Workflow struct {
 	// Clamped counts the instants moved to keep each execution's instants
 	// in order, and by how much in all.
 	Clamped *Clamped `yaml:"clamped,omitempty"`
+	// Events compares the admin service's persisted events with the
+	// trace (absent without an admin service).
+	Events *EventCheck `yaml:"events,omitempty"`
+}
+
+// EventCheck is the cross-check of the admin service's events against the
+// trace, over a workflow's executions.
+type EventCheck struct {
+	// Persisted is the number of events the service persisted per
+	// execution (equal, by a validity check, to those the controller sent).
+	Persisted Stats `yaml:"persisted"`
+	// Compared is the number of task attempts per execution whose
+	// event-derived runtime (the service's TASK_RUNTIME) was compared with
+	// the span-derived one (launched to finished).
+	Compared Stats `yaml:"compared"`
+	// MaxDisagreement is the largest difference found, in seconds, at
+	// Node; Tolerance is the bound beyond which a run is invalid.
+	MaxDisagreement float64 `yaml:"maxDisagreement"`
+	Node            string  `yaml:"node,omitempty"`
+	Tolerance       float64 `yaml:"tolerance"`
+}
+
+// Stopped is why adaptive repetitions stopped for a workflow.
+type Stopped struct {
+	// Reason is "precision" (the interval reached the target),
+	// "max-repetitions" or "failed-execution".
+	Reason string `yaml:"reason"`
+	// Repetitions is the measured repetitions per config at the stop.
+	Repetitions int `yaml:"repetitions"`
+	// Precision is the widest relative half-width of the wall intervals
+	// the rule looked at (absent when there was no finite interval), and
+	// Target the one asked for.
+	Precision *float64 `yaml:"precision,omitempty"`
+	Target    float64  `yaml:"target"`
 }
 
 // Breakdown splits node time (done - ready) into user, kubernetes and
@@ -212,19 +262,22 @@ const (
 	InfraEventsWorkflow = "events.workflow"
 	InfraEventsNode     = "events.node"
 	InfraEventsTask     = "events.task"
-	InfraCRDUpdates     = "crd.updates"
-	InfraBlobReads      = "blob.reads"
-	InfraBlobWrites     = "blob.writes"
-	InfraCatalogGets    = "catalog.gets"
-	InfraCatalogPuts    = "catalog.puts"
-	InfraPodCreates     = "pod.creates"
-	InfraRounds         = "rounds"
-	InfraStreaks        = "streaks"
+	// InfraAdminWrites is the admin service's database transaction per
+	// persisted event (its own timing, reported with each event).
+	InfraAdminWrites = "admin.db.writes"
+	InfraCRDUpdates  = "crd.updates"
+	InfraBlobReads   = "blob.reads"
+	InfraBlobWrites  = "blob.writes"
+	InfraCatalogGets = "catalog.gets"
+	InfraCatalogPuts = "catalog.puts"
+	InfraPodCreates  = "pod.creates"
+	InfraRounds      = "rounds"
+	InfraStreaks     = "streaks"
 )
 
 // InfraMetrics lists the standard infrastructure metrics in table order.
 var InfraMetrics = []string{
-	InfraEventsWorkflow, InfraEventsNode, InfraEventsTask, InfraCRDUpdates,
+	InfraEventsWorkflow, InfraEventsNode, InfraEventsTask, InfraAdminWrites, InfraCRDUpdates,
 	InfraBlobReads, InfraBlobWrites, InfraCatalogGets, InfraCatalogPuts,
 	InfraPodCreates, InfraRounds, InfraStreaks,
 }
@@ -255,8 +308,14 @@ const (
 	ReasonFailedExecution = "failed-execution"
 	ReasonTimedOut        = "timed-out"
 	ReasonDroppedSpans    = "dropped-spans"
-	ReasonCountMismatch   = "count-mismatch"
-	ReasonClockSkew       = "clock-skew"
+	// ReasonDroppedEvents: the controller dropped workflow, node or task
+	// events (its rate limit, or a sink that failed them after retries).
+	ReasonDroppedEvents = "dropped-events"
+	// ReasonEventDisagreement: the admin service's event-derived task
+	// runtime differs from the trace's beyond the tolerance.
+	ReasonEventDisagreement = "event-disagreement"
+	ReasonCountMismatch     = "count-mismatch"
+	ReasonClockSkew         = "clock-skew"
 	// ReasonIncompleteTrace: the spans lacked something a measurement
 	// needs (a pod create, a persisted success), so it was not computed.
 	ReasonIncompleteTrace   = "incomplete-trace"
@@ -280,6 +339,8 @@ var defaultSeverity = map[string]string{
 	ReasonFailedExecution:   SeverityInvalid,
 	ReasonTimedOut:          SeverityInvalid,
 	ReasonDroppedSpans:      SeverityInvalid,
+	ReasonDroppedEvents:     SeverityInvalid,
+	ReasonEventDisagreement: SeverityInvalid,
 	ReasonCountMismatch:     SeverityInvalid,
 	ReasonClockSkew:         SeverityInvalid,
 	ReasonIncompleteTrace:   SeverityInvalid,

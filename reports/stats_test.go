@@ -1,7 +1,10 @@
 package reports_test
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,5 +133,166 @@ func TestNewWorkflow(t *testing.T) {
 	dup := []reports.ExecutionSample{{Nodes: []reports.NodeSample{{Name: "a"}, {Name: "a"}}}}
 	if _, err := reports.NewWorkflow("wf", dup); err == nil {
 		t.Error("a node twice in one execution was accepted")
+	}
+}
+
+// bruteUCDF enumerates every placement of m x's among m+n ranks: P(U <= u)
+// for the number of (x, y) pairs with y below x.
+func bruteUCDF(m, n int) []float64 {
+	counts := make([]float64, m*n+1)
+	var walk func(pos, xs, ys, u int)
+	walk = func(pos, xs, ys, u int) {
+		if xs == m && ys == n {
+			counts[u]++
+			return
+		}
+		if xs < m {
+			walk(pos+1, xs+1, ys, u+ys) // an x above every y so far
+		}
+		if ys < n {
+			walk(pos+1, xs, ys+1, u)
+		}
+	}
+	walk(0, 0, 0, 0)
+	total := 0.0
+	for _, c := range counts {
+		total += c
+	}
+	cum, acc := make([]float64, len(counts)), 0.0
+	for u, c := range counts {
+		acc += c
+		cum[u] = acc / total
+	}
+	return cum
+}
+
+// TestHodgesLehmannRanks checks the interval's ranks and actual confidence
+// against the enumerated U distribution. With a = 0..m-1 and b_j = j·m the
+// m·n differences are the integers -(m-1) .. (n-1)m, each once, so the
+// k-th smallest is k-m and the ranks can be read off the interval.
+func TestHodgesLehmannRanks(t *testing.T) {
+	tests := []struct {
+		m, n int
+		conf float64
+	}{
+		{1, 1, 0.95}, {2, 2, 0.95}, {3, 3, 0.95}, {3, 3, 0.80}, {4, 5, 0.95}, {6, 6, 0.95}, {10, 10, 0.95}, {5, 12, 0.99}, {10, 10, 0.90},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d+%d at %v", tt.m, tt.n, tt.conf), func(t *testing.T) {
+			a, b := make([]float64, tt.m), make([]float64, tt.n)
+			for i := range a {
+				a[i] = float64(i)
+			}
+			for j := range b {
+				b[j] = float64(j * tt.m)
+			}
+			sh, ok := reports.HodgesLehmann(a, b, tt.conf)
+			if !ok {
+				t.Fatal("no shift")
+			}
+			mn := tt.m * tt.n
+			k := int(sh.Interval.Lo) + tt.m
+			if hi := mn + 1 - k - tt.m; sh.Interval.Hi != float64(hi) {
+				t.Fatalf("interval %+v: lo is rank %d, so hi should be rank %d = %d", sh.Interval, k, mn+1-k, hi)
+			}
+			cdf := bruteUCDF(tt.m, tt.n)
+			cover := func(k int) float64 {
+				if k-1 < 0 {
+					return 1
+				}
+				return math.Max(0, 1-2*cdf[k-1])
+			}
+			if got, want := sh.Interval.Confidence, cover(k); math.Abs(got-want) > 1e-12 {
+				t.Errorf("confidence %v, enumeration gives %v for rank %d", got, want, k)
+			}
+			switch {
+			case cover(k) >= tt.conf && k+1 <= mn/2 && cover(k+1) >= tt.conf:
+				t.Errorf("rank %d is not the narrowest: rank %d still covers %v", k, k+1, cover(k+1))
+			case cover(k) < tt.conf && k != 1:
+				t.Errorf("rank %d covers only %v < %v", k, cover(k), tt.conf)
+			}
+			// The estimate is the median difference: the middle of -(m-1)..(n-1)m.
+			if want := (float64(-(tt.m - 1)) + float64((tt.n-1)*tt.m)) / 2; sh.Estimate != want {
+				t.Errorf("estimate %v, want %v", sh.Estimate, want)
+			}
+		})
+	}
+	// Known values: 3+3 can reach only 1 - 2/20 = 0.9; 10+10 at 95% is
+	// rank 24 (the two-sided 5% critical U is 23).
+	if sh, _ := reports.HodgesLehmann([]float64{0, 1, 2}, []float64{0, 3, 6}, 0.95); sh.Interval.Confidence != 0.9 {
+		t.Errorf("3+3 confidence %v, want 0.9", sh.Interval.Confidence)
+	}
+	a10, b10 := make([]float64, 10), make([]float64, 10)
+	for i := range a10 {
+		a10[i], b10[i] = float64(i), float64(10*i)
+	}
+	if sh, _ := reports.HodgesLehmann(a10, b10, 0.95); sh.Interval.Lo != 24-10 {
+		t.Errorf("10+10 lower bound %v, want rank 24 (%d)", sh.Interval.Lo, 24-10)
+	}
+	// Beyond the exact table the normal approximation gives about the level asked.
+	big := make([]float64, 60)
+	for i := range big {
+		big[i] = float64(i)
+	}
+	if sh, _ := reports.HodgesLehmann(big, big, 0.95); math.Abs(sh.Interval.Confidence-0.95) > 0.005 || sh.Interval.Confidence < 0.95 {
+		t.Errorf("60+60 confidence %v, want just above 0.95", sh.Interval.Confidence)
+	}
+	if _, ok := reports.HodgesLehmann(nil, []float64{1}, 0.95); ok {
+		t.Error("an empty sample gave a shift")
+	}
+}
+
+// TestHodgesLehmannCoverage draws 1,000 seeded pairs of samples with a
+// known shift and counts how often the 95% interval covers it: the
+// interval is distribution-free, so skewed noise must do as well as
+// normal noise.
+func TestHodgesLehmannCoverage(t *testing.T) {
+	tests := []struct {
+		name  string
+		m, n  int
+		shift float64
+		draw  func(r *rand.Rand) float64
+	}{
+		{"normal 10+10, +5%", 10, 10, 0.05, func(r *rand.Rand) float64 { return 1 + 0.02*r.NormFloat64() }},
+		{"exponential 8+12, -30ms", 8, 12, -0.030, func(r *rand.Rand) float64 { return 0.2 + 0.05*r.ExpFloat64() }},
+		{"lognormal 20+20, no shift", 20, 20, 0, func(r *rand.Rand) float64 { return math.Exp(0.3 * r.NormFloat64()) }},
+		{"normal 6+6, +10%", 6, 6, 0.10, func(r *rand.Rand) float64 { return 1 + 0.05*r.NormFloat64() }},
+	}
+	const trials = 1000
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(42, uint64(tt.m*100+tt.n)))
+			covered := 0
+			var errs []float64
+			for range trials {
+				a, b := make([]float64, tt.m), make([]float64, tt.n)
+				for i := range a {
+					a[i] = tt.draw(r)
+				}
+				for j := range b {
+					b[j] = tt.draw(r) + tt.shift
+				}
+				sh, ok := reports.HodgesLehmann(a, b, 0.95)
+				if !ok {
+					t.Fatal("no shift")
+				}
+				if sh.Interval.Confidence < 0.95 {
+					t.Fatalf("confidence %v < 0.95 with %d+%d samples", sh.Interval.Confidence, tt.m, tt.n)
+				}
+				if sh.Interval.Lo <= tt.shift && tt.shift <= sh.Interval.Hi {
+					covered++
+				}
+				errs = append(errs, sh.Estimate-tt.shift)
+			}
+			rate := float64(covered) / trials
+			t.Logf("%s: the 95%% interval covered the true shift in %d of %d trials (%.1f%%)", tt.name, covered, trials, 100*rate)
+			if rate < 0.93 {
+				t.Errorf("coverage %.3f < 0.93", rate)
+			}
+			slices.Sort(errs)
+			if med := errs[len(errs)/2]; math.Abs(med) > 0.01 {
+				t.Errorf("the estimate is biased: median error %v", med)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,6 +34,9 @@ import (
 type Collector struct {
 	// Endpoint is the controller's HTTP base URL.
 	Endpoint string
+	// AdminEndpoint is the admin service's base URL, when the controller
+	// reports its events there.
+	AdminEndpoint string
 	// Kube reads the kube-apiserver's /metrics and the execution's pods.
 	Kube kubernetes.Interface
 	// HTTP is the client for the controller (default: 30 s timeout).
@@ -89,6 +93,14 @@ func (c *Collector) After(ctx context.Context, e *portfolio.Execution) error {
 		}
 		if err := e.Dir.WriteArtifact(rundir.ArtifactPods, b); err != nil {
 			return fmt.Errorf("write pods: %w", err)
+		}
+	}
+	if c.AdminEndpoint != "" {
+		// The execution ran either way: a service that cannot answer now
+		// leaves no admin artifact, which aggregation reports (and the
+		// controller's dropped-event count says what it lost).
+		if err := c.admin(ctx, e); err != nil {
+			slog.WarnContext(ctx, "no admin events collected", "execution", e.ExecutionID, "err", err)
 		}
 	}
 	// Free the controller's memory: the spans are on disk now.
@@ -212,6 +224,42 @@ func (c *Collector) scrape(ctx context.Context, dir *rundir.Execution, controlle
 	}
 	if err := dir.WriteArtifact(apiserverFile, api); err != nil {
 		return fmt.Errorf("write apiserver metrics: %w", err)
+	}
+	return nil
+}
+
+// admin saves what the admin service persisted for the execution and the
+// execution metrics it derives from those events. Events are recorded
+// synchronously, so once the controller's spans have settled every event
+// the execution produced has been answered.
+func (c *Collector) admin(ctx context.Context, e *portfolio.Execution) error {
+	id := url.PathEscape(e.ExecutionID)
+	for _, a := range []struct{ path, artifact string }{
+		{"/api/v1/executions/" + id + "/events", rundir.ArtifactAdminEvents},
+		{"/api/v1/executions/" + id + "/metrics", rundir.ArtifactAdminMetrics},
+	} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.AdminEndpoint+a.path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.client().Do(req)
+		if err != nil {
+			return fmt.Errorf("admin service: %w", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return fmt.Errorf("admin service: GET %s: %w", a.path, err)
+		case resp.StatusCode == http.StatusNotFound:
+			// No event reached the service; aggregation says so.
+			continue
+		case resp.StatusCode != http.StatusOK:
+			return fmt.Errorf("admin service: GET %s: %s: %s", a.path, resp.Status, body)
+		}
+		if err := e.Dir.WriteArtifact(a.artifact, body); err != nil {
+			return fmt.Errorf("write %s: %w", a.artifact, err)
+		}
 	}
 	return nil
 }

@@ -77,12 +77,20 @@ func TestDiffExitCodes(t *testing.T) {
 		junitErrs  int
 	}{
 		{name: "same samples, no gate", args: []string{p["base"], p["same"]}, wantCode: 0,
-			wantOut: []string{"short-chain", "~", "(p=1.000 n=10)", "geomean"}, junitFails: 0},
+			wantOut: []string{"short-chain", "~", "+0.0% [+0.0%, +0.0%]  (p=1.000 n=10)", "geomean", "shift [95%]"}, junitFails: 0},
 		{name: "same samples, gated", args: []string{p["base"], p["same"], "--fail-on", "wall>+0%", "--fail-on", "*.p95>+0%"}, wantCode: 0,
 			wantOut: []string{"gate: passed (wall>+0%, *.p95>+0%)"}, junitFails: 0},
 		{name: "regression beyond threshold", args: []string{p["base"], p["slow"], "--fail-on", "controller>+5%"}, wantCode: 1,
-			wantOut: []string{"gate: FAILED", "short-chain controller", "+10.24%"},
-			wantErr: []string{"1 significant regression(s)"}, junitFails: 1},
+			wantOut: []string{"gate: FAILED", "short-chain controller", "shift +10.3% [+9.5%, +11.0%] at 95.6% (p=0.000 n=10+10): the whole interval is beyond controller>+5%"},
+			wantErr: []string{"1 regression(s) beyond --fail-on thresholds: the whole interval of the shift lies beyond"}, junitFails: 1},
+		{name: "median beyond threshold, interval not", args: []string{p["base"], p["slow"], "--fail-on", "short-chain:controller>+10%"}, wantCode: 0,
+			wantOut: []string{"+10.24%", "gate: passed"}, junitFails: 0},
+		{name: "holm correction", args: []string{p["base"], p["slow"], "--correction", "holm"}, wantCode: 0,
+			wantOut: []string{"adjusted by Holm's method over these 224 comparisons", "p=0.011 adjusted 1.000 n=10"}, junitFails: 0},
+		{name: "bh correction", args: []string{p["base"], p["slow"], "--correction", "bh"}, wantCode: 0,
+			wantOut: []string{"adjusted by Benjamini-Hochberg"}, junitFails: 0},
+		{name: "bad correction", args: []string{p["base"], p["slow"], "--correction", "bonferroni"}, wantCode: 2,
+			wantErr: []string{`--correction "bonferroni": want one of none, holm, bh`}, junitFails: -1},
 		{name: "regression within threshold", args: []string{p["base"], p["slow"], "--fail-on", "controller>+15%"}, wantCode: 0,
 			wantOut: []string{"gate: passed"}, junitFails: 0},
 		{name: "regressions in reverse are improvements", args: []string{p["slow"], p["base"], "--fail-on", "controller>+5%"}, wantCode: 0,
@@ -168,6 +176,15 @@ func TestDiffFormats(t *testing.T) {
 	}
 	if d.Kind != reports.KindDiff || d.Alpha != 0.01 || d.Gate == nil || len(d.Gate.Violations) != 1 || len(d.Rows) < 100 {
 		t.Errorf("kind %q alpha %v gate %+v rows %d", d.Kind, d.Alpha, d.Gate, len(d.Rows))
+	}
+	// Every row carries its shift, the interval at 1 - alpha (10+10
+	// samples reach it) and, where A's median is not 0, the relative forms.
+	for _, r := range d.Rows {
+		if r.Shift == nil || r.ShiftInterval == nil || r.ShiftInterval.Confidence < 0.99 ||
+			r.ShiftInterval.Lo > *r.Shift || r.ShiftInterval.Hi < *r.Shift || (r.A != 0) != (r.ShiftPercentInterval != nil) {
+			t.Errorf("%s %s: shift %v interval %+v percent %+v", r.Name(), r.Metric, r.Shift, r.ShiftInterval, r.ShiftPercentInterval)
+			break
+		}
 	}
 	out, _, code = runCLI(t, "diff", p["base"], p["slow"], "-o", "markdown")
 	if code != 0 || !strings.Contains(out, "## benchctl diff: `default` → `slow`") || !strings.Contains(out, "| *geomean* | wall |") {

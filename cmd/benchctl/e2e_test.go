@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -241,6 +242,41 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *rundir.Record)
 	} {
 		if got := counts[c.metric]; got != c.want {
 			t.Errorf("%s rep %d: %d %s, the structure implies %d", w.Name, i+1, got, c.metric, c.want)
+		}
+	}
+	// The default config reports events to the admin service: every
+	// event row has a real round trip (a database write behind it), the
+	// service persisted exactly the events the structure implies, and
+	// each task attempt's runtime from its events is the trace's.
+	events := want.WorkflowEvents + want.NodeEvents - cachedNodes + want.TaskEvents - 2*cachedPods
+	for _, im := range w.Infrastructure {
+		switch im.Name {
+		case reports.InfraEventsWorkflow, reports.InfraEventsNode, reports.InfraEventsTask, reports.InfraAdminWrites:
+			if im.P50.N != w.Executions || slices.Min(im.P50.Samples) <= 0 {
+				t.Errorf("%s: %s p50 samples %v, want a real latency in each of %d executions", w.Name, im.Name, im.P50.Samples, w.Executions)
+			}
+		}
+	}
+	if got := counts[reports.InfraAdminWrites]; got != events {
+		t.Errorf("%s rep %d: %d admin database writes, the structure implies %d events", w.Name, i+1, got, events)
+	}
+	if w.Events == nil {
+		t.Errorf("%s: no admin events cross-check in the report", w.Name)
+	} else {
+		uncached := 0
+		for _, a := range m.Attempts {
+			if !a.Cached {
+				uncached++
+			}
+		}
+		if got := int(w.Events.Persisted.Samples[i]); got != events {
+			t.Errorf("%s rep %d: the admin service persisted %d events, the structure implies %d", w.Name, i+1, got, events)
+		}
+		if got := int(w.Events.Compared.Samples[i]); got != uncached {
+			t.Errorf("%s rep %d: %d task runtimes compared with events, %d attempts ran", w.Name, i+1, got, uncached)
+		}
+		if w.Events.MaxDisagreement > reports.EventTolerance.Seconds() {
+			t.Errorf("%s: events and trace disagree by %gs at %s", w.Name, w.Events.MaxDisagreement, w.Events.Node)
 		}
 	}
 	// CRD updates depend on how rounds batch transitions into streaks, so

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -123,7 +125,7 @@ type gateFlags struct {
 }
 
 func (g *gateFlags) flags(f *pflag.FlagSet) {
-	f.StringArrayVar(&g.failOn, "fail-on", nil, "exit 1 on a significant regression beyond this threshold, e.g. 'wall>+5%' (see 'benchctl diff --help')")
+	f.StringArrayVar(&g.failOn, "fail-on", nil, "exit 1 when the whole interval of a shift lies beyond this threshold, e.g. 'wall>+5%' (see 'benchctl diff --help')")
 	f.Float64Var(&g.gate.Alpha, "alpha", 0.05, "significance level of the comparisons")
 	f.StringVar(&g.gate.Markdown, "markdown", "", "also write the first diff as Markdown to this file (for a pull-request comment)")
 	f.StringVar(&g.gate.JUnit, "junit", "", "also write the first diff's gate as JUnit XML to this file")
@@ -189,6 +191,7 @@ func controllerSource(spec string) (deploy.Source, error) {
 	return deploy.Source{
 		Spec:           spec,
 		Bundled:        []string{exe, controllerCmdName},
+		BundledAdmin:   []string{exe, adminCmdName},
 		BundledChart:   chart.FS(),
 		BundledVersion: version,
 		BundledCommit:  commit,
@@ -198,9 +201,11 @@ func controllerSource(spec string) (deploy.Source, error) {
 
 func newRunCmd(g *globals) *cobra.Command {
 	var (
-		b       benchFlags
-		configs []string
-		source  string
+		b         benchFlags
+		configs   []string
+		source    string
+		precision string
+		maxReps   int
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -226,14 +231,32 @@ controller, a config's values or the portfolio differ from what the run
 started with, naming the difference; --force continues anyway and the
 reports say so.
 
-Exit codes: 0 valid reports (and, with --fail-on, no significant regression
-beyond a threshold); 1 an invalid report, a failed execution or a
+Configs run interleaved: each repetition in the order of the next row of a
+Williams design (A B, B A for two configs; balanced for every position and
+for which config runs right after which, for any number), recorded in
+run.json's plan. The same config under two names is a values file (say
+default-b.yaml holding 'config: {}') beside the named config.
+
+Adaptive repetitions (--target-precision 2%): after the planned repetitions,
+each workflow gets two more at a time, interleaved as above, until the 95%
+interval of its wall time is within the target: the interval of the median
+with one config, of each config's Hodges-Lehmann shift against the first
+with several, relative to the first config's median. It stops at
+--max-repetitions otherwise. The rule looks at the interval's width only,
+never at significance, so the diffs' error rates hold. Each report's
+workflow says why it stopped (stopped: reason, repetitions, precision).
+The runner's own wall time (create returned to the watch seeing the end)
+decides, as no spans are aggregated during a run.
+
+Exit codes: 0 valid reports (and, with --fail-on, no regression beyond a
+threshold); 1 an invalid report, a failed execution or a
 regression; 2 bad usage or input; 130 interrupted (resume with --resume and
 the same --output-dir).`,
 		Example: `  benchctl run                                   # local cluster, default tier, default config
   benchctl run --tier smoke                      # a quick check (about a minute)
   benchctl run --config default --config streak-1 --fail-on 'wall>+5%' --markdown diff.md
   benchctl run --controller-source main          # the controller of a git ref
+  benchctl run --config default --config downstream-delay --target-precision 2% --max-repetitions 20
   benchctl run --kubeconfig ~/.kube/config --context lab --tier smoke --install-crds
   benchctl run --output-dir /tmp/r1 --resume     # after Ctrl-C`,
 		Args: exactArgs(0),
@@ -253,14 +276,39 @@ the same --output-dir).`,
 			if err != nil {
 				return err
 			}
+			if precision != "" {
+				x, err := parsePrecision(precision)
+				if err != nil {
+					return usageError(err)
+				}
+				bm.Adaptive = &portfolio.Adaptive{TargetPrecision: x, MaxRepetitions: maxReps}
+			} else if cmd.Flags().Changed("max-repetitions") {
+				return usageError(fmt.Errorf("--max-repetitions needs --target-precision"))
+			}
 			return runBenchmark(cmd, bm)
 		},
 	}
 	b.flags(cmd, g)
+	cmd.Flags().StringVar(&precision, "target-precision", "", "add repetitions until the 95% interval of each workflow's wall time (or of its shift against the first config) is within ±this, e.g. 2%")
+	cmd.Flags().IntVar(&maxReps, "max-repetitions", 20, "with --target-precision: the most measured repetitions of any workflow")
 	cmd.Flags().StringArrayVar(&configs, "config", nil, "named config or values file (repeatable, interleaved; the first is the baseline; default: default)")
 	cmd.Flags().StringVar(&source, "controller-source", "", "build the controller from a source tree DIR or a git REF (default: the one built into benchctl)")
 	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd
+}
+
+// parsePrecision reads a relative precision: "2%" or 0.02.
+func parsePrecision(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	scale := 1.0
+	if strings.HasSuffix(t, "%") {
+		t, scale = strings.TrimSuffix(t, "%"), 0.01
+	}
+	x, err := strconv.ParseFloat(t, 64)
+	if err != nil || !(x*scale > 0 && x*scale < 1) {
+		return 0, fmt.Errorf("--target-precision %q: want a relative half-width such as 2%% or 0.02", s)
+	}
+	return x * scale, nil
 }
 
 func newCompareCmd(g *globals) *cobra.Command {

@@ -196,8 +196,13 @@ type EventSink string
 
 // Event sinks.
 const (
+	// EventSinkAdmin sends each event to the bundled admin service
+	// (benchadmin), which persists it in a database, as FlytePropeller
+	// reports to FlyteAdmin: one network round trip and one database
+	// transaction per event. The chart's default.
+	EventSinkAdmin EventSink = "admin"
 	// EventSinkKube creates core/v1 Events through the API, one request per
-	// event, like FlytePropeller reporting to its admin service.
+	// event.
 	EventSinkKube EventSink = "kube"
 	// EventSinkFile appends JSON lines to Events.File.
 	EventSinkFile EventSink = "file"
@@ -209,14 +214,38 @@ const (
 
 // EventsConfig configures workflow, node and task events.
 type EventsConfig struct {
-	// Sink is kube, file, log (default) or none.
+	// Sink is admin, kube, file, log (default; the chart's is admin) or
+	// none.
 	Sink EventSink `yaml:"sink"`
 	// File is the JSON-lines path for the file sink.
 	File string `yaml:"file"`
+	// Admin configures the admin sink.
+	Admin AdminSinkConfig `yaml:"admin"`
 	// QPS and Burst form the token bucket bounding the event rate (default
 	// 100, 1000). Events beyond it are dropped and counted.
 	QPS   float64 `yaml:"qps"`
 	Burst int     `yaml:"burst"`
+}
+
+// AdminSinkConfig configures the admin event sink. An event is sent once
+// and retried on a network error or a 5xx answer up to Retries times,
+// waiting Backoff, then twice as long, and so on; an event still not
+// persisted after that is dropped and counted
+// (benchflow_events_dropped_total), which makes the harness mark the
+// execution invalid; later events then get one attempt each until one
+// succeeds. An event the service already has (AlreadyExists) is
+// a success; one whose phase goes backwards (IncompatiblePhase) is
+// dropped at once, as FlytePropeller drops an event FlyteAdmin refuses.
+type AdminSinkConfig struct {
+	// URL is the service's base URL, e.g. http://127.0.0.1:8089. The
+	// chart fills in its admin Service's address when it is empty.
+	URL string `yaml:"url"`
+	// Timeout bounds one attempt (default 5s).
+	Timeout Duration `yaml:"timeout"`
+	// Retries after the first attempt (default 3).
+	Retries int `yaml:"retries"`
+	// Backoff is the wait before the first retry (default 50ms).
+	Backoff Duration `yaml:"backoff"`
 }
 
 // TelemetryConfig configures traces.
@@ -298,7 +327,8 @@ func Defaults() Config {
 			Image:           "ghcr.io/benchctl/benchtask:latest",
 			ImagePullPolicy: "IfNotPresent",
 		},
-		Events:    EventsConfig{Sink: EventSinkLog, QPS: 100, Burst: 1000},
+		Events: EventsConfig{Sink: EventSinkLog, QPS: 100, Burst: 1000,
+			Admin: AdminSinkConfig{Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(50 * time.Millisecond)}},
 		Telemetry: TelemetryConfig{SpanStoreSize: 200000, ServiceName: "benchflow"},
 		HTTP:      HTTPConfig{Address: "127.0.0.1:8080"},
 		LeaderElection: LeaderElectionConfig{
@@ -429,13 +459,20 @@ func (c Config) Validate() error {
 		}
 	}
 	switch c.Events.Sink {
+	case EventSinkAdmin:
+		if u, err := url.Parse(c.Events.Admin.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("events.admin.url", "must be an http(s) URL such as http://127.0.0.1:8089 when events.sink is admin, got %q", c.Events.Admin.URL)
+		}
 	case EventSinkKube, EventSinkLog, EventSinkNone:
 	case EventSinkFile:
 		if c.Events.File == "" {
 			bad("events.file", "must be set when events.sink is file")
 		}
 	default:
-		bad("events.sink", "must be kube, file, log or none, got %q", c.Events.Sink)
+		bad("events.sink", "must be admin, kube, file, log or none, got %q", c.Events.Sink)
+	}
+	if a := c.Events.Admin; a.Timeout <= 0 || a.Retries < 0 || a.Backoff < 0 {
+		bad("events.admin", "timeout must be positive and retries and backoff >= 0, got %s, %d and %s", time.Duration(a.Timeout), a.Retries, time.Duration(a.Backoff))
 	}
 	if c.Events.QPS <= 0 || c.Events.Burst < 1 {
 		bad("events", "qps and burst must be positive, got %g and %d", c.Events.QPS, c.Events.Burst)

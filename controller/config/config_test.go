@@ -60,6 +60,14 @@ taskPod:
 		{name: "bad policy", in: "workflowStore: Sometimes\n", wantErr: []string{"workflowStore", "Sometimes"}},
 		{name: "zero workers", in: "workers: 0\n", wantErr: []string{"workers"}},
 		{name: "file sink needs a path", in: "events:\n  sink: file\n", wantErr: []string{"events.file"}},
+		{name: "admin sink needs a URL", in: "events:\n  sink: admin\n", wantErr: []string{"events.admin.url"}},
+		{name: "admin sink URL needs a scheme", in: "events:\n  sink: admin\n  admin:\n    url: 127.0.0.1:8089\n", wantErr: []string{"events.admin.url", "127.0.0.1:8089"}},
+		{name: "admin sink retries", in: "events:\n  admin:\n    retries: -1\n", wantErr: []string{"events.admin", "retries"}},
+		{name: "admin sink", in: "events:\n  sink: admin\n  admin:\n    url: http://127.0.0.1:8089\n    retries: 1\n", check: func(t *testing.T, c Config) {
+			if c.Events.Sink != EventSinkAdmin || c.Events.Admin.URL != "http://127.0.0.1:8089" || c.Events.Admin.Retries != 1 || c.Events.Admin.Timeout != Duration(5*time.Second) {
+				t.Fatalf("events = %+v", c.Events)
+			}
+		}},
 		{name: "bad otlp endpoint", in: "telemetry:\n  otlpEndpoint: localhost:4318\n", wantErr: []string{"telemetry.otlpEndpoint"}},
 		{name: "bad task outputs", in: "taskOutputs: maybe\n", wantErr: []string{"taskOutputs"}},
 		{name: "bad launch-plan rate", in: "launchPlans:\n  createQPS: 0\n", wantErr: []string{"launchPlans", "createQPS"}},

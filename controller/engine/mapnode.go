@@ -128,7 +128,7 @@ func (ev *evaluator) observeMap(ctx context.Context, s *scope, id string, spec v
 			to, taskPhase = v1alpha1.NodeFailed, "Failed"
 		}
 		ev.itemDone(ictx, span, path, spec.Kind, i, attempt, to)
-		ev.record(ictx, events.Event{Kind: events.KindTask, Node: path, MapItem: i, Attempt: attempt, Phase: taskPhase, Message: res.reason})
+		ev.record(ictx, events.Event{Kind: events.KindTask, Time: taskEnd(res), Node: path, MapItem: i, Attempt: attempt, Phase: taskPhase, Message: res.reason})
 		span.End()
 		ev.touchItem(path, i)
 	}
@@ -275,7 +275,7 @@ func (ev *evaluator) launchMap(ctx context.Context, s *scope, id string, spec v1
 		running++
 		ev.running++
 		ev.itemDone(ictx, span, path, spec.Kind, i, attempt, v1alpha1.NodeRunning)
-		ev.record(ictx, events.Event{Kind: events.KindTask, Node: path, MapItem: i, Attempt: attempt, Phase: "Running"})
+		ev.record(ictx, events.Event{Kind: events.KindTask, Time: launched, Node: path, MapItem: i, Attempt: attempt, Phase: "Running"})
 		span.End()
 	}
 	return nil

@@ -704,13 +704,27 @@ func phaseName(p v1alpha1.NodePhase) string {
 // transition moves the node at path to phase to: span attribute, metric,
 // event.
 func (ev *evaluator) transition(ctx context.Context, span trace.Span, path string, kind v1alpha1.NodeKind, st *v1alpha1.NodeStatus, to v1alpha1.NodePhase, msg string) {
+	ev.transitionAt(ctx, span, path, kind, st, to, msg, time.Time{})
+}
+
+// transitionAt is transition with the instant the event reports (zero:
+// now). A launch reports the pod create's return, the instant the node
+// started running.
+func (ev *evaluator) transitionAt(ctx context.Context, span trace.Span, path string, kind v1alpha1.NodeKind, st *v1alpha1.NodeStatus, to v1alpha1.NodePhase, msg string, at time.Time) {
 	st.Phase = to
 	st.Message = msg
 	ev.wf.Status.Nodes[path] = *st
 	ev.changed = true
 	span.SetAttributes(attribute.String(telemetry.AttrPhaseTo, phaseName(to)), attribute.Int(telemetry.AttrAttempt, int(st.Attempts)))
 	ev.e.tel.Metrics.NodeTransitions.WithLabelValues(string(kind), phaseName(to)).Inc()
-	ev.record(ctx, events.Event{Kind: events.KindNode, Node: path, Attempt: st.Attempts, Phase: phaseName(to), Message: msg, MapItem: -1})
+	phase := phaseName(to)
+	if to == v1alpha1.NodeQueued && st.Attempts > 0 {
+		// The attempt failed and the node waits for its next one: the
+		// event ends this attempt (a phase event consumers may not see
+		// go backwards from Running to Queued).
+		phase = events.PhaseRetryableFailure
+	}
+	ev.record(ctx, events.Event{Kind: events.KindNode, Time: at, Node: path, Attempt: st.Attempts, Phase: phase, Message: msg, MapItem: -1})
 }
 
 func (ev *evaluator) workflowEvent(ctx context.Context) {

@@ -87,8 +87,8 @@ func (ev *evaluator) launchTask(ctx context.Context, s *scope, id string, spec v
 	st.Launched = launched.UnixNano()
 	st.Started, st.Finished, st.Cached = 0, 0, false
 	ev.running++
-	ev.record(ctx, events.Event{Kind: events.KindTask, Node: path, Attempt: attempt, Phase: "Running", MapItem: -1})
-	ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeRunning, "")
+	ev.record(ctx, events.Event{Kind: events.KindTask, Time: launched, Node: path, Attempt: attempt, Phase: "Running", MapItem: -1})
+	ev.transitionAt(ctx, span, path, spec.Kind, st, v1alpha1.NodeRunning, "", launched)
 	span.End()
 	return nil
 }
@@ -163,7 +163,7 @@ func (ev *evaluator) observeTask(ctx context.Context, s *scope, id string, spec 
 	if !res.ok {
 		taskPhase = "Failed"
 	}
-	ev.record(ctx, events.Event{Kind: events.KindTask, Node: path, Attempt: st.Attempts, Phase: taskPhase, Message: res.reason, MapItem: -1})
+	ev.record(ctx, events.Event{Kind: events.KindTask, Time: taskEnd(res), Node: path, Attempt: st.Attempts, Phase: taskPhase, Message: res.reason, MapItem: -1})
 	switch {
 	case res.ok && gen != nil:
 		err = ev.generated(ctx, span, path, gen, st)
@@ -517,4 +517,15 @@ func unmarshalJSON(data []byte, v any) error {
 		return fmt.Errorf("decode: %w", err)
 	}
 	return nil
+}
+
+// taskEnd is the instant a task event reports for an attempt's end: when
+// its code finished, as the pod reported it (FlytePropeller's task events
+// carry the plugin's observed time the same way), or now when the pod
+// reported nothing.
+func taskEnd(res podResult) time.Time {
+	if res.finished > 0 {
+		return time.Unix(0, res.finished)
+	}
+	return time.Time{}
 }

@@ -37,6 +37,10 @@ const (
 	KindTask     Kind = "task"
 )
 
+// PhaseRetryableFailure is a node event's phase when an attempt failed and
+// the node waits for its next attempt (its status goes back to Queued).
+const PhaseRetryableFailure = "RetryableFailure"
+
 // Event is one phase change.
 type Event struct {
 	Kind      Kind      `json:"kind"`
@@ -72,9 +76,11 @@ func NewRecorder(sink Sink, qps float64, burst int, tel *obs.Telemetry) *Recorde
 	return &Recorder{sink: sink, limiter: rate.NewLimiter(rate.Limit(qps), burst), tel: tel}
 }
 
-// Record sends e unless the rate limit is exhausted, in which case it is
-// dropped and counted. A sink error is logged, not returned: an event
-// never fails a workflow.
+// Record sends e unless the rate limit is exhausted. An event the sink
+// finally fails to store (after its own retries) is dropped like one
+// beyond the rate limit: logged and counted, not returned, since an event
+// never fails a workflow; the harness marks an execution with dropped
+// events invalid.
 func (r *Recorder) Record(ctx context.Context, e Event) {
 	if !r.limiter.Allow() {
 		r.tel.Metrics.EventsDropped.WithLabelValues(string(e.Kind)).Inc()
@@ -92,7 +98,8 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	err := r.sink.Record(ctx, e)
 	r.tel.Metrics.EventRecord.WithLabelValues(string(e.Kind)).Observe(time.Since(start).Seconds())
 	if err != nil {
-		slog.Warn("record event", "kind", e.Kind, "workflow", e.Workflow, "node", e.Node, "err", err)
+		r.tel.Metrics.EventsDropped.WithLabelValues(string(e.Kind)).Inc()
+		slog.Warn("event dropped", "kind", e.Kind, "workflow", e.Workflow, "node", e.Node, "phase", e.Phase, "err", err)
 	}
 	obs.End(span, err)
 }

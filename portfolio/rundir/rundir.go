@@ -75,6 +75,12 @@ const (
 	ArtifactSpansJSON = "spans.otlp.json"
 	ArtifactSpansMeta = "spans-meta.json"
 	ArtifactPods      = "pods.json"
+	// ArtifactAdminEvents is what the admin service persisted for the
+	// execution ({"events": [...]}, each with its database write time) and
+	// ArtifactAdminMetrics the execution-metrics span tree it derived from
+	// them (absent when the controller's event sink is not admin).
+	ArtifactAdminEvents  = "admin-events.json"
+	ArtifactAdminMetrics = "admin-metrics.json"
 )
 
 // Manifest describes a run. It is written before the first execution and

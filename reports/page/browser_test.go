@@ -294,6 +294,22 @@ func TestDiffPageInBrowser(t *testing.T) {
 			t.Errorf("row %d (%s %s): verdict %q comparing a report with itself", i, d.Rows[i].Workflow, d.Rows[i].Metric, v)
 		}
 	}
+	// Every row shows its shift and interval (the smoke run's 3+3 samples
+	// reach only 90%, which the cell says); against itself the shift is 0.
+	shifts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.diffrows td.shift')].map(td => td.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shifts) != len(d.Rows) {
+		t.Fatalf("%d shift cells for %d rows", len(shifts), len(d.Rows))
+	}
+	for i, s := range shifts {
+		r := d.Rows[i]
+		low := r.ShiftInterval.Confidence < 1-d.Alpha
+		if !strings.Contains(s, " [") || (r.ShiftPercent != nil && !strings.HasPrefix(s, "+0.0% [")) || low != strings.HasSuffix(s, "] at 90%") {
+			t.Errorf("row %d (%s %s): shift cell %q", i, r.Workflow, r.Metric, s)
+		}
+	}
 	if errs := log.list(); len(errs) > 0 {
 		t.Errorf("the page logged errors or used the network:\n%s", strings.Join(errs, "\n"))
 	}

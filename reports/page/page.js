@@ -310,7 +310,8 @@
     const s = el('section', { class: 'diff' });
     s.append(el('h2', { text: 'diff: ' + d.b.config + ' against ' + d.a.config }));
     s.append(el('p', { class: 'muted', text: 'A ' + (d.a.file || d.a.config) + ' (' + d.a.controller + ') · B ' + (d.b.file || d.b.config) +
-      ' (' + d.b.controller + ') · Mann-Whitney U, alpha ' + d.alpha + '; "~" is no significant difference.' }));
+      ' (' + d.b.controller + ') · Mann-Whitney U, alpha ' + d.alpha + (d.correction ? ', p adjusted (' + d.correction + ')' : '') +
+      '; "~" is no significant difference. shift: Hodges-Lehmann estimate of B − A with its distribution-free interval.' }));
     for (const wmsg of d.warnings || []) s.append(el('div', { class: 'note', text: wmsg }));
     // Significant rows first: the rest is a long list of "~".
     const anySig = d.rows.some(r => r.significant);
@@ -319,7 +320,19 @@
     only.checked = anySig;
     s.append(el('label', {}, only, ' significant rows only'));
     const t = el('table', { class: 'diffrows' });
-    t.append(el('tr', {}, ...['workflow', 'node', 'metric', 'A', 'B', 'intervals', 'change', 'p', 'verdict'].map(h => el('th', { text: h }))));
+    const level = c => (Math.floor(1000 * c + 1e-9) / 10) + '%';
+    t.append(el('tr', {}, ...['workflow', 'node', 'metric', 'A', 'B', 'intervals', 'change', 'shift [' + level(1 - d.alpha) + ']', 'p', 'verdict'].map(h => el('th', { text: h }))));
+    // The Hodges-Lehmann shift with its interval: relative to A's median
+    // when there is one, else absolute; its level when below 1 - alpha.
+    const pct = x => (Math.abs(x) < 0.05 ? '+0.0' : (x > 0 ? '+' : '') + x.toFixed(1)) + '%';
+    const signed = (u, x) => (x >= 0 ? '+' : '-') + fmtValue(u, Math.abs(x));
+    const shiftText = r => {
+      if (r.shift == null) return '';
+      const pi = r.shiftPercentInterval, ai = r.shiftInterval;
+      const s = r.shiftPercent != null ? pct(r.shiftPercent) + ' [' + pct(pi.lo) + ', ' + pct(pi.hi) + ']'
+        : signed(r.unit, r.shift) + ' [' + signed(r.unit, ai.lo) + ', ' + signed(r.unit, ai.hi) + ']';
+      return ai.confidence < 1 - d.alpha ? s + ' at ' + level(ai.confidence) : s;
+    };
     const rows = [];
     for (const r of d.rows) {
       const interval = (x, noise) => noise != null ? [x * (1 - noise), x * (1 + noise)] : [x, x];
@@ -336,7 +349,8 @@
         el('td', { text: r.workflow }), el('td', { text: r.node || '' }), el('td', { text: r.metric }),
         el('td', { class: 'num', text: fmtValue(r.unit, r.a) }), el('td', { class: 'num', text: fmtValue(r.unit, r.b) }),
         el('td', {}, g), el('td', { class: 'num', text: r.change != null ? (r.change > 0 ? '+' : '') + r.change.toFixed(1) + '%' : '' }),
-        el('td', { class: 'num', text: 'p=' + r.p.toFixed(3) + ' n=' + r.na + '+' + r.nb }),
+        el('td', { class: 'num shift', text: shiftText(r) }),
+        el('td', { class: 'num', text: 'p=' + r.p.toFixed(3) + (r.pAdjusted != null ? ' adj ' + r.pAdjusted.toFixed(3) : '') + ' n=' + r.na + '+' + r.nb }),
         el('td', { class: v === 'worse' ? 'sig-worse' : v === 'better' ? 'sig-better' : '', text: v }));
       rows.push(tr);
       t.append(tr);

@@ -164,6 +164,11 @@ func (r *replay) match(p rundir.PlanEntry) *rundir.Record {
 			return rec
 		}
 	}
+	// Repetitions beyond the recorded ones (adaptive runs) replay them in turn.
+	if n := len(r.source.Samples(r.source.Records[0].Target, p.Workflow)); !p.Warmup && n > 0 && p.Repetition > n {
+		p.Repetition = (p.Repetition-1)%n + 1
+		return r.match(p)
+	}
 	r.t.Fatalf("the recorded run has no execution like %+v", p)
 	return nil
 }

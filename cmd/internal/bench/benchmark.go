@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -78,7 +79,11 @@ type Benchmark struct {
 	KeepWorkflows bool
 	// NoReports stops after the executions (portfolio run).
 	NoReports bool
-	Gate      Gate
+	// Adaptive, when set, adds repetitions to each workflow after the
+	// planned ones until its wall time is precise enough
+	// (portfolio.Adaptive); each report records why it stopped.
+	Adaptive *portfolio.Adaptive
+	Gate     Gate
 	// Benchctl identifies this build of benchctl for the reports.
 	Benchctl reports.BuildInfo
 	// Progress receives progress lines (stderr).
@@ -161,6 +166,15 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 		names[i] = t.name()
 	}
 	plan := portfolio.Plan(compiled, names)
+	if b.Adaptive != nil {
+		most := 0
+		for _, w := range compiled.Workflows {
+			most = max(most, w.Repetitions)
+		}
+		if err := b.Adaptive.Check(most); err != nil {
+			return nil, inputErr(err)
+		}
+	}
 	old, err := b.previous(dir, compiled, plan, ts)
 	if err != nil {
 		return nil, err
@@ -185,6 +199,10 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 		ds = append(ds, t.deployed)
 	}
 	res.Run, err = b.Executor.Execute(ctx, dir, m, compiled, res.Cluster, ds, b.Progress)
+	var stops []portfolio.Decision
+	if err == nil && b.Adaptive != nil {
+		res.Run, stops, err = b.adapt(ctx, dir, m, compiled, res.Cluster, ds, names, res.Run)
+	}
 	if err != nil {
 		if res.Run != nil && !res.Run.Complete() {
 			fmt.Fprintf(b.Progress, "%d of %d executions recorded; continue with the same command plus --output-dir %s --resume\n",
@@ -196,7 +214,86 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 		return res, nil
 	}
 	res.Outcome, err = report(res.Run, dir.ReportsDir(), b.Gate, b.Progress)
+	if err == nil && stops != nil {
+		err = b.recordStops(res.Outcome, stops)
+	}
 	return res, err
+}
+
+// adapt runs the adaptive repetitions: while a workflow's wall interval
+// is wider than the target and it is below the maximum, it gets the next
+// batch of repetitions, appended to the manifest's plan (written before
+// they run, so a resume continues them) and executed.
+func (b *Benchmark) adapt(ctx context.Context, dir *rundir.Dir, m *rundir.Manifest, c *portfolio.Compiled, cl *provision.Cluster,
+	ds []*deploy.Deployment, targets []string, run *rundir.Run) (*rundir.Run, []portfolio.Decision, error) {
+	var workflows []string
+	for _, w := range c.Workflows {
+		workflows = append(workflows, w.Name)
+	}
+	a := *b.Adaptive
+	for {
+		decisions := a.Decide(run, targets, workflows)
+		plan, n := a.Extend(m.Plan, targets, decisions)
+		if n == 0 {
+			for _, d := range decisions {
+				fmt.Fprintf(b.Progress, "adaptive: %s stopped after %d repetitions: %s (precision ±%s, target ±%s)\n",
+					d.Workflow, d.Repetitions, d.Reason, percent(d.Precision), percent(a.TargetPrecision))
+			}
+			return run, decisions, nil
+		}
+		for _, d := range decisions {
+			if d.Reason == "" {
+				fmt.Fprintf(b.Progress, "adaptive: %s at ±%s after %d repetitions, target ±%s: more repetitions\n",
+					d.Workflow, percent(d.Precision), d.Repetitions, percent(a.TargetPrecision))
+			}
+		}
+		m.Plan = plan
+		for i := range m.Workflows {
+			for _, p := range plan {
+				if p.Workflow == m.Workflows[i].Name && !p.Warmup {
+					m.Workflows[i].Repetitions = max(m.Workflows[i].Repetitions, p.Repetition)
+				}
+			}
+		}
+		if err := dir.WriteManifest(m); err != nil {
+			return run, nil, err
+		}
+		var err error
+		if run, err = b.Executor.Execute(ctx, dir, m, c, cl, ds, b.Progress); err != nil {
+			return run, nil, err
+		}
+	}
+}
+
+// recordStops writes into every report why each workflow stopped.
+func (b *Benchmark) recordStops(o *Outcome, stops []portfolio.Decision) error {
+	for _, out := range o.Reports {
+		for i := range out.Report.Workflows {
+			w := &out.Report.Workflows[i]
+			for _, d := range stops {
+				if d.Workflow != w.Name {
+					continue
+				}
+				st := &reports.Stopped{Reason: d.Reason, Repetitions: d.Repetitions, Target: b.Adaptive.TargetPrecision}
+				if !math.IsInf(d.Precision, 0) {
+					p := d.Precision
+					st.Precision = &p
+				}
+				w.Stopped = st
+			}
+		}
+		if err := reports.Save(out.YAML, out.Report); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func percent(x float64) string {
+	if math.IsInf(x, 0) {
+		return "∞"
+	}
+	return fmt.Sprintf("%.1f%%", 100*x)
 }
 
 func (t *target) name() string { return t.prepared.Options.Name }
@@ -263,7 +360,7 @@ func (b *Benchmark) previous(dir *rundir.Dir, c *portfolio.Compiled, plan []rund
 	}
 	if !slices.Equal(m.TargetNames(), names) {
 		diffs = append(diffs, fmt.Sprintf("targets: it ran %v, now %v", m.TargetNames(), names))
-	} else if !slices.Equal(m.Plan, plan) {
+	} else if !samePlan(m.Plan, plan, b.Adaptive != nil) {
 		diffs = append(diffs, fmt.Sprintf("plan: %d executions planned, now %d (repetitions, warm-ups or workflows changed)", len(m.Plan), len(plan)))
 	}
 	for _, t := range ts {
@@ -283,6 +380,28 @@ func (b *Benchmark) previous(dir *rundir.Dir, c *portfolio.Compiled, plan []rund
 		return nil, inputErrorf("cannot resume the run in %s: %s; start a new run, or pass --force to resume anyway (the reports will say so)", dir.Path, joinSemi(diffs))
 	}
 	return &resumed{manifest: m, forced: diffs}, nil
+}
+
+// samePlan says whether a run planned as was can continue as now: the
+// same executions, in any order (the manifest's order is kept: a run
+// planned before the balanced order resumes in its own), or, for an
+// adaptive run, now's executions and the repetitions it added.
+func samePlan(was, now []rundir.PlanEntry, adaptive bool) bool {
+	type key struct {
+		workflow, target string
+		rep              int
+		warmup           bool
+	}
+	set := map[key]bool{}
+	for _, p := range was {
+		set[key{p.Workflow, p.Target, p.Repetition, p.Warmup}] = true
+	}
+	for _, p := range now {
+		if !set[key{p.Workflow, p.Target, p.Repetition, p.Warmup}] {
+			return false
+		}
+	}
+	return len(was) == len(now) || (adaptive && len(was) > len(now))
 }
 
 // resumed is the run being continued.
@@ -385,7 +504,12 @@ func Environment(c *provision.Cluster, d *deploy.Deployment, benchctl reports.Bu
 		return reports.Environment{}, err
 	}
 	fp := c.Fingerprint
+	var admin *reports.Admin
+	if d.Admin != nil {
+		admin = &reports.Admin{Version: d.Admin.Version, Commit: d.Admin.Commit, Database: d.Admin.Database}
+	}
 	return reports.Environment{
+		Admin:      admin,
 		Provider:   reports.Provider{Name: fp.Provider, KubernetesVersion: fp.KubernetesVersion, Nodes: fp.Nodes, Options: fp.Options},
 		Benchctl:   benchctl,
 		Controller: reports.Controller{Version: d.Controller.Version, Commit: d.Controller.Commit, Source: d.Controller.Source},

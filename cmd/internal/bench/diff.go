@@ -29,7 +29,7 @@ type DiffResult struct {
 	// Invalid is an InputError when either report is an invalid run: its
 	// numbers cannot gate anything.
 	Invalid error
-	// Regressions counts significant regressions beyond the thresholds.
+	// Regressions counts the rows whose whole shift interval lies beyond a threshold.
 	Regressions int
 }
 

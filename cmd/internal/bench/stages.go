@@ -172,8 +172,16 @@ func (l LiveExecutor) Execute(ctx context.Context, dir *rundir.Dir, m *rundir.Ma
 			return nil, err
 		}
 		defer stop()
-		targets = append(targets, portfolio.Target{Name: d.Name, Namespace: d.Namespace, Client: client,
-			Hooks: &collect.Collector{Endpoint: endpoint, Kube: kube}})
+		col := &collect.Collector{Endpoint: endpoint, Kube: kube}
+		if d.Admin != nil {
+			admin, stop, err := deploy.ConnectAdmin(ctx, cl, d)
+			if err != nil {
+				return nil, err
+			}
+			defer stop()
+			col.AdminEndpoint = admin
+		}
+		targets = append(targets, portfolio.Target{Name: d.Name, Namespace: d.Namespace, Client: client, Hooks: col})
 	}
 	return portfolio.Execute(ctx, dir, m, c, targets, portfolio.Options{Progress: progress, KeepWorkflows: l.KeepWorkflows})
 }

@@ -35,7 +35,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* The config file, as the controller loads it. */}}
+{{/* The admin service's objects' name. */}}
+{{- define "benchflow.adminName" -}}
+{{- printf "%s-admin" (include "benchflow.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels that select the admin service's pods. */}}
+{{- define "benchflow.adminSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "benchflow.name" . }}-admin
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The config file, as the controller loads it. An admin event sink
+     without a URL reports to this release's admin Service. */}}
 {{- define "benchflow.config" -}}
-{{- toYaml .Values.config -}}
+{{- $cfg := deepCopy .Values.config -}}
+{{- if and (eq (toString $cfg.events.sink) "admin") (not $cfg.events.admin.url) .Values.admin.enabled -}}
+{{- $_ := set $cfg.events.admin "url" (printf "http://%s.%s.svc:%v" (include "benchflow.adminName" .) .Release.Namespace .Values.admin.port) -}}
+{{- end -}}
+{{- toYaml $cfg -}}
 {{- end -}}
