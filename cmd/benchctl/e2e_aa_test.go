@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -21,7 +22,7 @@ import (
 // affects both names alike, so the A/A diff's wall, setup and controller
 // rows are significant at most at alpha's rate (rounded up: with 12 rows
 // at 0.05, at most 1), while the slow config's wall is significantly
-// higher on every workflow. The plan in run.json takes every config to
+// higher on every chain. The plan in run.json takes every config to
 // every position equally often (12 repetitions: two Williams designs of
 // three).
 func TestAAWithThirdConfig(t *testing.T) {
@@ -123,9 +124,12 @@ workflows:
 	if sig > allowed {
 		t.Errorf("A/A: %d of %d rows significant, more than alpha's share (%d)", sig, rows, allowed)
 	}
+	// The delay costs a serial chain 50 ms per node. A fan-out hides it:
+	// its own Workflow updates, which enqueue it at once, bring the round
+	// forward (measured: +10 ms, p=0.29), so only the chains must differ.
 	slow := load("diff-default-downstream-delay")
 	for _, r := range slow.Rows {
-		if r.Node == "" && r.Metric == "wall" {
+		if r.Node == "" && r.Metric == "wall" && strings.HasPrefix(r.Workflow, "chain") {
 			if !r.Significant || r.ShiftInterval == nil || r.ShiftInterval.Lo <= 0 {
 				t.Errorf("%s: the slow config's wall is not significantly higher: p=%.4f interval %+v", r.Workflow, r.P, r.ShiftInterval)
 			}
