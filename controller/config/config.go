@@ -222,7 +222,12 @@ type EventsConfig struct {
 	// Admin configures the admin sink.
 	Admin AdminSinkConfig `yaml:"admin"`
 	// QPS and Burst form the token bucket bounding the event rate (default
-	// 100, 1000). Events beyond it are dropped and counted.
+	// 500, FlytePropeller's event rate, and a burst of 10000: a round that
+	// observes the ends of thousands of map items reports their events at
+	// the admin service's own pace, ~650 per second here, and with
+	// FlytePropeller's capacity of 1000 a 5,000-item map lost 2,000).
+	// Events beyond it are dropped and counted, which invalidates the
+	// execution.
 	QPS   float64 `yaml:"qps"`
 	Burst int     `yaml:"burst"`
 }
@@ -327,7 +332,7 @@ func Defaults() Config {
 			Image:           "ghcr.io/benchctl/benchtask:latest",
 			ImagePullPolicy: "IfNotPresent",
 		},
-		Events: EventsConfig{Sink: EventSinkLog, QPS: 100, Burst: 1000,
+		Events: EventsConfig{Sink: EventSinkLog, QPS: 500, Burst: 10000,
 			Admin: AdminSinkConfig{Timeout: Duration(5 * time.Second), Retries: 3, Backoff: Duration(50 * time.Millisecond)}},
 		Telemetry: TelemetryConfig{SpanStoreSize: 200000, ServiceName: "benchflow"},
 		HTTP:      HTTPConfig{Address: "127.0.0.1:8080"},
