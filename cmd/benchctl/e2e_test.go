@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -533,9 +534,21 @@ func TestRunUnregisteredKubeconfig(t *testing.T) {
 	run.Stdout, run.Stderr = &stdout, &stderr
 	err := run.Run()
 	t.Cleanup(func() {
-		forget := exec.Command(e2e.bin, "teardown", "--all")
-		forget.Env = env
-		_ = forget.Run()
+		// teardown --all skips a cluster benchctl did not create; naming
+		// it forgets it and stops the controller and admin processes
+		// this run started for it.
+		list := exec.Command(e2e.bin, "clusters", "-o", "json")
+		list.Env = env
+		b, _ := list.Output()
+		var cs []struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(b, &cs)
+		for _, c := range cs {
+			forget := exec.Command(e2e.bin, "teardown", c.Name)
+			forget.Env = env
+			_ = forget.Run()
+		}
 	})
 	if err != nil {
 		t.Fatalf("run --kubeconfig: %v\n%s\n%s", err, stdout.String(), lastLines(stderr.String(), 30))
