@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchctl/benchctl/controller/admin"
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/local"
 )
@@ -56,21 +56,27 @@ func wantsAdmin(full map[string]any) bool {
 // adminServiceURL is the in-cluster URL the chart gives the admin sink
 // when it has none (the chart's benchflow.config helper).
 func adminServiceURL(release, namespace string, full map[string]any) string {
-	port := defaultAdminPort
-	switch v := lookup(full, valAdminPort).(type) {
-	case float64:
-		port = int(v)
-	case int:
-		port = v
-	case int64:
-		port = int(v)
-	}
+	port := adminPort(full)
 	name := release
 	if !strings.Contains(release, "benchflow") {
 		name = release + "-benchflow"
 	}
 	name = strings.TrimSuffix(truncate(name+"-admin", 63), "-")
 	return fmt.Sprintf("http://%s.%s.svc:%d", name, namespace, port)
+}
+
+// adminPort is the admin Service's port in a values tree (YAML numbers
+// decode as float64, --set ones as int).
+func adminPort(vals map[string]any) int {
+	switch v := lookup(vals, valAdminPort).(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	case int64:
+		return int(v)
+	}
+	return defaultAdminPort
 }
 
 func truncate(s string, n int) string {
@@ -117,10 +123,6 @@ func (h *hostController) startHostAdmin(ctx context.Context, c *provision.Cluste
 		return err
 	}
 	address := "127.0.0.1:" + strconv.Itoa(ports[0])
-	name := adminProcessName(opts.Name)
-	if err := stopRecorded(ctx, c, store, name); err != nil {
-		return err
-	}
 	args := append(append([]string{}, build.Admin[1:]...), "--listen", address)
 	if dsn, _ := lookup(vals, valAdminDSN).(string); dsn != "" {
 		f := filepath.Join(h.dir, "admin-dsn")
@@ -137,21 +139,10 @@ func (h *hostController) startHostAdmin(ctx context.Context, c *provision.Cluste
 		}
 		args = append(args, "--db", "sqlite://"+db)
 	}
-	logPath := filepath.Join(c.Dir, "logs", name+".log")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(logPath), err)
-	}
-	_ = os.Remove(logPath)
-	r, err := local.StartProcess(name, build.Admin[0], args, logPath)
+	d.Admin = &AdminDeployment{Endpoint: "http://" + address}
+	proc, err := startHostProcess(ctx, c, store, adminProcessName(opts.Name), build.Admin[0], args, d.Admin.Endpoint, opts.Timeout, "admin service")
+	d.Admin.Process = proc
 	if err != nil {
-		return err
-	}
-	d.Admin = &AdminDeployment{Endpoint: "http://" + address, Process: &r.Proc}
-	c.Processes = append(c.Processes, r.Proc)
-	if err := store.Save(c); err != nil {
-		return err
-	}
-	if err := waitReady(ctx, d.Admin.Endpoint, opts.Timeout, r, logPath, "admin service"); err != nil {
 		return err
 	}
 	setValue(vals, valAdminURL, d.Admin.Endpoint)
@@ -192,17 +183,11 @@ func waitReady(ctx context.Context, endpoint string, timeout time.Duration, r *l
 // fetchAdminInfo records what the running admin service says about
 // itself: its version and database kind (never its DSN).
 func fetchAdminInfo(ctx context.Context, endpoint string, a *AdminDeployment) error {
-	body, err := httpGet(ctx, endpoint+"/api/v1/version")
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := (&admin.Client{BaseURL: endpoint}).Version(ctx)
 	if err != nil {
 		return fmt.Errorf("admin service: %w", err)
-	}
-	var info struct {
-		Version  string `json:"version"`
-		Commit   string `json:"commit"`
-		Database string `json:"database"`
-	}
-	if err := json.Unmarshal(body, &info); err != nil {
-		return fmt.Errorf("admin service version: %w", err)
 	}
 	a.Version, a.Commit, a.Database = info.Version, info.Commit, info.Database
 	return nil

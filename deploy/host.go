@@ -88,29 +88,35 @@ func (h *hostController) start(ctx context.Context, c *provision.Cluster, store 
 		return err
 	}
 
-	name := hostProcessName(opts.Name)
-	if err := stopRecorded(ctx, c, store, name); err != nil {
-		return err
-	}
 	args := append(append([]string{}, build.Command[1:]...), "--config", cfgPath, "--kubeconfig", kubeconfig, "--namespace", opts.Namespace)
+	d.Endpoint = "http://" + h.address
+	proc, err := startHostProcess(ctx, c, store, hostProcessName(opts.Name), build.Command[0], args, d.Endpoint, opts.Timeout, "controller")
+	d.Process = proc
+	return err
+}
+
+// startHostProcess starts a named host process in place of an earlier one
+// of that name, records it with the cluster (so teardown stops it too),
+// and waits until endpoint/readyz answers. The process is returned, and
+// recorded, even when it then fails to become ready.
+func startHostProcess(ctx context.Context, c *provision.Cluster, store *provision.Store, name, bin string, args []string, endpoint string, timeout time.Duration, what string) (*provision.Process, error) {
+	if err := stopRecorded(ctx, c, store, name); err != nil {
+		return nil, err
+	}
 	logPath := filepath.Join(c.Dir, "logs", name+".log")
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(logPath), err)
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(logPath), err)
 	}
 	_ = os.Remove(logPath)
-	r, err := local.StartProcess(name, build.Command[0], args, logPath)
+	r, err := local.StartProcess(name, bin, args, logPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d.Process = &r.Proc
-	d.Endpoint = "http://" + h.address
-	// Record the process with the cluster so teardown stops it too.
 	c.Processes = append(c.Processes, r.Proc)
 	if err := store.Save(c); err != nil {
-		return err
+		return &r.Proc, err
 	}
-
-	return waitReady(ctx, d.Endpoint, opts.Timeout, r, logPath, "controller")
+	return &r.Proc, waitReady(ctx, endpoint, timeout, r, logPath, what)
 }
 
 // hostProcessName names a deployment's controller process in the cluster

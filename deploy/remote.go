@@ -71,14 +71,7 @@ func ConnectAdmin(ctx context.Context, c *provision.Cluster, d *Deployment) (end
 	if d.Admin.Endpoint != "" {
 		return d.Admin.Endpoint, func() {}, nil
 	}
-	port := defaultAdminPort
-	switch v := lookup(d.Values, valAdminPort).(type) {
-	case float64:
-		port = int(v)
-	case int:
-		port = v
-	}
-	return portForward(ctx, c, d.Namespace, "app.kubernetes.io/name=benchflow-admin,app.kubernetes.io/instance="+d.Release, port)
+	return portForward(ctx, c, d.Namespace, "app.kubernetes.io/name=benchflow-admin,app.kubernetes.io/instance="+d.Release, adminPort(d.Values))
 }
 
 // portForward forwards a loopback port to remotePort of a running pod
