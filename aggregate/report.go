@@ -130,6 +130,7 @@ func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured)
 			return nil, nil, err
 		}
 		wf.Planned = planned[w.Name]
+		wf.FloorMultiple = reports.NewFloorMultiple(&wf, r.Environment.Floor)
 		r.Workflows = append(r.Workflows, wf)
 	}
 	if len(r.Workflows) == 0 && len(reasons) == 0 {

@@ -425,6 +425,9 @@ func environmentNotes(a, b *Report) []string {
 	}
 	note("portfolio tier", ea.Portfolio.Tier, eb.Portfolio.Tier)
 	note("host", hostString(ea.Host), hostString(eb.Host))
+	if n := floorNote(ea.Floor, eb.Floor); n != "" {
+		out = append(out, n)
+	}
 	if a.Run.Interleaving.Mode != InterleaveAlternating || b.Run.Interleaving.Mode != InterleaveAlternating {
 		if !a.Run.Start.IsZero() && !b.Run.Start.IsZero() {
 			out = append(out, "the runs were not interleaved: drift between them (thermal, other load) shows up as a difference")

@@ -48,6 +48,10 @@ func WriteText(w io.Writer, r *Report, o RenderOptions) error {
 				FormatValue(UnitSeconds, wf.Overhead.Controller.Median), pct(wf.Overhead.ControllerRatio.Median),
 				FormatValue(UnitSeconds, wf.Overhead.Kubernetes.Median), pct(wf.Overhead.KubernetesRatio.Median))
 		}
+		if fm, f := wf.FloorMultiple, r.Environment.Floor; fm != nil && f != nil {
+			ew.printf("  controller per node: %s = %.1f× the floor (%s/node)\n",
+				FormatValue(UnitSeconds, fm.Median*f.PerNode), fm.Median, FormatValue(UnitSeconds, f.PerNode))
+		}
 		ew.printf("  n=%d  wall %s  setup %s  teardown %s  user %s (%s)\n",
 			wf.Executions, withCI(wf.Wall), FormatValue(UnitSeconds, wf.Setup.Median),
 			FormatValue(UnitSeconds, wf.Teardown.Median),
@@ -127,6 +131,9 @@ func headerLines(r *Report) []string {
 	}
 	if e.Admin != nil {
 		lines = append(lines, fmt.Sprintf("events: admin service %s on %s", buildString(e.Admin.Version, e.Admin.Commit), orDash(e.Admin.Database)))
+	}
+	if f := e.Floor; f != nil {
+		lines = append(lines, FloorLine(f))
 	}
 	lines = append(lines,
 		runLine(r.Run),
@@ -294,4 +301,28 @@ func WriteMarkdown(w io.Writer, r *Report, o RenderOptions) error {
 		}
 	}
 	return ew.err
+}
+
+// FloorLine is the one-line summary of a calibrated floor, as
+//
+//	floor: 13.8ms/node [12.1ms, 15.9ms] = pod create 3.57ms + watch delivery 5.03ms + update of long-chain (100 nodes) 5.23ms; client qps 100 burst 200
+func FloorLine(f *Floor) string {
+	part := func(name string) string {
+		if s := f.Operation(name); s != nil {
+			return FormatValue(UnitSeconds, s.Median)
+		}
+		return "-"
+	}
+	return fmt.Sprintf("floor: %s/node %s = pod create %s + watch delivery %s + update of %s %s; client %s",
+		FormatValue(UnitSeconds, f.PerNode), ciOf(f.PerNodeCI), part(FloorPodCreate), part(FloorWatchDelivery),
+		f.Large, part(FloorWorkflowUpdateLarge), f.Client)
+}
+
+func ciString(s Stats) string { return ciOf(s.MedianCI) }
+
+func ciOf(ci *Interval) string {
+	if ci == nil {
+		return "[no interval]"
+	}
+	return fmt.Sprintf("[%s, %s]", FormatValue(UnitSeconds, ci.Lo), FormatValue(UnitSeconds, ci.Hi))
 }

@@ -61,7 +61,10 @@ type Environment struct {
 	Config     Config     `yaml:"config" json:"config"`
 	// Admin is the admin service the controller reported events to
 	// (absent when its event sink was not admin).
-	Admin     *Admin    `yaml:"admin,omitempty" json:"admin,omitempty"`
+	Admin *Admin `yaml:"admin,omitempty" json:"admin,omitempty"`
+	// Floor is the cluster's calibrated floor (absent when the run did
+	// not calibrate, or in reports made before benchctl did).
+	Floor     *Floor    `yaml:"floor,omitempty" json:"floor,omitempty"`
 	Portfolio Portfolio `yaml:"portfolio" json:"portfolio"`
 	Host      Host      `yaml:"host" json:"host"`
 }
@@ -191,6 +194,10 @@ type Workflow struct {
 	// Attempts counts the units of user code per execution: task-node
 	// attempts, map items' attempts, cache hits, children's included.
 	Attempts *Stats `yaml:"attempts,omitempty"`
+	// FloorMultiple is the controller time per attempt over the
+	// environment's floor per serial node, per execution (ratio): 1 would
+	// be a controller that adds nothing to the API work a node needs.
+	FloorMultiple *Stats `yaml:"floorMultiple,omitempty"`
 	// Clamped counts the instants moved to keep each execution's instants
 	// in order, and by how much in all.
 	Clamped *Clamped `yaml:"clamped,omitempty"`

@@ -61,6 +61,11 @@ func (e *Environment) validate(p string) error {
 			return fieldErr(f.path, "is required")
 		}
 	}
+	if e.Floor != nil {
+		if err := e.Floor.validate(p + ".floor"); err != nil {
+			return err
+		}
+	}
 	if e.Provider.Nodes < 0 {
 		return fieldErr(p+".provider.nodes", "is negative (%d)", e.Provider.Nodes)
 	}
@@ -127,6 +132,11 @@ func (w *Workflow) validate(p string) error {
 	}
 	if w.CriticalPath != nil {
 		if err := w.CriticalPath.validate(p+".criticalPath", w.Wall, w.Executions); err != nil {
+			return err
+		}
+	}
+	if w.FloorMultiple != nil {
+		if err := w.FloorMultiple.validate(p+".floorMultiple", UnitRatio, w.Executions, true); err != nil {
 			return err
 		}
 	}

@@ -44,6 +44,9 @@ type Collector struct {
 	// SettleTimeout bounds the wait for the controller to finish an
 	// execution's spans (default 10 s).
 	SettleTimeout time.Duration
+	// Profile captures the controller's CPU profile over each execution
+	// and its allocation profile before and after (run --profile).
+	Profile bool
 }
 
 var _ portfolio.Hooks = (*Collector)(nil)
@@ -57,7 +60,68 @@ func (c *Collector) client() *http.Client {
 
 // Before scrapes metrics before the Workflow is created.
 func (c *Collector) Before(ctx context.Context, e *portfolio.Execution) error {
-	return c.scrape(ctx, e.Dir, rundir.ArtifactMetricsBefore, rundir.ArtifactAPIServerBefore)
+	if err := c.scrape(ctx, e.Dir, rundir.ArtifactMetricsBefore, rundir.ArtifactAPIServerBefore); err != nil {
+		return err
+	}
+	if !c.Profile {
+		return nil
+	}
+	if err := c.saveProfile(ctx, e, http.MethodGet, telemetry.PathPprof+"allocs", rundir.ArtifactAllocsBefore); err != nil {
+		return err
+	}
+	return c.startCPUProfile(ctx)
+}
+
+// startCPUProfile starts the execution's CPU profile; one left running by
+// an interrupted execution is stopped and discarded first.
+func (c *Collector) startCPUProfile(ctx context.Context) error {
+	for try := 0; ; try++ {
+		code, body, err := c.do(ctx, http.MethodPost, telemetry.PathCPUProfile)
+		switch {
+		case err != nil:
+			return fmt.Errorf("start CPU profile: %w", err)
+		case code == http.StatusNoContent:
+			return nil
+		case code == http.StatusConflict && try == 0:
+			if _, _, err := c.do(ctx, http.MethodDelete, telemetry.PathCPUProfile); err != nil {
+				return fmt.Errorf("stop a stale CPU profile: %w", err)
+			}
+		case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
+			return fmt.Errorf("start CPU profile: the controller serves no %s (it predates run --profile)", telemetry.PathCPUProfile)
+		default:
+			return fmt.Errorf("start CPU profile: %d %s", code, body)
+		}
+	}
+}
+
+// saveProfile requests a profile and stores it as it comes (gzipped).
+func (c *Collector) saveProfile(ctx context.Context, e *portfolio.Execution, method, path, artifact string) error {
+	code, body, err := c.do(ctx, method, path)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("%d %s", code, body)
+	}
+	if err != nil {
+		return fmt.Errorf("profile %s %s: %w", method, path, err)
+	}
+	if err := e.Dir.WriteRawArtifact(artifact, body); err != nil {
+		return fmt.Errorf("write %s: %w", artifact, err)
+	}
+	return nil
+}
+
+// do makes one request to the controller and reads the answer.
+func (c *Collector) do(ctx context.Context, method, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }
 
 // After waits until the controller has finished the execution's spans,
@@ -65,6 +129,14 @@ func (c *Collector) Before(ctx context.Context, e *portfolio.Execution) error {
 // the scrape, so every operation the scrape counted has its span.
 func (c *Collector) After(ctx context.Context, e *portfolio.Execution) error {
 	quiet := c.settle(ctx, e)
+	if c.Profile {
+		if err := c.saveProfile(ctx, e, http.MethodDelete, telemetry.PathCPUProfile, rundir.ArtifactCPUProfile); err != nil {
+			return err
+		}
+		if err := c.saveProfile(ctx, e, http.MethodGet, telemetry.PathPprof+"allocs", rundir.ArtifactAllocsAfter); err != nil {
+			return err
+		}
+	}
 	if err := c.scrape(ctx, e.Dir, rundir.ArtifactMetricsAfter, rundir.ArtifactAPIServerAfter); err != nil {
 		return err
 	}

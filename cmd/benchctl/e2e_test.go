@@ -151,6 +151,7 @@ func TestRunGroundTruth(t *testing.T) {
 	if !rep.Validity.Valid {
 		t.Fatalf("report invalid: %s", rep.Validity.Summary())
 	}
+	checkFloor(t, rep, stdout)
 	if len(rep.Workflows) != len(run.Manifest.Workflows) {
 		t.Fatalf("report has %d workflows, the tier %d", len(rep.Workflows), len(run.Manifest.Workflows))
 	}
@@ -162,6 +163,52 @@ func TestRunGroundTruth(t *testing.T) {
 		for i, rec := range recs {
 			checkExecution(t, w, i, rec)
 		}
+	}
+}
+
+// checkFloor checks the calibrated floor the run measured: every part
+// measured at least 50 times, etcd's disk latencies (local exposes
+// them), each workflow's controller time as a multiple of it, and a
+// 'benchctl calibrate' on the same cluster that measures it afresh.
+func checkFloor(t *testing.T, rep *reports.Report, stdout string) {
+	t.Helper()
+	f := rep.Environment.Floor
+	if f == nil {
+		t.Fatal("the report carries no calibrated floor")
+	}
+	for _, op := range f.Operations {
+		if op.Latency.N < 50 || op.Latency.Median <= 0 {
+			t.Errorf("floor operation %s: n=%d median %v, want 50 or more positive samples", op.Name, op.Latency.N, op.Latency.Median)
+		}
+	}
+	names := map[string]bool{}
+	for _, h := range f.Etcd {
+		names[h.Name] = h.Count > 0 && h.P50 > 0
+	}
+	if !names["etcd_disk_wal_fsync_duration_seconds"] {
+		t.Errorf("no etcd WAL fsync latency in the floor: %+v", f.Etcd)
+	}
+	if f.PerNode <= 0 || f.PerNodeCI == nil {
+		t.Errorf("floor per node %v (interval %v)", f.PerNode, f.PerNodeCI)
+	}
+	for _, w := range rep.Workflows {
+		if w.Attempts != nil && w.Attempts.Median > 0 && w.FloorMultiple == nil {
+			t.Errorf("%s: no floor multiple", w.Name)
+		}
+	}
+	if !strings.Contains(stdout, "× the floor") {
+		t.Errorf("the summary does not set controller time against the floor:\n%s", stdout)
+	}
+	out, stderr, code := runBenchctl("calibrate", "--cluster", e2e.cluster, "--tier", "smoke", "-o", "json")
+	if code != 0 {
+		t.Fatalf("benchctl calibrate: exit %d\n%s", code, lastLines(stderr, 20))
+	}
+	var again reports.Floor
+	if err := json.Unmarshal([]byte(out), &again); err != nil {
+		t.Fatalf("calibrate -o json: %v\n%s", err, out)
+	}
+	if !again.Measured.After(f.Measured) || again.Large != f.Large {
+		t.Errorf("calibrate measured %s of %q, want a fresh floor of the run's %q (measured %s)", again.Measured, again.Large, f.Large, f.Measured)
 	}
 }
 

@@ -218,6 +218,9 @@ executions are kept and never repeated; a half-done one is run again.`,
 			if err != nil {
 				return err
 			}
+			if err := pf.checkCalibration(); err != nil {
+				return err
+			}
 			if len(configs) == 0 {
 				configs = []string{deploy.DefaultConfig}
 			}
@@ -229,7 +232,8 @@ executions are kept and never repeated; a half-done one is run again.`,
 				Cluster: req, Targets: targets, Deployed: true, NoReports: true, Portfolio: pf.portfolioSpec(),
 				OutputDir: pf.outDir, Resume: pf.resume, Force: pf.force, KeepWorkflows: pf.keepWfls,
 				Benchctl: reports.BuildInfo{Version: version, Commit: commit}, Progress: cmd.ErrOrStderr(),
-				Clusters: g.clusters(), Deployer: bench.LiveDeployer{}, Executor: bench.LiveExecutor{KeepWorkflows: pf.keepWfls},
+				Clusters: g.clusters(), Deployer: bench.LiveDeployer{}, Executor: bench.LiveExecutor{KeepWorkflows: pf.keepWfls, Profile: pf.profile},
+				Calibration: pf.calibration, Calibrator: bench.LiveCalibrator{},
 			}
 			res, err := bm.Run(cmd.Context())
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,8 @@ type portfolioFlags struct {
 	changed                 func(string) bool
 	resume, force, keepWfls bool
 	outDir                  string
+	calibration             string
+	profile                 bool
 }
 
 func (p *portfolioFlags) flags(f *pflag.FlagSet) {
@@ -87,6 +90,16 @@ func (p *portfolioFlags) flags(f *pflag.FlagSet) {
 	f.BoolVar(&p.resume, "resume", false, "continue the interrupted run in --output-dir")
 	f.BoolVar(&p.force, "force", false, "with --resume: continue even though the controller, config or portfolio changed (the reports say so)")
 	f.BoolVar(&p.keepWfls, "keep-workflows", false, "leave finished Workflows and their pods in the cluster")
+	f.BoolVar(&p.profile, "profile", false, "capture the controller's CPU profile of each execution and its allocation profiles before and after, into the execution's directory (go tool pprof)")
+	f.StringVar(&p.calibration, "calibration", bench.CalibrateCached, "the cluster's floor for the reports (see 'benchctl calibrate'): cached (measured once per cluster and portfolio), fresh, or off")
+}
+
+// checkCalibration is a usage error for an unknown --calibration.
+func (p *portfolioFlags) checkCalibration() error {
+	if !slices.Contains(bench.CalibrationModes, p.calibration) {
+		return usageError(fmt.Errorf("--calibration %q: want one of %s", p.calibration, strings.Join(bench.CalibrationModes, ", ")))
+	}
+	return nil
 }
 
 // portfolioSpec is the portfolio with the overrides the user gave.
@@ -173,11 +186,15 @@ func (b *benchFlags) benchmark(cmd *cobra.Command, g *globals, targets []bench.T
 		return nil, err
 	}
 	p := b.portfolio
+	if err := p.checkCalibration(); err != nil {
+		return nil, err
+	}
 	return &bench.Benchmark{
 		Cluster: req, Targets: targets, Deploy: b.deploy.opts, Portfolio: p.portfolioSpec(),
 		OutputDir: p.outDir, Resume: p.resume, Force: p.force, KeepWorkflows: p.keepWfls, Gate: gate,
 		Benchctl: reports.BuildInfo{Version: version, Commit: commit}, Progress: cmd.ErrOrStderr(),
-		Clusters: g.clusters(), Deployer: bench.LiveDeployer{}, Executor: bench.LiveExecutor{KeepWorkflows: p.keepWfls},
+		Clusters: g.clusters(), Deployer: bench.LiveDeployer{}, Executor: bench.LiveExecutor{KeepWorkflows: p.keepWfls, Profile: p.profile},
+		Calibration: p.calibration, Calibrator: bench.LiveCalibrator{},
 	}, nil
 }
 

@@ -40,6 +40,7 @@ type Server struct {
 	o   ServerOptions
 	ln  net.Listener
 	srv *http.Server
+	cpu cpuProfile
 }
 
 // Listen binds the address, so that callers know the port before Serve.
@@ -102,6 +103,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	handleProfiles(mux, &s.cpu)
 	return mux
 }
 

@@ -81,6 +81,13 @@ const (
 	// them (absent when the controller's event sink is not admin).
 	ArtifactAdminEvents  = "admin-events.json"
 	ArtifactAdminMetrics = "admin-metrics.json"
+	// With run --profile: the controller's CPU profile over the
+	// execution, and its allocation profile (cumulative since the process
+	// started) before and after; pprof's own gzipped format, stored as
+	// is (go tool pprof -diff_base before after: the execution's own).
+	ArtifactCPUProfile   = "profile-cpu.pb.gz"
+	ArtifactAllocsBefore = "profile-allocs-before.pb.gz"
+	ArtifactAllocsAfter  = "profile-allocs-after.pb.gz"
 )
 
 // Manifest describes a run. It is written before the first execution and
@@ -472,6 +479,12 @@ func (e *Execution) WriteArtifact(name string, data []byte) error {
 		return fmt.Errorf("compress %s: %w", name, err)
 	}
 	return writeFile(filepath.Join(e.Path, name+compressedSuffix), buf.Bytes())
+}
+
+// WriteRawArtifact stores an artifact that is compressed already (a pprof
+// profile) as it is, atomically, under its own name.
+func (e *Execution) WriteRawArtifact(name string, data []byte) error {
+	return writeFile(filepath.Join(e.Path, name), data)
 }
 
 // Artifacts lists the artifact names present, sorted.

@@ -84,14 +84,19 @@ type Benchmark struct {
 	// (portfolio.Adaptive); each report records why it stopped.
 	Adaptive *portfolio.Adaptive
 	Gate     Gate
+	// Calibration is cached, fresh or off (see CalibrateCached); the
+	// floor is measured after the deploy stage (which installs the CRD)
+	// and before the first execution, and goes into every report.
+	Calibration string
 	// Benchctl identifies this build of benchctl for the reports.
 	Benchctl reports.BuildInfo
 	// Progress receives progress lines (stderr).
 	Progress io.Writer
 
-	Clusters Clusters
-	Deployer Deployer
-	Executor Executor
+	Clusters   Clusters
+	Deployer   Deployer
+	Executor   Executor
+	Calibrator Calibrator
 }
 
 // Result is what a benchmark run produced.
@@ -188,7 +193,14 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 	if err := b.deploy(ctx, res.Cluster, ts); err != nil {
 		return res, err
 	}
-	m, err := b.manifest(dir, old, compiled, plan, res.Cluster, ts)
+	var floor *reports.Floor
+	if old == nil { // a resumed run keeps the floor it started with
+		floor = b.floor(ctx, res.Cluster, compiled, ts[0].deployed)
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+	}
+	m, err := b.manifest(dir, old, compiled, plan, res.Cluster, ts, floor)
 	if err != nil {
 		return res, err
 	}
@@ -439,13 +451,14 @@ func (b *Benchmark) deploy(ctx context.Context, c *provision.Cluster, ts []*targ
 // manifest writes the run's manifest before the first execution: a new
 // one, or the resumed one with this resumption added. On resume, each
 // target's running controller must match what the manifest recorded.
-func (b *Benchmark) manifest(dir *rundir.Dir, old *resumed, c *portfolio.Compiled, plan []rundir.PlanEntry, cl *provision.Cluster, ts []*target) (*rundir.Manifest, error) {
+func (b *Benchmark) manifest(dir *rundir.Dir, old *resumed, c *portfolio.Compiled, plan []rundir.PlanEntry, cl *provision.Cluster, ts []*target, floor *reports.Floor) (*rundir.Manifest, error) {
 	var targets []rundir.Target
 	for _, t := range ts {
 		env, err := Environment(cl, t.deployed, b.Benchctl)
 		if err != nil {
 			return nil, err
 		}
+		env.Floor = floor
 		targets = append(targets, rundir.Target{Name: t.name(), Namespace: t.deployed.Namespace, Environment: env,
 			Inputs: t.prepared.Inputs, InputsHash: t.prepared.InputsHash})
 	}

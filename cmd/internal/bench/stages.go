@@ -148,6 +148,9 @@ func (LiveDeployer) Deployed(c *provision.Cluster, name string) (*deploy.Deploym
 // execution's spans, metrics and pods.
 type LiveExecutor struct {
 	KeepWorkflows bool
+	// Profile captures the controller's CPU and allocation profiles of
+	// each execution into its directory.
+	Profile bool
 }
 
 // Execute connects to every deployment's controller and runs the plan.
@@ -172,7 +175,7 @@ func (l LiveExecutor) Execute(ctx context.Context, dir *rundir.Dir, m *rundir.Ma
 			return nil, err
 		}
 		defer stop()
-		col := &collect.Collector{Endpoint: endpoint, Kube: kube}
+		col := &collect.Collector{Endpoint: endpoint, Kube: kube, Profile: l.Profile}
 		if d.Admin != nil {
 			admin, stop, err := deploy.ConnectAdmin(ctx, cl, d)
 			if err != nil {

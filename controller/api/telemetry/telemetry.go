@@ -158,4 +158,12 @@ const (
 	PathVersion = "/v1/version"
 	PathHealthz = "/healthz"
 	PathReadyz  = "/readyz"
+	// PathPprof serves Go's net/http/pprof profiles (go tool pprof
+	// http://ADDR/debug/pprof/profile).
+	PathPprof = "/debug/pprof/"
+	// PathCPUProfile starts a CPU profile on POST and, on DELETE, stops
+	// it and returns it (pprof's gzipped protobuf): a profile exactly as
+	// long as one execution, which /debug/pprof/profile?seconds=N cannot
+	// give when N is not known beforehand. A second POST is 409.
+	PathCPUProfile = "/debug/cpuprofile"
 )
