@@ -36,9 +36,9 @@ func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, v
 	repo := strings.TrimSuffix(imageRepo, "/")
 	if repo == "" {
 		if c.Provider != provision.ProviderKind {
-			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s and REPO/benchtask:%s, which you push there yourself", c.Provider, tag, tag)
+			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s, REPO/benchtask:%s and REPO/benchadmin:%s; push them with 'benchctl images push --image-repo REPO'", c.Provider, tag, tag, tag)
 		}
-		return errors.New("kind: building the controller images needs Docker (docker build), and loading them uses kind's node image loader; no container engine is available here. Pass --image-repo with prebuilt images instead")
+		return fmt.Errorf("kind: deploy does not load images into the nodes by itself yet; push them with 'benchctl images push --image-repo REPO' (or load 'benchctl images build' archives with kind load image-archive) and pass --image-repo REPO (tag %s)", tag)
 	}
 	setValue(vals, valImageRepo, repo+"/benchflow")
 	setValue(vals, valImageTag, tag)
