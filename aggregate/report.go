@@ -81,8 +81,10 @@ func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured)
 	}
 	r.Run.Start = time.Unix(0, m.Started).UTC()
 	planned := map[string]int{}
+	stopped := map[string]*reports.Stopped{}
 	for _, w := range m.Workflows {
 		planned[w.Name] = w.Repetitions
+		stopped[w.Name] = w.Stopped
 		r.Run.Warmup = max(r.Run.Warmup, w.Warmup)
 		r.Run.Repetitions = max(r.Run.Repetitions, w.Repetitions)
 	}
@@ -130,6 +132,7 @@ func buildReport(run *rundir.Run, target string, ms map[*rundir.Record]measured)
 			return nil, nil, err
 		}
 		wf.Planned = planned[w.Name]
+		wf.Stopped = stopped[w.Name]
 		wf.FloorMultiple = reports.NewFloorMultiple(&wf, r.Environment.Floor)
 		r.Workflows = append(r.Workflows, wf)
 	}

@@ -227,14 +227,14 @@ type EventCheck struct {
 type Stopped struct {
 	// Reason is "precision" (the interval reached the target),
 	// "max-repetitions" or "failed-execution".
-	Reason string `yaml:"reason"`
+	Reason string `yaml:"reason" json:"reason"`
 	// Repetitions is the measured repetitions per config at the stop.
-	Repetitions int `yaml:"repetitions"`
+	Repetitions int `yaml:"repetitions" json:"repetitions"`
 	// Precision is the widest relative half-width of the wall intervals
 	// the rule looked at (absent when there was no finite interval), and
 	// Target the one asked for.
-	Precision *float64 `yaml:"precision,omitempty"`
-	Target    float64  `yaml:"target"`
+	Precision *float64 `yaml:"precision,omitempty" json:"precision,omitempty"`
+	Target    float64  `yaml:"target" json:"target"`
 }
 
 // Breakdown splits node time (done - ready) into user, kubernetes and

@@ -123,6 +123,9 @@ type WorkflowRef struct {
 	Name        string `json:"name"`
 	Repetitions int    `json:"repetitions"`
 	Warmup      int    `json:"warmup"`
+	// Stopped says why adaptive repetitions stopped for the workflow
+	// (run --target-precision), once they have.
+	Stopped *reports.Stopped `json:"stopped,omitempty"`
 }
 
 // Target is one deployment the run executes on.

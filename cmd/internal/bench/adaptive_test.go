@@ -52,7 +52,17 @@ func TestAdaptiveRepetitions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, w := range r.Workflows {
+			// A later 'benchctl aggregate' of the run says the same: the
+			// stops are in the manifest, not only in the first reports.
+			again, err := (&Aggregate{Dir: dir, OutputDir: filepath.Join(t.TempDir(), "again")}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2, err := reports.Load(again.Outcome.Reports[0].YAML)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range append(r.Workflows, r2.Workflows...) {
 				if w.Stopped == nil || w.Stopped.Reason != tt.wantReason || w.Stopped.Repetitions != tt.wantReps || w.Executions != tt.wantReps {
 					t.Errorf("%s: stopped %+v after %d executions, want %s at %d", w.Name, w.Stopped, w.Executions, tt.wantReason, tt.wantReps)
 				}

@@ -225,10 +225,16 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 	if b.NoReports {
 		return res, nil
 	}
-	res.Outcome, err = report(res.Run, dir.ReportsDir(), b.Gate, b.Progress)
-	if err == nil && stops != nil {
-		err = b.recordStops(res.Outcome, stops)
+	if stops != nil {
+		// Why each workflow stopped goes into the manifest, so that every
+		// aggregation of this run (now, or 'benchctl aggregate' later)
+		// reports it.
+		if err := b.recordStops(dir, m, stops); err != nil {
+			return res, err
+		}
+		res.Run.Manifest = m
 	}
+	res.Outcome, err = report(res.Run, dir.ReportsDir(), b.Gate, b.Progress)
 	return res, err
 }
 
@@ -277,28 +283,23 @@ func (b *Benchmark) adapt(ctx context.Context, dir *rundir.Dir, m *rundir.Manife
 	}
 }
 
-// recordStops writes into every report why each workflow stopped.
-func (b *Benchmark) recordStops(o *Outcome, stops []portfolio.Decision) error {
-	for _, out := range o.Reports {
-		for i := range out.Report.Workflows {
-			w := &out.Report.Workflows[i]
-			for _, d := range stops {
-				if d.Workflow != w.Name {
-					continue
-				}
-				st := &reports.Stopped{Reason: d.Reason, Repetitions: d.Repetitions, Target: b.Adaptive.TargetPrecision}
-				if !math.IsInf(d.Precision, 0) {
-					p := d.Precision
-					st.Precision = &p
-				}
-				w.Stopped = st
+// recordStops writes into the manifest why each workflow stopped.
+func (b *Benchmark) recordStops(dir *rundir.Dir, m *rundir.Manifest, stops []portfolio.Decision) error {
+	for i := range m.Workflows {
+		w := &m.Workflows[i]
+		for _, d := range stops {
+			if d.Workflow != w.Name {
+				continue
 			}
-		}
-		if err := reports.Save(out.YAML, out.Report); err != nil {
-			return err
+			st := &reports.Stopped{Reason: d.Reason, Repetitions: d.Repetitions, Target: b.Adaptive.TargetPrecision}
+			if !math.IsInf(d.Precision, 0) {
+				p := d.Precision
+				st.Precision = &p
+			}
+			w.Stopped = st
 		}
 	}
-	return nil
+	return dir.WriteManifest(m)
 }
 
 func percent(x float64) string {
