@@ -140,6 +140,7 @@ type gateFlags struct {
 func (g *gateFlags) flags(f *pflag.FlagSet) {
 	f.StringArrayVar(&g.failOn, "fail-on", nil, "exit 1 when the whole interval of a shift lies beyond this threshold, e.g. 'wall>+5%' (see 'benchctl diff --help')")
 	f.Float64Var(&g.gate.Alpha, "alpha", 0.05, "significance level of the comparisons")
+	f.StringVar(&g.gate.Correction, "correction", reports.CorrectionNone, "multiple-comparison correction of the diffs' p-values: "+strings.Join(reports.Corrections, ", ")+" (see 'benchctl diff --help')")
 	f.StringVar(&g.gate.Markdown, "markdown", "", "also write the first diff as Markdown to this file (for a pull-request comment)")
 	f.StringVar(&g.gate.JUnit, "junit", "", "also write the first diff's gate as JUnit XML to this file")
 }
@@ -149,6 +150,9 @@ func (g *gateFlags) parse() (bench.Gate, error) {
 	out := g.gate
 	if !(out.Alpha > 0 && out.Alpha < 1) {
 		return out, usageError(fmt.Errorf("--alpha %v: want a level between 0 and 1, such as 0.05", out.Alpha))
+	}
+	if !slices.Contains(reports.Corrections, out.Correction) {
+		return out, usageError(fmt.Errorf("--correction %q: want one of %s", out.Correction, strings.Join(reports.Corrections, ", ")))
 	}
 	for _, s := range g.failOn {
 		th, err := reports.ParseThreshold(s)

@@ -98,6 +98,9 @@ type Gate struct {
 	Thresholds []reports.Threshold
 	// Alpha is the significance level (default 0.05).
 	Alpha float64
+	// Correction is the multiple-comparison correction of the p-values
+	// (reports.Corrections; default none, as in benchstat).
+	Correction string
 	// Markdown and JUnit, when set, receive the first diff.
 	Markdown, JUnit string
 }
@@ -185,6 +188,9 @@ func (o *Outcome) compare(g Gate) error {
 		opts := reports.DefaultDiffOptions
 		if g.Alpha > 0 {
 			opts.Alpha = g.Alpha
+		}
+		if g.Correction != "" {
+			opts.Correction = g.Correction
 		}
 		opts.FileA, opts.FileB = base.YAML, out.YAML
 		d, err := reports.Compare(base.Report, out.Report, opts)
