@@ -152,6 +152,13 @@ func TestRunGroundTruth(t *testing.T) {
 		t.Fatalf("report invalid: %s", rep.Validity.Summary())
 	}
 	checkFloor(t, rep, stdout)
+	// The run undeployed what it deployed: no controller idles on.
+	if d := deploymentRecord(t, "default"); d != nil {
+		t.Errorf("the run left deployment default in place (controller pid %v)", d.Process)
+	}
+	if !strings.Contains(stderr, "undeployed default") {
+		t.Errorf("the run did not say it undeployed its controller:\n%s", lastLines(stderr, 10))
+	}
 	if len(rep.Workflows) != len(run.Manifest.Workflows) {
 		t.Fatalf("report has %d workflows, the tier %d", len(rep.Workflows), len(run.Manifest.Workflows))
 	}

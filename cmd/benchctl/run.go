@@ -170,6 +170,7 @@ type benchFlags struct {
 	portfolio portfolioFlags
 	deploy    deployFlags
 	gate      gateFlags
+	keep      bool
 }
 
 func (b *benchFlags) flags(cmd *cobra.Command, g *globals) {
@@ -177,6 +178,7 @@ func (b *benchFlags) flags(cmd *cobra.Command, g *globals) {
 	b.deploy.flags(cmd.Flags())
 	b.portfolio.flags(cmd.Flags())
 	b.gate.flags(cmd.Flags())
+	cmd.Flags().BoolVar(&b.keep, "keep-deployments", false, "leave the controllers this run deployed running after it (default: undeploy them, so that none loads the next run)")
 }
 
 // benchmark is the Benchmark the flags describe, with the live stages.
@@ -198,7 +200,7 @@ func (b *benchFlags) benchmark(cmd *cobra.Command, g *globals, targets []bench.T
 		OutputDir: p.outDir, Resume: p.resume, Force: p.force, KeepWorkflows: p.keepWfls, Gate: gate,
 		Benchctl: reports.BuildInfo{Version: version, Commit: commit}, Progress: cmd.ErrOrStderr(),
 		Clusters: g.clusters(), Deployer: bench.LiveDeployer{}, Executor: bench.LiveExecutor{KeepWorkflows: p.keepWfls, Profile: p.profile},
-		Calibration: p.calibration, Calibrator: bench.LiveCalibrator{},
+		Calibration: p.calibration, Calibrator: bench.LiveCalibrator{}, KeepDeployments: b.keep,
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,9 +50,10 @@ func (f *fakeClusters) Delete(context.Context, *provision.Cluster) error {
 // fakeDeployer prepares from the target's config name: a config "bad"
 // fails as bad input; the controller's commit is the source spec.
 type fakeDeployer struct {
-	applied  []string
-	workers  map[string]int // config -> a value that changes its inputs
-	prepared int
+	applied    []string
+	undeployed []string
+	workers    map[string]int // config -> a value that changes its inputs
+	prepared   int
 }
 
 func (f *fakeDeployer) Prepare(_ context.Context, o deploy.Options) (*deploy.Prepared, error) {
@@ -79,6 +81,11 @@ func (f *fakeDeployer) Prepare(_ context.Context, o deploy.Options) (*deploy.Pre
 func (f *fakeDeployer) Apply(_ context.Context, p *deploy.Prepared, _ *provision.Cluster, _ *provision.Store) (*deploy.Deployment, error) {
 	f.applied = append(f.applied, p.Options.Name)
 	return f.record(p.Options.Name, p.Named.Name, p.Inputs["config"].(map[string]any), p.Controller()), nil
+}
+
+func (f *fakeDeployer) Undeploy(_ context.Context, _ *provision.Cluster, _ *provision.Store, name string) error {
+	f.undeployed = append(f.undeployed, name)
+	return nil
 }
 
 func (f *fakeDeployer) Deployed(_ *provision.Cluster, name string) (*deploy.Deployment, error) {
@@ -459,5 +466,34 @@ func TestPortfolioRunDeployed(t *testing.T) {
 	}
 	if f.deployer.prepared != 0 || len(f.deployer.applied) != 0 || res.Outcome != nil || len(res.Run.Records) != 48 {
 		t.Errorf("prepared %d, applied %v, outcome %v, %d records", f.deployer.prepared, f.deployer.applied, res.Outcome, len(res.Run.Records))
+	}
+}
+
+// TestRunStopsWhatItDeployed: a run undeploys the controllers it
+// deployed when it ends, so that none idles through the next run, unless
+// asked to keep them; deployments it only used are left alone.
+func TestRunStopsWhatItDeployed(t *testing.T) {
+	tests := []struct {
+		name     string
+		keep     bool
+		deployed bool
+		want     []string
+	}{
+		{"by default", false, false, []string{"default", "other"}},
+		{"--keep-deployments", true, false, nil},
+		{"deployments made earlier (portfolio run)", false, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			b := f.benchmark(filepath.Join(t.TempDir(), "run"), "default", "other")
+			b.KeepDeployments, b.Deployed = tt.keep, tt.deployed
+			if _, err := b.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(f.deployer.undeployed, tt.want) {
+				t.Errorf("undeployed %v, want %v", f.deployer.undeployed, tt.want)
+			}
+		})
 	}
 }

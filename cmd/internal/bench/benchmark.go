@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/benchctl/benchctl/deploy"
@@ -36,6 +37,9 @@ type Deployer interface {
 	Apply(ctx context.Context, p *deploy.Prepared, c *provision.Cluster, store *provision.Store) (*deploy.Deployment, error)
 	// Deployed reads the record of a deployment made earlier.
 	Deployed(c *provision.Cluster, name string) (*deploy.Deployment, error)
+	// Undeploy stops a deployment's controller (and admin service) and
+	// uninstalls its release.
+	Undeploy(ctx context.Context, c *provision.Cluster, store *provision.Store, name string) error
 }
 
 // Executor is the portfolio stage: it runs the plan's missing executions
@@ -77,6 +81,10 @@ type Benchmark struct {
 	Resume, Force bool
 	// KeepWorkflows leaves finished Workflows in the cluster.
 	KeepWorkflows bool
+	// KeepDeployments leaves the controllers this run deployed running
+	// after it ends; by default they are undeployed, so that no idle
+	// controller loads the next run.
+	KeepDeployments bool
 	// NoReports stops after the executions (portfolio run).
 	NoReports bool
 	// Adaptive, when set, adds repetitions to each workflow after the
@@ -190,6 +198,7 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer b.teardown(ctx, res)
+	defer b.undeploy(ctx, res, ts)
 	if err := b.deploy(ctx, res.Cluster, ts); err != nil {
 		return res, err
 	}
@@ -497,6 +506,32 @@ func (b *Benchmark) manifest(dir *rundir.Dir, old *resumed, c *portfolio.Compile
 		return nil, inputErr(err)
 	}
 	return m, nil
+}
+
+// undeploy stops what this run deployed, unless asked to keep it, it
+// only used deployments made earlier (portfolio run), or the cluster is
+// about to be deleted anyway. It runs on interrupt too (a resume deploys
+// again).
+func (b *Benchmark) undeploy(ctx context.Context, res *Result, ts []*target) {
+	if b.KeepDeployments || b.Deployed || (res.ClusterCreated && b.Cluster.Teardown) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var names []string
+	for _, t := range ts {
+		if t.deployed == nil {
+			continue
+		}
+		if err := b.Deployer.Undeploy(ctx, res.Cluster, b.Clusters.Store(), t.name()); err != nil {
+			fmt.Fprintf(b.Progress, "undeploy %s: %v\n", t.name(), err)
+			continue
+		}
+		names = append(names, t.name())
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(b.Progress, "undeployed %s from cluster %s (--keep-deployments keeps them running)\n", strings.Join(names, ", "), res.Cluster.Name)
+	}
 }
 
 // teardown deletes the cluster when the run created it and was asked to.

@@ -144,6 +144,11 @@ func (LiveDeployer) Deployed(c *provision.Cluster, name string) (*deploy.Deploym
 	return deploy.LoadDeployment(c, name)
 }
 
+// Undeploy stops and uninstalls a deployment.
+func (LiveDeployer) Undeploy(ctx context.Context, c *provision.Cluster, store *provision.Store, name string) error {
+	return deploy.Undeploy(ctx, c, store, name)
+}
+
 // LiveExecutor runs executions on the cluster, collecting every
 // execution's spans, metrics and pods.
 type LiveExecutor struct {
