@@ -223,6 +223,28 @@ func saveDeployment(c *provision.Cluster, d *Deployment) error {
 	return nil
 }
 
+// Deployments names what is deployed on the cluster, sorted.
+func Deployments(c *provision.Cluster) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(c.Dir, "deployments"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of cluster %s: %w", c.Name, err)
+	}
+	var names []string
+	for _, e := range entries {
+		stem, ok := strings.CutSuffix(e.Name(), ".yaml")
+		if !ok || e.IsDir() {
+			continue
+		}
+		if name, err := url.PathUnescape(stem); err == nil {
+			names = append(names, name)
+		}
+	}
+	return names, nil // ReadDir sorts by file name
+}
+
 // LoadDeployment reads the record of a deployment on the cluster.
 func LoadDeployment(c *provision.Cluster, name string) (*Deployment, error) {
 	b, err := os.ReadFile(deploymentPath(c, name))

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/benchctl/benchctl/deploy"
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/provision/local"
 )
@@ -157,7 +159,7 @@ func newClustersCmd(g *globals) *cobra.Command {
 	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "clusters",
-		Short: "List the clusters benchctl knows",
+		Short: "List the clusters benchctl knows and what is deployed on them",
 		Example: `  benchctl clusters
   benchctl clusters -o json`,
 		Args: exactArgs(0),
@@ -172,11 +174,13 @@ func newClustersCmd(g *globals) *cobra.Command {
 			if output.format != formatText {
 				type entry struct {
 					*provision.Cluster
-					Status string `json:"status"`
+					Status      string   `json:"status"`
+					Deployments []string `json:"deployments"`
 				}
 				out := []entry{}
 				for _, c := range list {
-					out = append(out, entry{c, clusterStatus(c)})
+					ds, _ := deploy.Deployments(c)
+					out = append(out, entry{c, clusterStatus(c), ds})
 				}
 				return printData(cmd.OutOrStdout(), output.format, out)
 			}
@@ -185,10 +189,11 @@ func newClustersCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tPROVIDER\tNODES\tKUBERNETES\tCREATED-BY\tAGE\tSTATUS")
+			fmt.Fprintln(w, "NAME\tPROVIDER\tNODES\tKUBERNETES\tCREATED-BY\tAGE\tSTATUS\tDEPLOYMENTS")
 			for _, c := range list {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", c.Name, dash(c.Provider), c.Nodes, dash(c.Fingerprint.KubernetesVersion),
-					dash(c.CreatedBy), age(c.CreatedAt), clusterStatus(c))
+				ds, _ := deploy.Deployments(c)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", c.Name, dash(c.Provider), c.Nodes, dash(c.Fingerprint.KubernetesVersion),
+					dash(c.CreatedBy), age(c.CreatedAt), clusterStatus(c), dash(strings.Join(ds, ",")))
 			}
 			return w.Flush()
 		},
