@@ -93,3 +93,41 @@ func benchSerialOn(b *testing.B, c *cluster, greedy, offload bool) {
 	b.ReportMetric(float64(look.Microseconds())/per/1000, "observe-ms/node")
 	b.ReportMetric(float64(persist.Microseconds())/per/1000, "update-ms/node")
 }
+
+// BenchmarkTracingCost measures what tracing costs on long-chain wall
+// time: two controllers on one cluster, one tracing as always and one
+// sampling no span (telemetry.disableTracing), each op running a chain of
+// 100 zero-length tasks on each, in alternating order so drift hits both
+// alike. Wall time comes from the Workflow's status (the spans are what
+// is switched off). Reports wall-ms/node of each and tracing-% (on over
+// off, minus one). Run with -benchtime=3x -count=5 and take the medians.
+func BenchmarkTracingCost(b *testing.B) {
+	const nodes = 100
+	c := startCluster(b)
+	var ns [2]string
+	for k, off := range []bool{false, true} {
+		ns[k] = c.namespace(b, fmt.Sprintf("tracing-%v-%d", !off, time.Now().UnixNano()))
+		cfg := testConfig(b)
+		cfg.Events.Sink = "log"
+		cfg.Telemetry.DisableTracing = off
+		c.start(b, ns[k], cfg)
+	}
+	var wall [2]time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range 2 {
+			k := (i + j) % 2
+			name := fmt.Sprint("chain-", i)
+			c.create(b, testwf.Chain(ns[k], name, nodes, testwf.Task(0, 0)))
+			got := c.wait(b, ns[k], name, 10*time.Minute)
+			if got.Status.Phase != v1alpha1.WorkflowSucceeded {
+				b.Fatalf("%s %s", got.Status.Phase, got.Status.Message)
+			}
+			wall[k] += time.Duration(got.Status.FinishedAt - got.Status.StartedAt)
+		}
+	}
+	per := float64(b.N * nodes)
+	b.ReportMetric(float64(wall[0].Microseconds())/per/1000, "on-wall-ms/node")
+	b.ReportMetric(float64(wall[1].Microseconds())/per/1000, "off-wall-ms/node")
+	b.ReportMetric(100*(float64(wall[0])/float64(wall[1])-1), "tracing-%")
+}

@@ -78,6 +78,7 @@ func New(ctx context.Context, cfg config.Config, restConfig *rest.Config, namesp
 	c.tracing, err = obs.NewTracing(ctx, obs.TracingOptions{
 		ServiceName: cfg.Telemetry.ServiceName, ServiceVersion: Version,
 		OTLPEndpoint: cfg.Telemetry.OTLPEndpoint, StoreSize: cfg.Telemetry.SpanStoreSize, Metrics: c.metrics,
+		Disabled: cfg.Telemetry.DisableTracing,
 	})
 	if err != nil {
 		return nil, err

@@ -265,6 +265,10 @@ type TelemetryConfig struct {
 	SpanStoreSize int `yaml:"spanStoreSize"`
 	// ServiceName is the OTel service.name (default benchflow).
 	ServiceName string `yaml:"serviceName"`
+	// DisableTracing samples no span (the spans are still started, as
+	// non-recording ones): only for measuring what tracing costs
+	// (BenchmarkTracingCost), since benchctl measures from the spans.
+	DisableTracing bool `yaml:"disableTracing,omitempty"`
 }
 
 // HTTPConfig is the controller's HTTP server: metrics, spans, config.

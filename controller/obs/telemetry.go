@@ -130,6 +130,8 @@ type TracingOptions struct {
 	// StoreSize bounds the in-memory store (spans, across executions).
 	StoreSize int
 	Metrics   *Metrics
+	// Disabled samples no span (to measure what tracing costs).
+	Disabled bool
 }
 
 // NewTracing builds a tracer provider exporting to the in-memory span
@@ -151,9 +153,13 @@ func NewTracing(ctx context.Context, o TracingOptions) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("span store exporter: %w", err)
 	}
+	sampler := sdktrace.AlwaysSample()
+	if o.Disabled {
+		sampler = sdktrace.NeverSample()
+	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithSampler(sampler),
 		sdktrace.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(storeExp,
 			sdktrace.WithBlocking(), sdktrace.WithMaxQueueSize(16384), sdktrace.WithMaxExportBatchSize(1024),
 			sdktrace.WithBatchTimeout(500*time.Millisecond))),
