@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -645,8 +646,29 @@ func (r *runner) cleanup(t Target, name string, final *v1alpha1.Workflow) error 
 		if _, err := watchUntil(ctx, t.Client, t.Namespace, n, "", func(*v1alpha1.Workflow) bool { return false }); !errors.Is(err, errDeleted) {
 			errs = append(errs, fmt.Errorf("wait for workflow %s/%s to be deleted: %w", t.Namespace, n, err))
 		}
+		// The pods' deletions (the kubelet's, or KWOK's, final delete) must
+		// not overlap the next execution: their API writes would be
+		// counted, and felt, there.
+		if err := podsGone(ctx, t, n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// podsGone waits until no pod of workflow n is left.
+func podsGone(ctx context.Context, t Target, n string) error {
+	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var pods corev1.PodList
+		if err := t.Client.List(ctx, &pods, client.InNamespace(t.Namespace), client.MatchingLabels{v1alpha1.LabelWorkflow: n}); err != nil {
+			return false, nil // retried until the cleanup timeout
+		}
+		return len(pods.Items) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for the pods of workflow %s/%s to be deleted: %w", t.Namespace, n, err)
+	}
+	return nil
 }
 
 // executionName is WORKFLOW-RUNID-SEQ-RANDOM: unique per attempt, so an
