@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -173,12 +174,20 @@ func Run(ctx context.Context, rc *rest.Config, o Options) (*reports.Floor, error
 		return nil, fmt.Errorf("calibrate: create namespace %s: %w", ns, err)
 	}
 	defer func() {
-		// Background deletion: the objects go with the namespace, and the
-		// next step need not wait for it.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		// The objects go with the namespace. Its deletion is waited for
+		// (bounded), so that it does not load the executions that follow.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		if err := kube.CoreV1().Namespaces().Delete(dctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			slog.Warn("calibrate: delete namespace", "namespace", ns, "err", err)
+			return
+		}
+		err := wait.PollUntilContextCancel(dctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		if err != nil {
+			slog.Warn("calibrate: namespace not deleted yet", "namespace", ns, "err", err)
 		}
 	}()
 
