@@ -159,6 +159,18 @@ func Build(entries []Entry, o BuildOptions) (*History, error) {
 			}
 			h.Series[j].Points = append(h.Series[j].Points, Point{Report: i, Median: m.Stats.Median})
 		}
+		// The cluster's calibrated floor is a series too: a change point in
+		// it says the cluster changed, not the controller.
+		if f := e.Report.Environment.Floor; f != nil && f.PerNode > 0 {
+			k := key{FloorWorkflow, FloorMetric}
+			j, ok := index[k]
+			if !ok {
+				j = len(h.Series)
+				index[k] = j
+				h.Series = append(h.Series, Series{Workflow: FloorWorkflow, Metric: FloorMetric, Unit: reports.UnitSeconds})
+			}
+			h.Series[j].Points = append(h.Series[j].Points, Point{Report: i, Median: f.PerNode})
+		}
 	}
 	for si := range h.Series {
 		s := &h.Series[si]
@@ -185,8 +197,20 @@ func Build(entries []Entry, o BuildOptions) (*History, error) {
 			s.Changes = append(s.Changes, ch)
 		}
 	}
+	if j, ok := index[key{FloorWorkflow, FloorMetric}]; ok {
+		for _, c := range h.Series[j].Changes {
+			h.Warnings = append(h.Warnings, fmt.Sprintf("the cluster's calibrated floor shifted at %s (%s/node to %s/node): change points there may be the cluster's, not the controller's",
+				c.Source, reports.FormatValue(reports.UnitSeconds, c.Before), reports.FormatValue(reports.UnitSeconds, c.After)))
+		}
+	}
 	return h, nil
 }
+
+// The series of the calibrated floor per serial node.
+const (
+	FloorWorkflow = "(cluster)"
+	FloorMetric   = "floor.perNode"
+)
 
 func median(xs []float64) float64 {
 	return stats.Sample{Xs: xs}.Quantile(0.5)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchctl/benchctl/reports"
 	"github.com/benchctl/benchctl/reports/history"
 	"github.com/benchctl/benchctl/reports/reportstest"
 )
@@ -124,5 +125,54 @@ func TestBuildRefusesIncomparable(t *testing.T) {
 	}
 	if _, err := history.Build(nil, history.BuildOptions{}); err == nil {
 		t.Error("no reports accepted")
+	}
+}
+
+// TestFloorShiftIsFlagged: reports carrying a calibrated floor get a
+// floor series; a cluster whose floor doubles from report 6 on shows a
+// change point there and a warning that change points there may be the
+// cluster's, while a steady floor shows none.
+func TestFloorShiftIsFlagged(t *testing.T) {
+	tests := []struct {
+		name  string
+		scale float64
+		warn  bool
+	}{{"steady cluster", 1, false}, {"floor doubles at report 6", 2, true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entries := seriesOf(12, 99, 1)
+			for i, e := range entries {
+				f := &reports.Floor{Measured: e.Report.Run.Start, Client: "qps 100 burst 200", Small: "s", Large: "l"}
+				m := 0.010 * (1 + 0.01*float64(i%3))
+				if i >= 6 {
+					m *= tt.scale
+				}
+				for _, name := range reports.FloorParts {
+					xs := reportstest.Shifted(uint64(100+i), 60, m, m/50)
+					f.Operations = append(f.Operations, reports.FloorOperation{Name: name, Latency: reports.NewStats(reports.UnitSeconds, xs)})
+				}
+				if err := f.SetPerNode(); err != nil {
+					t.Fatal(err)
+				}
+				e.Report.Environment.Floor = f
+			}
+			h, err := history.Build(entries, history.BuildOptions{Options: history.DefaultOptions})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var floor *history.Series
+			for i := range h.Series {
+				if h.Series[i].Metric == history.FloorMetric {
+					floor = &h.Series[i]
+				}
+			}
+			if floor == nil || len(floor.Points) != 12 {
+				t.Fatalf("no floor series of 12 points: %+v", floor)
+			}
+			warned := strings.Contains(strings.Join(h.Warnings, "\n"), "calibrated floor shifted")
+			if warned != tt.warn || (tt.warn && (len(floor.Changes) != 1 || floor.Changes[0].Report != 6)) {
+				t.Errorf("warned %v (want %v), floor changes %+v, warnings %q", warned, tt.warn, floor.Changes, h.Warnings)
+			}
+		})
 	}
 }
