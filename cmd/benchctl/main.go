@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,8 +21,13 @@ import (
 	"github.com/benchctl/benchctl/provision"
 )
 
+// interruptSignals are the signals that interrupt a command: Ctrl-C and
+// SIGTERM (what CI systems and kill send) alike.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), interruptSignals...)
+	go exitOnSecondSignal(ctx, stop, os.Stderr, os.Exit)
 	err := newRootCmd().ExecuteContext(ctx)
 	interrupted := ctx.Err() != nil
 	stop()
@@ -29,6 +35,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}
 	os.Exit(exitCode(err, interrupted))
+}
+
+// exitOnSecondSignal waits for the first interrupt (ctx done), then for a
+// second one, on which it exits at once with 130: the first lets a run
+// record what it has and clean up (undeploy, delete its Workflows), the
+// second skips that cleanup. Records are written atomically, so the run
+// directory stays resumable either way.
+func exitOnSecondSignal(ctx context.Context, stop context.CancelFunc, stderr io.Writer, exit func(int)) {
+	<-ctx.Done()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, interruptSignals...)
+	stop()
+	<-again
+	fmt.Fprintln(stderr, "interrupted again: stopping now without cleaning up; continue the run with --resume")
+	exit(exitInterrupted)
 }
 
 // Exit codes. They follow the convention CI systems expect: 0 success,
