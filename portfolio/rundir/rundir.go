@@ -229,6 +229,35 @@ func Open(path string) *Dir { return &Dir{Path: path} }
 // ErrNoRun says a directory holds no run manifest.
 var ErrNoRun = errors.New("no benchctl run here")
 
+// probeBytes is what Probe writes: more than any record, so that a disk
+// too full for one fails the probe.
+const probeBytes = 1 << 20
+
+// Probe checks, before anything is measured, that the run directory can
+// be created and written (permissions, a full disk, a read-only mount):
+// it writes and syncs a file of probeBytes and removes it.
+func (d *Dir) Probe() error {
+	if err := os.MkdirAll(d.Path, 0o755); err != nil {
+		return fmt.Errorf("run directory %s cannot be created: %w", d.Path, err)
+	}
+	f, err := os.CreateTemp(d.Path, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("run directory %s is not writable: %w", d.Path, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("run directory %s cannot hold a record (disk full?): %w", d.Path, err)
+	}
+	return nil
+}
+
 // ReadManifest reads the manifest (either schema). ErrNoRun when absent.
 func (d *Dir) ReadManifest() (*Manifest, error) {
 	p := filepath.Join(d.Path, ManifestFile)

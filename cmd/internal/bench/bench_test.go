@@ -497,3 +497,19 @@ func TestRunStopsWhatItDeployed(t *testing.T) {
 		})
 	}
 }
+
+// TestUnwritableOutputDirFailsFirst: a run directory that cannot be
+// created fails the run as bad input before any cluster is touched.
+func TestUnwritableOutputDirFailsFirst(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	b := f.benchmark(filepath.Join(file, "run"), "default")
+	_, err := b.Run(context.Background())
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "cannot be created") || f.clusters.ensured != 0 {
+		t.Fatalf("err %v (%T), %d clusters ensured: want an input error naming the directory before any cluster", err, err, f.clusters.ensured)
+	}
+}

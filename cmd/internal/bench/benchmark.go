@@ -170,6 +170,11 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 		b.OutputDir = DefaultRunDir(time.Now(), compiled.Tier)
 	}
 	dir := rundir.Open(b.OutputDir)
+	// Before any cluster is touched: nothing measured may be lost to a
+	// directory that cannot hold it.
+	if err := dir.Probe(); err != nil {
+		return nil, inputErr(err)
+	}
 	ts, err := b.prepare(ctx)
 	if err != nil {
 		return nil, err
