@@ -141,3 +141,59 @@ func TestSchemaV1(t *testing.T) {
 		t.Errorf("%d records, complete %v", len(run.Records), run.Complete())
 	}
 }
+
+// TestTruncatedArtifactIsDamaged: a record whose listed artifact is
+// truncated (or gone) is damaged, named, and so runs again on resume.
+func TestTruncatedArtifactIsDamaged(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(path string) error
+		want   string
+	}{
+		{"intact", func(string) error { return nil }, ""},
+		{"truncated spans", func(p string) error {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(p, b[:len(b)/2], 0o644)
+		}, ArtifactSpans},
+		{"spans gone", os.Remove, ArtifactSpans},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Open(filepath.Join(t.TempDir(), "run"))
+			m := testManifest()
+			if err := d.Create(m, nil); err != nil {
+				t.Fatal(err)
+			}
+			e := d.Execution(m.Plan[0])
+			if err := e.Prepare(); err != nil {
+				t.Fatal(err)
+			}
+			spans := []byte(strings.Repeat("span bytes that compress ", 4000))
+			if err := e.WriteArtifact(ArtifactSpans, spans); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.WriteRecord(&Record{PlanEntry: m.Plan[0], Name: "w-0", Artifacts: []string{ArtifactSpans}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.damage(filepath.Join(e.Path, ArtifactSpans+compressedSuffix)); err != nil {
+				t.Fatal(err)
+			}
+			recs, damaged, err := d.Records(m.Plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == "" {
+				if len(recs) != 1 || len(damaged) != 0 {
+					t.Fatalf("intact: %d records, damaged %+v", len(recs), damaged)
+				}
+				return
+			}
+			if len(recs) != 0 || len(damaged) != 1 || !strings.Contains(damaged[0].Err.Error(), tt.want) {
+				t.Fatalf("%d records, damaged %+v: want execution 0 damaged, naming %s", len(recs), damaged, tt.want)
+			}
+		})
+	}
+}
