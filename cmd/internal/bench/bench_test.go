@@ -30,6 +30,7 @@ type fakeClusters struct {
 	store            *provision.Store
 	ensured, deleted int
 	exists           bool
+	dir              string // the clusters' state directory (none: no run lock)
 }
 
 func (f *fakeClusters) Store() *provision.Store { return f.store }
@@ -38,7 +39,7 @@ func (f *fakeClusters) Ensure(_ context.Context, r ClusterRequest) (*provision.C
 	f.ensured++
 	created := !f.exists
 	f.exists = true
-	return &provision.Cluster{Name: r.Name, Provider: provision.ProviderLocal, CreatedBy: provision.CreatedByBenchctl,
+	return &provision.Cluster{Name: r.Name, Provider: provision.ProviderLocal, CreatedBy: provision.CreatedByBenchctl, Dir: f.dir,
 		Fingerprint: provision.Fingerprint{Provider: provision.ProviderLocal, KubernetesVersion: "v1.36.3", Nodes: 3}}, created, nil
 }
 
@@ -511,5 +512,24 @@ func TestUnwritableOutputDirFailsFirst(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "cannot be created") || f.clusters.ensured != 0 {
 		t.Fatalf("err %v (%T), %d clusters ensured: want an input error naming the directory before any cluster", err, err, f.clusters.ensured)
+	}
+}
+
+// TestSecondRunOnABusyClusterIsRefused: while one run holds a cluster,
+// another on it fails as bad input, naming the first, before deploying.
+func TestSecondRunOnABusyClusterIsRefused(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	f.clusters.dir = dir
+	unlock, err := (&provision.Cluster{Name: "test", Dir: dir}).LockRuns("the first run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	b := f.benchmark(filepath.Join(t.TempDir(), "run"), "default")
+	_, err = b.Run(context.Background())
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the first run") || len(f.deployer.applied) != 0 {
+		t.Fatalf("err %v, %d deployed: want an input error naming the first run, nothing deployed", err, len(f.deployer.applied))
 	}
 }

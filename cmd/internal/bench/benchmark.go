@@ -203,6 +203,16 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer b.teardown(ctx, res)
+	// One run at a time per cluster: interleaved executions would make
+	// each other's metric deltas meaningless.
+	unlock, err := res.Cluster.LockRuns("benchctl run into " + b.OutputDir)
+	if err != nil {
+		if errors.Is(err, provision.ErrClusterBusy) {
+			return nil, inputErr(err)
+		}
+		return nil, err
+	}
+	defer unlock()
 	defer b.undeploy(ctx, res, ts)
 	if err := b.deploy(ctx, res.Cluster, ts); err != nil {
 		return res, err
