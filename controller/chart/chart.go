@@ -9,7 +9,7 @@ import (
 
 // The templates pattern needs all: so that _helpers.tpl is included.
 //
-//go:embed .helmignore Chart.yaml values.yaml values.schema.json all:templates crds
+//go:embed .helmignore Chart.yaml values.yaml values.schema.json all:templates crds dashboards
 var files embed.FS
 
 // FS returns the chart's files, rooted at the chart directory.
