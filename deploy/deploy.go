@@ -60,8 +60,12 @@ type Options struct {
 	// Source is where the controller comes from; see Source.Resolve.
 	Source Source
 	// ImageRepo is where kind/eks/gke clusters pull benchflow and benchtask
-	// images from (REPO/benchflow:TAG, REPO/benchtask:TAG).
+	// images from (REPO/benchflow:TAG, REPO/benchtask:TAG). Without it a
+	// kind cluster gets images built here (deploy/images) and loaded into
+	// its nodes by ImageLoader.
 	ImageRepo string
+	// ImageLoader loads image archives into a kind cluster's nodes.
+	ImageLoader ImageLoader
 	// InstallCRDs allows installing the Workflow CRD on an existing
 	// cluster, which is a cluster-scoped change benchctl never makes there
 	// unless asked.
@@ -268,6 +272,15 @@ func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provi
 				return nil, err
 			}
 			step("admin service running on the host (pid %d), %s", d.Admin.Process.PID, d.Admin.Endpoint)
+		}
+	} else if c.Provider == provision.ProviderKind && opts.ImageRepo == "" {
+		repo, err := loadImages(ctx, c, opts, p.Build)
+		if err != nil {
+			return nil, err
+		}
+		step("images built and loaded into the nodes of kind cluster %s", c.Name)
+		if err := setImages(c, repo, p.Build, vals); err != nil {
+			return nil, err
 		}
 	} else if err := setImages(c, opts.ImageRepo, p.Build, vals); err != nil {
 		return nil, err

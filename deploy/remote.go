@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchctl/benchctl/deploy/images"
 	"github.com/benchctl/benchctl/reports"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,7 +39,7 @@ func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, v
 		if c.Provider != provision.ProviderKind {
 			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s, REPO/benchtask:%s and REPO/benchadmin:%s; push them with 'benchctl images push --image-repo REPO'", c.Provider, tag, tag, tag)
 		}
-		return fmt.Errorf("kind: deploy does not load images into the nodes by itself yet; push them with 'benchctl images push --image-repo REPO' (or load 'benchctl images build' archives with kind load image-archive) and pass --image-repo REPO (tag %s)", tag)
+		return errors.New("kind: no images to point the chart at; deploy builds and loads them itself, or pass --image-repo REPO after 'benchctl images push'")
 	}
 	setValue(vals, valImageRepo, repo+"/benchflow")
 	setValue(vals, valImageTag, tag)
@@ -46,6 +47,40 @@ func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, v
 	setValue(vals, valAdminTag, tag)
 	setValue(vals, valTaskImage, repo+"/benchtask:"+tag)
 	return nil
+}
+
+// ImageLoader loads image archives (docker-save tarballs) into every node
+// of a cluster: kind's node image loader (provision/kind).
+type ImageLoader interface {
+	LoadImageArchives(ctx context.Context, c *provision.Cluster, archives ...string) error
+}
+
+// loadImages builds the controller's images from its source tree for the
+// host's platform (kind's nodes run on this host), writes them under the
+// cluster's state directory, and loads them into every node. It returns
+// the repository the chart is then pointed at.
+func loadImages(ctx context.Context, c *provision.Cluster, opts Options, build *ControllerBuild) (string, error) {
+	if opts.ImageLoader == nil {
+		return "", errors.New("kind: this deploy has no image loader; pass --image-repo with images pushed by 'benchctl images push'")
+	}
+	res, err := images.Build(ctx, images.Options{SourceDir: build.SourceDir, Platforms: []string{images.HostPlatform()},
+		Version: build.Version, Commit: build.Commit, Tag: build.Commit})
+	if err != nil {
+		var ie *images.InputError
+		if errors.As(err, &ie) && build.SourceDir == "" {
+			return "", fmt.Errorf("kind: the bundled controller's images are built from a benchctl source tree, and none holds the working directory (%w); run from a checkout, give --controller-source DIR|REF, or pass --image-repo", err)
+		}
+		return "", fmt.Errorf("kind: build images: %w", err)
+	}
+	defer res.Close()
+	dir := filepath.Join(c.Dir, "images", build.Commit)
+	if err := res.WriteArchives(ctx, dir); err != nil {
+		return "", fmt.Errorf("kind: write image archives: %w", err)
+	}
+	if err := opts.ImageLoader.LoadImageArchives(ctx, c, res.Archives()...); err != nil {
+		return "", err
+	}
+	return res.Repo, nil
 }
 
 // Connect returns the controller's HTTP base URL. For a local cluster it

@@ -49,7 +49,10 @@ type ControllerBuild struct {
 	Version string
 	Commit  string
 	Source  string
-	chartFS fs.FS
+	// SourceDir is the tree it was built from (a directory, or a ref's
+	// worktree); empty for the bundled controller.
+	SourceDir string
+	chartFS   fs.FS
 }
 
 // LoadChart loads the chart that belongs to this controller build.
@@ -98,7 +101,7 @@ func (s Source) buildDir(ctx context.Context, dir string, progress io.Writer) (*
 	if err := goBuild(ctx, dir, out, commit, progress); err != nil {
 		return nil, err
 	}
-	b := &ControllerBuild{Command: []string{out}, Version: commit, Commit: commit, Source: dir, chartFS: os.DirFS(filepath.Join(dir, "controller", "chart"))}
+	b := &ControllerBuild{Command: []string{out}, Version: commit, Commit: commit, Source: dir, SourceDir: dir, chartFS: os.DirFS(filepath.Join(dir, "controller", "chart"))}
 	if b.Admin, err = buildAdmin(ctx, dir, filepath.Dir(out), commit, false, progress); err != nil {
 		return nil, err
 	}
@@ -133,7 +136,7 @@ func (s Source) buildRef(ctx context.Context, progress io.Writer) (*ControllerBu
 			return nil, err
 		}
 	}
-	b := &ControllerBuild{Command: []string{out}, Version: s.Spec, Commit: sha[:12], Source: s.Spec, chartFS: os.DirFS(filepath.Join(wt, "controller", "chart"))}
+	b := &ControllerBuild{Command: []string{out}, Version: s.Spec, Commit: sha[:12], Source: s.Spec, SourceDir: wt, chartFS: os.DirFS(filepath.Join(wt, "controller", "chart"))}
 	if b.Admin, err = buildAdmin(ctx, wt, filepath.Dir(out), sha[:12], true, progress); err != nil {
 		return nil, err
 	}

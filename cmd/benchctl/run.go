@@ -17,6 +17,7 @@ import (
 	"github.com/benchctl/benchctl/deploy"
 	"github.com/benchctl/benchctl/portfolio"
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/kind"
 	"github.com/benchctl/benchctl/provision/local"
 	"github.com/benchctl/benchctl/reports"
 )
@@ -123,6 +124,8 @@ type deployFlags struct {
 }
 
 func (d *deployFlags) flags(f *pflag.FlagSet) {
+	// kind clusters get images built here and loaded into their nodes.
+	d.opts.ImageLoader = kind.New()
 	f.StringArrayVarP(&d.opts.ValuesFiles, "values", "f", nil, "extra values file for every deployment, as in helm (repeatable)")
 	f.StringArrayVar(&d.opts.Set, "set", nil, "set a value for every deployment, as in helm: --set config.workers=16 (repeatable)")
 	f.StringArrayVar(&d.opts.SetString, "set-string", nil, "set a string value for every deployment, as in helm (repeatable)")
