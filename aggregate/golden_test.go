@@ -1,16 +1,21 @@
 package aggregate
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/benchctl/benchctl/portfolio/rundir"
+	"github.com/benchctl/benchctl/reports"
 )
 
 // smokeRun is a real smoke-tier run of the local cluster, recorded by
@@ -26,7 +31,7 @@ const (
 
 // addedSince lists, per path pattern, the report fields added after the
 // golden report was written: they carry no number of the old report.
-var addedSince = []string{"workflows[].planned", "workflows[].criticalPath", "workflows[].attempts", "workflows[].clamped"}
+var addedSince = []string{"workflows[].planned", "workflows[].criticalPath", "workflows[].attempts", "workflows[].clamped", "workflows[].pathSteps"}
 
 // TestGoldenSmokeRun aggregates the recorded run and compares the report
 // with the one written before the aggregation was restructured: not a
@@ -160,4 +165,52 @@ func compareTrees(path string, a, b any) []string {
 		return []string{fmt.Sprintf("%s: %v, now %v", path, a, b)}
 	}
 	return nil
+}
+
+// TestFloorMultipleOfTheSmokeRun: with a calibrated floor in the run's
+// environment, every workflow whose path has steps gets its controller
+// time per serial step as a multiple of the floor, and the summary says
+// it; on the chain it equals the controller time on the path per node.
+func TestFloorMultipleOfTheSmokeRun(t *testing.T) {
+	run, err := rundir.Load(smokeRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &reports.Floor{Measured: time.Unix(1e9, 0).UTC(), Client: "qps 100 burst 200", Small: "s", Large: "long-chain (10 nodes)"}
+	for _, name := range reports.FloorParts {
+		f.Operations = append(f.Operations, reports.FloorOperation{Name: name, Latency: reports.NewStats(reports.UnitSeconds, []float64{0.003, 0.004, 0.005})})
+	}
+	if err := f.SetPerNode(); err != nil {
+		t.Fatal(err)
+	}
+	run.Manifest.Targets[0].Environment.Floor = f
+	outs, err := WriteReports(run, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain *reports.Workflow
+	for i, w := range outs[0].Report.Workflows {
+		if w.PathSteps != nil && w.PathSteps.Min > 0 && w.FloorMultiple == nil {
+			t.Errorf("%s: %v steps on the path but no floor multiple", w.Name, w.PathSteps.Median)
+		}
+		if w.Name == "long-chain" {
+			chain = &outs[0].Report.Workflows[i]
+		}
+	}
+	if chain == nil || chain.PathSteps == nil || chain.PathSteps.Median != 10 {
+		t.Fatalf("long-chain of the smoke tier: path steps %+v, want 10", chain)
+	}
+	ctrl := chain.CriticalPath.Part(reports.PathController).Seconds
+	for i, x := range chain.FloorMultiple.Samples {
+		if want := ctrl.Samples[i] / 10 / f.PerNode; math.Abs(x-want) > 1e-9 {
+			t.Errorf("execution %d: %v floors, want %v", i, x, want)
+		}
+	}
+	var text bytes.Buffer
+	if err := reports.WriteText(&text, outs[0].Report, reports.DefaultRenderOptions); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "× the floor (12.0ms/node), over 10 steps on the path") {
+		t.Errorf("summary lacks the chain's floor multiple:\n%s", text.String())
+	}
 }

@@ -128,13 +128,14 @@ func NewWorkflow(name string, execs []ExecutionSample) (Workflow, error) {
 // when every execution has them.
 func (w *Workflow) addPaths(execs []ExecutionSample, wall []time.Duration) error {
 	var paths [][]PathSegment
-	var attempts, clampN, clampS []float64
+	var attempts, steps, clampN, clampS []float64
 	for _, e := range execs {
 		if e.Path == nil {
 			return nil
 		}
 		paths = append(paths, e.Path)
 		attempts = append(attempts, float64(e.Attempts))
+		steps = append(steps, float64(pathSteps(e.Path)))
 		var total time.Duration
 		for _, c := range e.Clamps {
 			total += c
@@ -152,8 +153,27 @@ func (w *Workflow) addPaths(execs []ExecutionSample, wall []time.Duration) error
 	w.CriticalPath = cp
 	a := NewStats(UnitCount, attempts)
 	w.Attempts = &a
+	ps := NewStats(UnitCount, steps)
+	w.PathSteps = &ps
 	w.Clamped = &Clamped{Count: NewStats(UnitCount, clampN), Seconds: NewStats(UnitSeconds, clampS)}
 	return nil
+}
+
+// pathSteps counts the serial steps of a critical path: the distinct
+// attempts (of task nodes, map items, children's nodes) whose pod time
+// (kubernetes or user) lies on it. Cache hits run no pod and are no step.
+func pathSteps(path []PathSegment) int {
+	type step struct {
+		child, node   string
+		attempt, item int
+	}
+	seen := map[step]bool{}
+	for _, s := range path {
+		if s.Part == PathUser || s.Part == PathKubernetes {
+			seen[step{s.Child, s.Node, s.Attempt, s.Item}] = true
+		}
+	}
+	return len(seen)
 }
 
 // EventTolerance is the admin-service cross-check's bound (the

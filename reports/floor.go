@@ -123,20 +123,24 @@ func (f *Floor) validate(p string) error {
 	return nil
 }
 
-// NewFloorMultiple is a workflow's controller time per unit of user code
-// (task-node attempt, map item, cache hit) divided by the floor per
-// serial node, one sample per execution: how many floors the controller
-// spends on each node. nil without attempts or a floor.
+// NewFloorMultiple is, per execution, a workflow's controller time on
+// the critical path per serial step divided by the floor per serial node:
+// how many floors the controller spends on each step its end waited for.
+// nil without a floor, a critical path, or steps (a fully cached run).
 func NewFloorMultiple(w *Workflow, f *Floor) *Stats {
-	if f == nil || w.Attempts == nil || f.PerNode <= 0 || len(w.Attempts.Samples) != len(w.Overhead.Controller.Samples) {
+	if f == nil || f.PerNode <= 0 || w.CriticalPath == nil || w.PathSteps == nil {
 		return nil
 	}
-	xs := make([]float64, len(w.Attempts.Samples))
-	for i, a := range w.Attempts.Samples {
-		if a <= 0 {
+	ctrl := w.CriticalPath.Part(PathController)
+	if ctrl == nil || len(ctrl.Seconds.Samples) != len(w.PathSteps.Samples) {
+		return nil
+	}
+	xs := make([]float64, len(w.PathSteps.Samples))
+	for i, n := range w.PathSteps.Samples {
+		if n <= 0 {
 			return nil
 		}
-		xs[i] = w.Overhead.Controller.Samples[i] / a / f.PerNode
+		xs[i] = ctrl.Seconds.Samples[i] / n / f.PerNode
 	}
 	s := NewStats(UnitRatio, xs)
 	return &s

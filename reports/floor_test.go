@@ -66,15 +66,6 @@ func TestFloorPerNodeIsTheSumOfItsParts(t *testing.T) {
 func TestFloorRoundTripsThroughAReport(t *testing.T) {
 	r := reportstest.MustBuild(reportstest.Default("default", 1, 8))
 	r.Environment.Floor = testFloor(t, 2, 0.004, 0.005, 0.017)
-	for i := range r.Workflows {
-		att := make([]float64, r.Workflows[i].Executions)
-		for j := range att {
-			att[j] = 10
-		}
-		a := reports.NewStats(reports.UnitCount, att)
-		r.Workflows[i].Attempts = &a
-		r.Workflows[i].FloorMultiple = reports.NewFloorMultiple(&r.Workflows[i], r.Environment.Floor)
-	}
 	var buf bytes.Buffer
 	if err := reports.Encode(&buf, r); err != nil {
 		t.Fatal(err)
@@ -90,7 +81,7 @@ func TestFloorRoundTripsThroughAReport(t *testing.T) {
 	if err := reports.WriteText(&text, got, reports.DefaultRenderOptions); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"floor: 26.0ms/node", "× the floor (26.0ms/node)"} {
+	for _, want := range []string{"floor: 26.0ms/node [", "pod create 4.00ms + watch delivery 5.00ms + update of l (100 nodes) 17.0ms"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, text.String())
 		}
@@ -99,22 +90,38 @@ func TestFloorRoundTripsThroughAReport(t *testing.T) {
 
 func TestFloorMultiple(t *testing.T) {
 	f := testFloor(t, 3, 0.004, 0.005, 0.011) // 20 ms per node
-	w := &reports.Workflow{Executions: 2}
-	w.Overhead.Controller = reports.NewStats(reports.UnitSeconds, []float64{4, 6}) // node-seconds
-	a := reports.NewStats(reports.UnitCount, []float64{100, 100})
-	w.Attempts = &a
-	got := reports.NewFloorMultiple(w, f)
-	if got == nil || len(got.Samples) != 2 {
-		t.Fatalf("got %+v", got)
+	path := &reports.CriticalPath{Parts: []reports.PathPart{{Name: reports.PathController, Seconds: reports.NewStats(reports.UnitSeconds, []float64{4, 6})}}}
+	steps := reports.NewStats(reports.UnitCount, []float64{100, 100})
+	tests := []struct {
+		name  string
+		w     *reports.Workflow
+		f     *reports.Floor
+		wantN int // 0: no multiple
+	}{
+		{"chain of 100", &reports.Workflow{Executions: 2, CriticalPath: path, PathSteps: &steps}, f, 2},
+		{"no floor", &reports.Workflow{Executions: 2, CriticalPath: path, PathSteps: &steps}, nil, 0},
+		{"no critical path", &reports.Workflow{Executions: 2, PathSteps: &steps}, f, 0},
+		{"no steps (all cached)", &reports.Workflow{Executions: 2, CriticalPath: path, PathSteps: &reports.Stats{Samples: []float64{0, 0}}}, f, 0},
 	}
-	for i, ctrl := range []float64{4, 6} {
-		want := ctrl / 100 / f.PerNode
-		if d := got.Samples[i] - want; d > 1e-12 || d < -1e-12 {
-			t.Errorf("sample %d: %v, want %v", i, got.Samples[i], want)
-		}
-	}
-	if reports.NewFloorMultiple(w, nil) != nil {
-		t.Error("a multiple without a floor")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := reports.NewFloorMultiple(tt.w, tt.f)
+			if tt.wantN == 0 {
+				if got != nil {
+					t.Fatalf("got %+v, want none", got)
+				}
+				return
+			}
+			if got == nil || len(got.Samples) != tt.wantN {
+				t.Fatalf("got %+v", got)
+			}
+			for i, ctrl := range []float64{4, 6} {
+				want := ctrl / 100 / f.PerNode
+				if d := got.Samples[i] - want; d > 1e-12 || d < -1e-12 {
+					t.Errorf("sample %d: %v, want %v", i, got.Samples[i], want)
+				}
+			}
+		})
 	}
 }
 

@@ -49,8 +49,8 @@ func WriteText(w io.Writer, r *Report, o RenderOptions) error {
 				FormatValue(UnitSeconds, wf.Overhead.Kubernetes.Median), pct(wf.Overhead.KubernetesRatio.Median))
 		}
 		if fm, f := wf.FloorMultiple, r.Environment.Floor; fm != nil && f != nil {
-			ew.printf("  controller per node: %s = %.1f× the floor (%s/node)\n",
-				FormatValue(UnitSeconds, fm.Median*f.PerNode), fm.Median, FormatValue(UnitSeconds, f.PerNode))
+			ew.printf("  controller per serial step: %s = %.1f× the floor (%s/node), over %s steps on the path\n",
+				FormatValue(UnitSeconds, fm.Median*f.PerNode), fm.Median, FormatValue(UnitSeconds, f.PerNode), FormatValue(UnitCount, wf.PathSteps.Median))
 		}
 		ew.printf("  n=%d  wall %s  setup %s  teardown %s  user %s (%s)\n",
 			wf.Executions, withCI(wf.Wall), FormatValue(UnitSeconds, wf.Setup.Median),

@@ -194,9 +194,16 @@ type Workflow struct {
 	// Attempts counts the units of user code per execution: task-node
 	// attempts, map items' attempts, cache hits, children's included.
 	Attempts *Stats `yaml:"attempts,omitempty"`
-	// FloorMultiple is the controller time per attempt over the
-	// environment's floor per serial node, per execution (ratio): 1 would
-	// be a controller that adds nothing to the API work a node needs.
+	// PathSteps counts, per execution, the serial steps of the critical
+	// path: the attempts whose pod time lies on it (a chain's nodes; a
+	// fan-out's one branch).
+	PathSteps *Stats `yaml:"pathSteps,omitempty"`
+	// FloorMultiple is, per execution, the controller time on the
+	// critical path per serial step over the environment's floor per
+	// serial node (ratio): how many floors the controller spends on each
+	// step the workflow's end waited for. On a chain it is the controller
+	// time per node; 1 would be a controller that adds nothing to the API
+	// work a node needs.
 	FloorMultiple *Stats `yaml:"floorMultiple,omitempty"`
 	// Clamped counts the instants moved to keep each execution's instants
 	// in order, and by how much in all.

@@ -135,6 +135,11 @@ func (w *Workflow) validate(p string) error {
 			return err
 		}
 	}
+	if w.PathSteps != nil {
+		if err := w.PathSteps.validate(p+".pathSteps", UnitCount, w.Executions, true); err != nil {
+			return err
+		}
+	}
 	if w.FloorMultiple != nil {
 		if err := w.FloorMultiple.validate(p+".floorMultiple", UnitRatio, w.Executions, true); err != nil {
 			return err

@@ -199,7 +199,7 @@ func checkFloor(t *testing.T, rep *reports.Report, stdout string) {
 		t.Errorf("floor per node %v (interval %v)", f.PerNode, f.PerNodeCI)
 	}
 	for _, w := range rep.Workflows {
-		if w.Attempts != nil && w.Attempts.Median > 0 && w.FloorMultiple == nil {
+		if w.PathSteps != nil && w.PathSteps.Min > 0 && w.FloorMultiple == nil {
 			t.Errorf("%s: no floor multiple", w.Name)
 		}
 	}
