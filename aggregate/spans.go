@@ -128,8 +128,36 @@ func fromOTLP(req *collectorpb.ExportTraceServiceRequest) []*Span {
 			}
 		}
 	}
+	breakCycles(out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
+}
+
+// breakCycles clears the parent of a span whose ancestry loops back to
+// itself, which only a corrupt span file can hold, so that every walk up
+// the tree (ByWorkflow, roundOf) ends.
+func breakCycles(spans []*Span) {
+	byID := make(map[string]*Span, len(spans))
+	for _, s := range spans {
+		byID[s.ID] = s
+	}
+	const onPath, done = 1, 2
+	state := make(map[*Span]int, len(spans))
+	for _, s := range spans {
+		var path []*Span
+		p := s
+		for p != nil && state[p] == 0 {
+			state[p] = onPath
+			path = append(path, p)
+			p = byID[p.ParentID]
+		}
+		if p != nil && state[p] == onPath {
+			path[len(path)-1].ParentID = "" // its parent is on the path: the loop closes here
+		}
+		for _, q := range path {
+			state[q] = done
+		}
+	}
 }
 
 func anyValue(v *commonpb.AnyValue) any {

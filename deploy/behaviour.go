@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/benchctl/benchctl/reports/redact"
 )
 
 // locating are the controller config fields that only say where one
@@ -28,7 +30,9 @@ func Behaviour(effective []byte) (map[string]any, error) {
 		cfg = map[string]any{}
 	}
 	stripLocating(cfg)
-	return cfg, nil
+	// The behaviour goes into every report: no credential (an OTLP
+	// endpoint's password, a token in any other value) may go with it.
+	return redact.Values(cfg), nil
 }
 
 func stripLocating(cfg map[string]any) {
@@ -90,11 +94,12 @@ func lookupMap(m map[string]any, dotted string) (map[string]any, bool) {
 }
 
 // redactValues is a copy of vals without credentials (the admin
-// service's database password), for records and manifests.
+// service's database password, a blob URL's keys, any value of a
+// credential-named key), for records and manifests.
 func redactValues(vals map[string]any) map[string]any {
 	out := copyValues(vals)
 	if dsn, _ := lookup(out, valAdminDSN).(string); dsn != "" {
 		setValue(out, valAdminDSN, redactDSN(dsn))
 	}
-	return out
+	return redact.Values(out)
 }

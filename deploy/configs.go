@@ -5,14 +5,19 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/benchctl/benchctl/reports/redact"
 	"github.com/benchctl/benchctl/reports/yamlpos"
 
 	"go.yaml.in/yaml/v3"
+	"helm.sh/helm/v3/pkg/strvals"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 //go:embed configs/*.yaml
@@ -102,10 +107,30 @@ func LoadConfig(name string) (NamedConfig, error) {
 	return NamedConfig{}, fmt.Errorf("unknown config %q: use one of %s, or a path to a values file (see 'benchctl configs')", name, strings.Join(names, ", "))
 }
 
+// maxConfigName is the longest config name: a config's name is its
+// deployment's default name, which provision.ValidateName bounds.
+const maxConfigName = 40
+
+// maxConfigValues bounds the values a config's aliases may expand to (the
+// chart has about a hundred), so that a small file cannot exhaust memory.
+const maxConfigValues = 10_000
+
+// checkConfigName refuses names that cannot name a deployment, its
+// namespace and its files: a DNS label of at most maxConfigName characters.
+func checkConfigName(file, name string) error {
+	if len(validation.IsDNS1123Label(name)) > 0 || len(name) > maxConfigName {
+		return fmt.Errorf("%s: config name %q (the file's name without .yaml) is not valid: use 1-%d lower-case letters, digits and '-', starting and ending with a letter or digit", file, name, maxConfigName)
+	}
+	return nil
+}
+
 // parseConfig decodes an overlay. CheckKeys and the chart's
 // values.schema.json check its contents against the chart.
 func parseConfig(name, source, file string, b []byte) (NamedConfig, error) {
 	c := NamedConfig{Name: name, Source: source, file: file}
+	if err := checkConfigName(file, name); err != nil {
+		return c, err
+	}
 	first, _, _ := bytes.Cut(b, []byte("\n"))
 	if d, ok := strings.CutPrefix(strings.TrimSpace(string(first)), "#"); ok {
 		c.Description = strings.TrimSpace(d)
@@ -123,13 +148,81 @@ func parseConfig(name, source, file string, b []byte) (NamedConfig, error) {
 		return c, fmt.Errorf("%s:%d: a config is a mapping of chart values, got a %s", file, root.Line, kindName(root.Kind))
 	}
 	c.root = root
-	if err := root.Decode(&c.Values); err != nil {
-		return c, fmt.Errorf("%s: %w", file, err)
+	budget := maxConfigValues
+	v, err := chartValue(file, root, "", &budget)
+	if err != nil {
+		return c, err
 	}
-	if c.Values == nil {
-		c.Values = map[string]any{}
-	}
+	c.Values = v.(map[string]any)
 	return c, nil
+}
+
+// chartValue converts a node to a chart value as Helm reads a values file:
+// mappings with string keys, lists, strings, numbers, booleans and null,
+// timestamps kept as the text written. What JSON (and so Helm's
+// coalescing and schema check) cannot carry is refused on one line naming
+// the file, the line and the key, rather than dropped later: NaN and
+// infinities, complex and merge keys, duplicate keys. budget bounds the
+// values that aliases expand to.
+func chartValue(file string, n *yaml.Node, path string, budget *int) (any, error) {
+	fail := func(n *yaml.Node, format string, args ...any) error {
+		where := ""
+		if path != "" {
+			where = " " + path + ":"
+		}
+		return fmt.Errorf("%s:%d:%s %s", file, n.Line, where, fmt.Sprintf(format, args...))
+	}
+	if *budget--; *budget < 0 {
+		return nil, fail(n, "the config expands (through its aliases) to more than %d values", maxConfigValues)
+	}
+	if n.Kind == yaml.AliasNode {
+		return chartValue(file, n.Alias, path, budget)
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		lines := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				return nil, fail(k, "unsupported key (merge keys and complex keys are not supported)")
+			}
+			p := yamlpos.Join(path, k.Value)
+			if line, dup := lines[k.Value]; dup {
+				return nil, fmt.Errorf("%s:%d: %s: duplicate key (first at line %d)", file, k.Line, p, line)
+			}
+			lines[k.Value] = k.Line
+			v, err := chartValue(file, n.Content[i+1], p, budget)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		return out, nil
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, e := range n.Content {
+			v, err := chartValue(file, e, fmt.Sprintf("%s[%d]", path, i), budget)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		if n.Tag == "!!timestamp" {
+			return n.Value, nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fail(n, "%s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n", " "))
+		}
+		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return nil, fail(n, "%s is not a finite number, which chart values cannot hold", n.Value)
+		}
+		return v, nil
+	}
+	return nil, fail(n, "unsupported YAML node")
 }
 
 // CheckKeys rejects top-level keys the chart does not have, naming the
@@ -175,9 +268,10 @@ func (c NamedConfig) schemaError(err error, in inputs) error {
 		parts = append(parts, fmt.Sprintf("%s: %s: %s", in.blame(c, keys), field, msg))
 	}
 	if len(parts) == 0 {
-		return fmt.Errorf("%s: %w", c.file, err)
+		return fmt.Errorf("%s: %s", c.file, redact.String(err.Error()))
 	}
-	return fmt.Errorf("%s (checked against the chart's values.schema.json)", strings.Join(parts, "; "))
+	// A --set argument and a value in a message may hold a credential.
+	return fmt.Errorf("%s (checked against the chart's values.schema.json)", redact.String(strings.Join(parts, "; ")))
 }
 
 // inputs are the values a deployment merges over its named config, in
@@ -193,12 +287,10 @@ type inputs struct {
 func (in inputs) blame(c NamedConfig, keys []string) string {
 	dotted := strings.Join(keys, ".")
 	for i := len(in.set) - 1; i >= 0; i-- {
-		for _, assign := range strings.Split(in.set[i], ",") {
-			k, _, _ := strings.Cut(assign, "=")
-			k = strings.TrimSpace(k)
-			if k == dotted || strings.HasPrefix(dotted, k+".") || strings.HasPrefix(k, dotted+".") {
-				return "--set " + in.set[i]
-			}
+		// Parsed as Helm parses it (lists, escapes, ignored pieces), an
+		// argument blames for what it sets, beneath it and above it.
+		if set, err := strvals.Parse(in.set[i]); err == nil && sets(set, keys) {
+			return "--set " + in.set[i]
 		}
 	}
 	for i := len(in.files) - 1; i >= 0; i-- {
@@ -220,6 +312,31 @@ func (in inputs) blame(c NamedConfig, keys []string) string {
 		}
 	}
 	return c.file
+}
+
+// sets says whether a values tree holds the value at keys (list indices
+// as decimal keys, as in the JSON pointers of schema errors), a value
+// beneath it, or a value that replaces one of its parents.
+func sets(v any, keys []string) bool {
+	for _, k := range keys {
+		switch n := v.(type) {
+		case map[string]any:
+			e, ok := n[k]
+			if !ok {
+				return false
+			}
+			v = e
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(n) {
+				return false
+			}
+			v = n[i]
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 func kindName(k yaml.Kind) string {

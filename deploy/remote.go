@@ -17,6 +17,7 @@ import (
 
 	"github.com/benchctl/benchctl/deploy/images"
 	"github.com/benchctl/benchctl/reports"
+	"github.com/benchctl/benchctl/reports/redact"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -193,7 +194,7 @@ func fetchEffectiveConfig(ctx context.Context, c *provision.Cluster, d *Deployme
 	if err != nil {
 		return fmt.Errorf("controller config: %w", err)
 	}
-	d.EffectiveConfig = string(body)
+	d.EffectiveConfig = redact.String(string(body))
 	if d.Behaviour, err = Behaviour(body); err != nil {
 		return fmt.Errorf("controller config: %w", err)
 	}

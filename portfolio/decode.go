@@ -2,10 +2,14 @@ package portfolio
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -30,6 +34,24 @@ func (e *SpecError) Error() string {
 		b.WriteString(": " + e.Field)
 	}
 	b.WriteString(": " + e.Msg)
+	return oneLine(b.String())
+}
+
+// oneLine escapes what would not print on one line (a key or a tag of the
+// file may hold a line break or a control character), as Go would quote it.
+func oneLine(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
 	return b.String()
 }
 
@@ -59,8 +81,14 @@ func (s *ByteSize) decodeNode(n *yaml.Node) error {
 	if err != nil {
 		return fmt.Errorf("invalid size %q: want bytes or a quantity such as 512Ki, 8Mi", n.Value)
 	}
-	v, ok := q.AsInt64()
-	if !ok {
+	// AsInt64 fails for large binary-SI quantities (1Pi) as well as for
+	// fractions, so go by the value rounded up, which is exact well
+	// below the int64 range; validation names the limit of sizes.
+	if math.Abs(q.AsApproximateFloat64()) >= 1<<62 {
+		return fmt.Errorf("size %q is too large", n.Value)
+	}
+	v := q.Value()
+	if q.Cmp(*resource.NewQuantity(v, resource.BinarySI)) != 0 {
 		return fmt.Errorf("size %q is not a whole number of bytes", n.Value)
 	}
 	*s = ByteSize(v)

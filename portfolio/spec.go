@@ -314,7 +314,13 @@ func (p *Portfolio) add(file string, data []byte) (*fileSpec, error) {
 	if len(fs.Workflows) == 0 {
 		return nil, d.at("workflows", "no workflows; a portfolio needs at least one")
 	}
+	if n := len(p.entries) + len(fs.Workflows); n > maxWorkflows {
+		return nil, d.at("workflows", "%d workflows (counting earlier files) are beyond the %d this harness supports", n, maxWorkflows)
+	}
 	known := p.knownTiers(fs.Tiers)
+	if len(known) > maxTiers {
+		return nil, d.at("tiers", "%d tiers (counting the built-in ones and earlier files) are beyond the %d this harness supports", len(known), maxTiers)
+	}
 	var added []*entry
 	for i, n := range fs.Workflows {
 		e, err := p.newEntry(display, i, n, known, added)
@@ -380,7 +386,8 @@ func (p *Portfolio) newEntry(file string, i int, n *yaml.Node, known map[string]
 		if err := d.decode(tn, reflect.ValueOf(&tiers).Elem(), "tiers"); err != nil {
 			return nil, err
 		}
-		for t, o := range tiers {
+		for _, t := range sortedKeys(tiers) {
+			o := tiers[t]
 			if !known[t] {
 				return nil, d.at("tiers."+t, "unknown tier %q (known: %s)", t, strings.Join(sortedKeys(known), ", "))
 			}
@@ -395,6 +402,15 @@ func (p *Portfolio) newEntry(file string, i int, n *yaml.Node, known map[string]
 			}
 			if o.Tag == "!!null" {
 				continue // "smoke:" alone changes nothing
+			}
+			// Decode the overlay alone first, so that it is as strict as
+			// an entry (unknown fields, duplicate keys, types) and merging
+			// it does work bounded by the schema, whatever aliases the
+			// file holds. Semantic checks wait for the merged entry.
+			var partial WorkflowSpec
+			od := newDecoder(file, fmt.Sprintf("workflows[%s].tiers.%s", e.name, t))
+			if err := od.decode(o, reflect.ValueOf(&partial).Elem(), ""); err != nil {
+				return nil, err
 			}
 			e.tiers[t] = o
 			collect(o, "tiers."+t, e.origin)
@@ -414,11 +430,20 @@ func checkSettings(d *decoder, path string, s Settings) error {
 	if s.Repetitions != nil && *s.Repetitions < 1 {
 		return d.at(joinPath(path, "repetitions"), "must be >= 1, got %d", *s.Repetitions)
 	}
+	if s.Repetitions != nil && *s.Repetitions > maxRepetitions {
+		return d.at(joinPath(path, "repetitions"), "%d is beyond the %d this harness supports", *s.Repetitions, maxRepetitions)
+	}
 	if s.Warmup != nil && *s.Warmup < 0 {
 		return d.at(joinPath(path, "warmup"), "must be >= 0, got %d", *s.Warmup)
 	}
+	if s.Warmup != nil && *s.Warmup > maxWarmup {
+		return d.at(joinPath(path, "warmup"), "%d is beyond the %d this harness supports", *s.Warmup, maxWarmup)
+	}
 	if s.Timeout != nil && *s.Timeout <= 0 {
 		return d.at(joinPath(path, "timeout"), "must be positive, got %s", time.Duration(*s.Timeout))
+	}
+	if s.Timeout != nil && time.Duration(*s.Timeout) > maxTimeout {
+		return d.at(joinPath(path, "timeout"), "%s is beyond the %s this harness supports", time.Duration(*s.Timeout), maxTimeout)
 	}
 	return nil
 }
@@ -441,9 +466,18 @@ func (p *Portfolio) Tiers() []string { return sortedKeys(p.knownTiers(nil)) }
 // Validate checks every workflow in every tier.
 func (p *Portfolio) Validate() error {
 	for _, t := range p.Tiers() {
+		execs := 0
 		for _, e := range p.entries {
-			if _, _, err := p.resolve(e, t); err != nil {
+			w, d, err := p.resolve(e, t)
+			if err != nil {
 				return err
+			}
+			if w.Skip {
+				continue
+			}
+			s := p.settings(w, t)
+			if execs += *s.Warmup + *s.Repetitions; execs > maxExecutions {
+				return d.at("repetitions", "tier %s plans %d executions per config up to this workflow, beyond the %d this harness supports", t, execs, maxExecutions)
 			}
 		}
 	}
@@ -530,14 +564,26 @@ func (w *WorkflowSpec) check(d *decoder) error {
 	if w.MaxParallelism < 0 {
 		return d.at("maxParallelism", "must be >= 0 (0 = unbounded), got %d", w.MaxParallelism)
 	}
+	if w.MaxParallelism > maxSize {
+		return d.at("maxParallelism", "%d is beyond the %d this harness supports (0 = unbounded)", w.MaxParallelism, maxSize)
+	}
 	if w.Task.Duration < 0 {
 		return d.at("task.duration", "must be >= 0, got %s", time.Duration(w.Task.Duration))
+	}
+	if time.Duration(w.Task.Duration) > maxTimeout {
+		return d.at("task.duration", "%s is beyond the %s this harness supports", time.Duration(w.Task.Duration), maxTimeout)
 	}
 	if w.Task.OutputBytes < 0 {
 		return d.at("task.outputBytes", "must be >= 0, got %d", w.Task.OutputBytes)
 	}
+	if w.Task.OutputBytes > maxOutputBytes {
+		return d.at("task.outputBytes", "%d bytes is beyond the %d (1Gi) this harness supports", w.Task.OutputBytes, maxOutputBytes)
+	}
 	if w.Task.Retries < 0 {
 		return d.at("task.retries", "must be >= 0, got %d", w.Task.Retries)
+	}
+	if w.Task.Retries > maxRetries {
+		return d.at("task.retries", "%d is beyond the %d this harness supports", w.Task.Retries, maxRetries)
 	}
 	if w.Task.Version == "" {
 		w.Task.Version = "v1"
@@ -546,23 +592,24 @@ func (w *WorkflowSpec) check(d *decoder) error {
 		path     string
 		v, lo    int
 		optional bool
+		hi       int
 	}
 	var bounds []bound
 	switch {
 	case w.Chain != nil:
-		bounds = []bound{{"chain.length", w.Chain.Length, 1, false}}
+		bounds = []bound{{"chain.length", w.Chain.Length, 1, false, maxSize}}
 	case w.FanOut != nil:
-		bounds = []bound{{"fanout.width", w.FanOut.Width, 1, false}}
+		bounds = []bound{{"fanout.width", w.FanOut.Width, 1, false, maxWidth}}
 	case w.DAG != nil:
-		bounds = []bound{{"dag.layers", w.DAG.Layers, 1, false}, {"dag.width", w.DAG.Width, 1, false}}
+		bounds = []bound{{"dag.layers", w.DAG.Layers, 1, false, maxSize}, {"dag.width", w.DAG.Width, 1, false, maxWidth}}
 	case w.Map != nil:
-		bounds = []bound{{"map.size", w.Map.Size, 1, false}, {"map.parallelism", w.Map.Parallelism, 0, true}}
+		bounds = []bound{{"map.size", w.Map.Size, 1, false, maxSize}, {"map.parallelism", w.Map.Parallelism, 0, true, maxSize}}
 	case w.Dynamic != nil:
-		bounds = []bound{{"dynamic.width", w.Dynamic.Width, 1, false}, {"dynamic.depth", w.Dynamic.Depth, 1, false}}
+		bounds = []bound{{"dynamic.width", w.Dynamic.Width, 1, false, maxWidth}, {"dynamic.depth", w.Dynamic.Depth, 1, false, maxSize}}
 	case w.SubWorkflows != nil:
-		bounds = []bound{{"subworkflows.count", w.SubWorkflows.Count, 1, false}, {"subworkflows.length", w.SubWorkflows.Length, 1, false}}
+		bounds = []bound{{"subworkflows.count", w.SubWorkflows.Count, 1, false, maxWidth}, {"subworkflows.length", w.SubWorkflows.Length, 1, false, maxSize}}
 	case w.LaunchPlans != nil:
-		bounds = []bound{{"launchplans.count", w.LaunchPlans.Count, 1, false}, {"launchplans.length", w.LaunchPlans.Length, 1, false}}
+		bounds = []bound{{"launchplans.count", w.LaunchPlans.Count, 1, false, maxWidth}, {"launchplans.length", w.LaunchPlans.Length, 1, false, maxSize}}
 	}
 	for _, b := range bounds {
 		_, written := d.pos[b.path]
@@ -572,14 +619,33 @@ func (w *WorkflowSpec) check(d *decoder) error {
 		if b.v < b.lo {
 			return d.at(b.path, "must be >= %d, got %d", b.lo, b.v)
 		}
-		if b.v > maxSize {
-			return d.at(b.path, "%d is beyond the %d this harness supports", b.v, maxSize)
+		if b.v > b.hi {
+			return d.at(b.path, "%d is beyond the %d this harness supports", b.v, b.hi)
 		}
 	}
 	if n, at := w.size(); n > maxSize {
 		return d.at(at, "the shape has %d nodes, beyond the %d this harness supports", n, maxSize)
 	}
+	if total := int64(w.tasks()) * int64(w.Task.OutputBytes); total > maxExecutionOutput {
+		return d.at("task.outputBytes", "%d tasks writing %d bytes each write %d bytes per execution, beyond the %d (16Gi) this harness supports",
+			w.tasks(), w.Task.OutputBytes, total, int64(maxExecutionOutput))
+	}
 	return nil
+}
+
+// tasks bounds the number of task pods one execution of a checked shape
+// runs: its task nodes and map items (for a dynamic shape, every node).
+func (w *WorkflowSpec) tasks() int {
+	switch {
+	case w.Chain != nil:
+		return w.Chain.Length
+	case w.FanOut != nil:
+		return w.FanOut.Width
+	case w.Map != nil:
+		return w.Map.Size
+	}
+	n, _ := w.size()
+	return n
 }
 
 // size is the number of nodes a shape expands to (saturating above
@@ -605,5 +671,31 @@ func (w *WorkflowSpec) size() (int, string) {
 	return 0, ""
 }
 
-// maxSize bounds every size, so that a typo cannot ask for a billion pods.
-const maxSize = 100_000
+// Limits: what this harness supports, with headroom over the largest
+// legitimate entries (the scale tier's 5,000-item map and 2,000-node DAG,
+// its 64 MiB outputs, 45-minute timeout and a handful of repetitions), so
+// that a typo or a hostile file cannot ask for a billion pods or exhaust
+// memory while planning. Each is refused at validation, naming the limit.
+const (
+	// maxSize bounds every size and a shape's node count, and maxWidth
+	// the nodes that hang off one node (a fan-out, a DAG layer, parallel
+	// sub-workflows, a dynamic level), whose edges are kept in lists.
+	maxSize  = 100_000
+	maxWidth = 10_000
+	// maxRepetitions and maxWarmup bound a workflow's executions per
+	// config, and maxExecutions those of a whole tier.
+	maxRepetitions = 1_000
+	maxWarmup      = 100
+	maxExecutions  = 10_000
+	// maxTimeout bounds an execution's timeout and a task's duration.
+	maxTimeout = 24 * time.Hour
+	// maxOutputBytes bounds one task's output, and maxExecutionOutput the
+	// outputs of all the tasks of one execution.
+	maxOutputBytes     = 1 << 30
+	maxExecutionOutput = 16 << 30
+	maxRetries         = 10
+	// maxWorkflows and maxTiers bound a portfolio (all its files): every
+	// workflow is validated in every tier.
+	maxWorkflows = 500
+	maxTiers     = 20
+)

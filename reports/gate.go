@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ThresholdHelp documents the --fail-on grammar; the diff command prints it.
@@ -59,6 +61,11 @@ func ParseThreshold(spec string) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("threshold %q: want [WORKFLOW:]METRIC(>|<)[+|-]AMOUNT[%%|ns|us|ms|s|m|h], e.g. 'wall>+5%%' or 'controller>50ms'", spec)
 	}
 	t := Threshold{Spec: strings.TrimSpace(spec), Workflow: strings.TrimSpace(m[1]), Metric: m[2], Increase: m[3] == ">"}
+	// The spec is printed in diffs, Markdown tables and JUnit files: a
+	// control character or a line break would break them.
+	if !printable(t.Spec) || !printable(t.Workflow) || !printable(t.Metric) {
+		return Threshold{}, fmt.Errorf("threshold %q: holds a control character, a line break or invalid UTF-8; separate its parts with plain spaces", spec)
+	}
 	for _, g := range []string{t.Workflow, t.Metric} {
 		if _, err := path.Match(g, ""); err != nil {
 			return Threshold{}, fmt.Errorf("threshold %q: bad glob %q: %w", spec, g, err)
@@ -82,7 +89,15 @@ func ParseThreshold(spec string) (Threshold, error) {
 	default:
 		t.Amount, t.Unit = v*timeUnits[u], UnitSeconds
 	}
+	if math.IsInf(t.Amount, 0) {
+		return Threshold{}, fmt.Errorf("threshold %q: amount %s%s is out of range", spec, m[5], m[6])
+	}
 	return t, nil
+}
+
+// printable says whether s is valid UTF-8 that prints on one line.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
 // matches says whether the threshold applies to the row: names match and

@@ -19,6 +19,7 @@ import (
 	"github.com/benchctl/benchctl/cmd/internal/bench"
 	"github.com/benchctl/benchctl/deploy"
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/reports/redact"
 )
 
 // interruptSignals are the signals that interrupt a command: Ctrl-C and
@@ -32,7 +33,7 @@ func main() {
 	interrupted := ctx.Err() != nil
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(os.Stderr, "error:", redact.String(err.Error()))
 	}
 	os.Exit(exitCode(err, interrupted))
 }

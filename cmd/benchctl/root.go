@@ -9,6 +9,7 @@ import (
 
 	"github.com/benchctl/benchctl/cmd/internal/bench"
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/reports/redact"
 )
 
 // globals are the persistent flags every command sees.
@@ -66,7 +67,7 @@ aggregate traces and metrics into a YAML report. 'benchctl run' chains them.`,
 			case g.verbosity >= 2:
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level, ReplaceAttr: redact.ReplaceAttr})))
 			return nil
 		},
 	}

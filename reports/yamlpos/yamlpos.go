@@ -21,6 +21,7 @@ func Get(n *yaml.Node, key string) *yaml.Node {
 }
 
 func getKey(n *yaml.Node, key string) (k, v *yaml.Node) {
+	n = deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, nil
 	}
@@ -30,6 +31,15 @@ func getKey(n *yaml.Node, key string) (k, v *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// deref is the node an alias stands for (n itself when not an alias), so
+// that a path through an alias finds the anchored value's lines.
+func deref(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.AliasNode {
+		return n.Alias
+	}
+	return n
 }
 
 var reSegment = regexp.MustCompile(`([^.\[\]]+)|\[(\d+)\]`)
@@ -45,8 +55,8 @@ func Find(root *yaml.Node, path string) (key, value, deepest *yaml.Node, found b
 		var k, next *yaml.Node
 		if m[2] != "" {
 			i, _ := strconv.Atoi(m[2])
-			if n != nil && n.Kind == yaml.SequenceNode && i < len(n.Content) {
-				next = n.Content[i]
+			if s := deref(n); s != nil && s.Kind == yaml.SequenceNode && i < len(s.Content) {
+				next = s.Content[i]
 			}
 		} else {
 			k, next = getKey(n, m[1])

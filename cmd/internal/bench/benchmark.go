@@ -17,6 +17,7 @@ import (
 	"github.com/benchctl/benchctl/portfolio/rundir"
 	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/reports"
+	"github.com/benchctl/benchctl/reports/redact"
 )
 
 // Clusters is the provision stage as the pipeline uses it.
@@ -563,7 +564,7 @@ func (b *Benchmark) teardown(ctx context.Context, res *Result) {
 
 // Environment is what a report records about where a deployment ran.
 func Environment(c *provision.Cluster, d *deploy.Deployment, benchctl reports.BuildInfo) (reports.Environment, error) {
-	cfg, err := reports.NewConfig(d.Config, d.Behaviour)
+	cfg, err := reports.NewConfig(d.Config, redact.Values(d.Behaviour))
 	if err != nil {
 		return reports.Environment{}, err
 	}
@@ -574,9 +575,9 @@ func Environment(c *provision.Cluster, d *deploy.Deployment, benchctl reports.Bu
 	}
 	return reports.Environment{
 		Admin:      admin,
-		Provider:   reports.Provider{Name: fp.Provider, KubernetesVersion: fp.KubernetesVersion, Nodes: fp.Nodes, Options: fp.Options},
+		Provider:   reports.Provider{Name: fp.Provider, KubernetesVersion: fp.KubernetesVersion, Nodes: fp.Nodes, Options: redact.Strings(fp.Options)},
 		Benchctl:   benchctl,
-		Controller: reports.Controller{Version: d.Controller.Version, Commit: d.Controller.Commit, Source: d.Controller.Source},
+		Controller: reports.Controller{Version: d.Controller.Version, Commit: d.Controller.Commit, Source: redact.String(d.Controller.Source)},
 		Config:     cfg,
 		Host:       reports.CurrentHost(),
 	}, nil
