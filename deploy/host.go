@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,6 +47,9 @@ type hostController struct {
 // directory and forces the values that make the rendered config run on the
 // host.
 func prepareHost(c *provision.Cluster, name string, vals map[string]any) (*hostController, error) {
+	if err := checkLoopback(vals, valHTTPAddress); err != nil {
+		return nil, err
+	}
 	ports, err := local.FreePorts(1)
 	if err != nil {
 		return nil, err
@@ -64,6 +68,33 @@ func prepareHost(c *provision.Cluster, name string, vals map[string]any) (*hostC
 	// their behalf (see the controller's taskOutputs documentation).
 	setValue(vals, valTaskOutputs, "simulate")
 	return h, nil
+}
+
+// checkLoopback refuses a value that would bind a host process beyond
+// loopback: on this host the controller's endpoints (metrics, spans,
+// pprof) are for benchctl alone.
+func checkLoopback(vals map[string]any, path string) error {
+	v := vals
+	parts := strings.Split(path, ".")
+	for _, k := range parts[:len(parts)-1] {
+		m, ok := v[k].(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m
+	}
+	addr, ok := v[parts[len(parts)-1]].(string)
+	if !ok || addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return &ConfigError{Err: fmt.Errorf("%s %q: %w", path, addr, err)}
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return &ConfigError{Err: fmt.Errorf("%s %q: a controller on this host binds loopback only (its metrics, spans and profiles are for benchctl); leave it unset", path, addr)}
+	}
+	return nil
 }
 
 // start writes the rendered config, gets a token for the chart's service

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -171,6 +172,24 @@ func TestBlameSet(t *testing.T) {
 		}
 		if got := (inputs{set: []string{tt.set}}).blame(c, keys); got != tt.want {
 			t.Errorf("--set %q, %s: blamed on %q, want %q", tt.set, tt.keys, got, tt.want)
+		}
+	}
+}
+
+// TestHostControllerBindsLoopbackOnly: on a cluster whose controller runs
+// on this host, an HTTP address beyond loopback is refused as bad config.
+func TestHostControllerBindsLoopbackOnly(t *testing.T) {
+	tests := []struct {
+		addr    string
+		wantErr bool
+	}{{"", false}, {"127.0.0.1:8080", false}, {"localhost:0", false}, {"[::1]:9000", false},
+		{"0.0.0.0:8080", true}, {":8080", true}, {"10.0.0.5:8080", true}, {"nonsense", true}}
+	for _, tt := range tests {
+		vals := map[string]any{"config": map[string]any{"http": map[string]any{"address": tt.addr}}}
+		err := checkLoopback(vals, valHTTPAddress)
+		var ce *ConfigError
+		if (err != nil) != tt.wantErr || (err != nil && !errors.As(err, &ce)) {
+			t.Errorf("%q: err %v, want a config error: %v", tt.addr, err, tt.wantErr)
 		}
 	}
 }
