@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/benchctl/benchctl/controller/blobstore"
 	"github.com/benchctl/benchctl/controller/catalog"
@@ -85,19 +84,7 @@ func New(ctx context.Context, cfg config.Config, restConfig *rest.Config, namesp
 	}
 	tel := obs.NewTelemetry(c.tracing.Provider, c.metrics)
 
-	// One client-side token bucket for every request this process makes,
-	// as with FlytePropeller's single kube client. Watches get no request
-	// timeout (it would cut them), writes get the configured one.
-	write := rest.CopyConfig(restConfig)
-	write.QPS, write.Burst, write.Timeout = cfg.KubeClient.QPS, cfg.KubeClient.Burst, cfg.KubeClient.Timeout.D()
-	write.UserAgent = "benchflow/" + Version
-	if cfg.KubeClient.QPS > 0 {
-		write.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.KubeClient.QPS, cfg.KubeClient.Burst)
-	} else {
-		write.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
-	}
-	watchCfg := rest.CopyConfig(write)
-	watchCfg.Timeout = 0
+	write, watchCfg := engine.ClientConfigs(restConfig, cfg.KubeClient.QPS, cfg.KubeClient.Burst, cfg.KubeClient.Timeout.D(), "benchflow/"+Version)
 
 	if c.kube, err = kubernetes.NewForConfig(write); err != nil {
 		return nil, fmt.Errorf("kube client: %w", err)

@@ -30,7 +30,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
@@ -135,18 +134,9 @@ func Run(ctx context.Context, rc *rest.Config, o Options) (*reports.Floor, error
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	// The controller's client: one token bucket for every request, writes
-	// with its timeout, watches without (a timeout would cut them).
-	write := rest.CopyConfig(rc)
-	write.QPS, write.Burst, write.Timeout = o.Client.QPS, o.Client.Burst, o.Client.Timeout
-	write.UserAgent = "benchctl-calibrate"
-	if o.Client.QPS > 0 {
-		write.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(o.Client.QPS, o.Client.Burst)
-	} else {
-		write.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
-	}
-	watchCfg := rest.CopyConfig(write)
-	watchCfg.Timeout = 0
+	// The controller's own client configs: one token bucket for every
+	// request, writes with its timeout, watches without.
+	write, watchCfg := engine.ClientConfigs(rc, o.Client.QPS, o.Client.Burst, o.Client.Timeout, "benchctl-calibrate")
 	kube, err := kubernetes.NewForConfig(write)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: kube client: %w", err)
