@@ -7,24 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/benchctl/benchctl/reports/reportstest"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
-
-// allocated is the number of bytes f allocates (every goroutine's, so a
-// bound on it must leave room for the runtime's own).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // otlpSeeds are the span files of the recorded smoke run (gzipped OTLP
 // JSON, as the controller serves them), each whole and cut down to its
@@ -114,7 +104,7 @@ func FuzzDecodeOTLP(f *testing.F) {
 		// Protobuf decoding of bytes meant as either encoding.
 		var fromProto []*Span
 		var perr error
-		n := allocated(func() { fromProto, perr = DecodeOTLPProto(data) })
+		n := reportstest.Allocated(func() { fromProto, perr = DecodeOTLPProto(data) })
 		if limit := 16<<20 + 512*uint64(len(data)); n > limit {
 			t.Fatalf("protobuf: decoding %d bytes allocated %d bytes, more than %d", len(data), n, limit)
 		}
@@ -132,7 +122,7 @@ func FuzzDecodeOTLP(f *testing.F) {
 
 		var fromJSON []*Span
 		var jerr error
-		n = allocated(func() { fromJSON, jerr = DecodeOTLP(data) })
+		n = reportstest.Allocated(func() { fromJSON, jerr = DecodeOTLP(data) })
 		if limit := 16<<20 + 512*uint64(len(data)); n > limit {
 			t.Fatalf("JSON: decoding %d bytes allocated %d bytes, more than %d", len(data), n, limit)
 		}

@@ -4,26 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/benchctl/benchctl/reports/reportstest"
 	"go.yaml.in/yaml/v3"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
 )
-
-// allocated is the number of bytes f allocates (every goroutine's, so a
-// bound on it must leave room for the runtime's own).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // leaves calls f with the key path of every leaf of a values tree (list
 // indices as decimal keys, as in the JSON pointers of schema errors).
@@ -110,7 +100,7 @@ func FuzzConfigOverlay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, set string) {
 		var c NamedConfig
 		var err error
-		n := allocated(func() { c, err = parseConfig("fuzz", "built-in", file, data) })
+		n := reportstest.Allocated(func() { c, err = parseConfig("fuzz", "built-in", file, data) })
 		if limit := 16<<20 + 1024*uint64(len(data)); n > limit {
 			t.Fatalf("parsing %d bytes allocated %d bytes, more than %d", len(data), n, limit)
 		}

@@ -2,25 +2,15 @@ package portfolio
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/benchctl/benchctl/reports/reportstest"
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
-
-// allocated is the number of bytes f allocates (every goroutine's, so a
-// bound on it must leave room for the runtime's own).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // fuzzSeeds are portfolio documents: the built-in portfolio, the ones the
 // end-to-end tests run, and one per kind of error TestSpecErrors checks.
@@ -68,7 +58,7 @@ func FuzzPortfolio(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p *Portfolio
 		var err error
-		n := allocated(func() { p, err = Parse(file, data) })
+		n := reportstest.Allocated(func() { p, err = Parse(file, data) })
 		// Parsing is linear in the file: the limits on workflows and
 		// tiers bound the work of validating each workflow in each tier.
 		if limit := 64<<20 + 4096*uint64(len(data)); n > limit {
@@ -84,7 +74,7 @@ func FuzzPortfolio(f *testing.F) {
 			var err error
 			// The largest shapes (100,000 nodes, or a 10,000-wide
 			// dynamic level) allocate about 350 MB.
-			if n := allocated(func() { c, err = p.Compile(tier) }); n > 1<<30 {
+			if n := reportstest.Allocated(func() { c, err = p.Compile(tier) }); n > 1<<30 {
 				t.Fatalf("tier %s: compiling allocated %d bytes", tier, n)
 			}
 			if err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,16 +16,6 @@ import (
 	"github.com/benchctl/benchctl/reports"
 	"github.com/benchctl/benchctl/reports/reportstest"
 )
-
-// allocated is the number of bytes f allocates (every goroutine's, so a
-// bound on it must leave room for the runtime's own).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // addFiles adds every file matching pattern (relative to the repository
 // root) to the corpus.
@@ -76,7 +65,7 @@ func FuzzDecodeReport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r *reports.Report
 		var err error
-		n := allocated(func() { r, err = reports.Decode(data, name) })
+		n := reportstest.Allocated(func() { r, err = reports.Decode(data, name) })
 		// Decoding the 150 kB example reports allocates about 200 bytes
 		// per input byte.
 		if limit := 64<<20 + 4096*uint64(len(data)); n > limit {
