@@ -309,6 +309,12 @@ func (r *runner) open(ctx context.Context) (map[int]*rundir.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	for seq, rec := range done {
+		if err := rec.VerifyArtifacts(); err != nil {
+			damaged = append(damaged, rundir.Damaged{Entry: rec.PlanEntry, Dir: rec.Dir, Err: err})
+			delete(done, seq)
+		}
+	}
 	for _, d := range damaged {
 		r.log.Warn("an execution's record is unreadable; it runs again", "dir", d.Dir, "err", d.Err)
 	}

@@ -368,6 +368,18 @@ func TestResume(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// And a recorded execution whose spans were cut short (a full disk):
+	// it runs again, the others are kept.
+	const truncated = 1
+	spansFile := filepath.Join(run.Records[truncated].Dir, "spans.json.gz")
+	b, err := os.ReadFile(spansFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spansFile, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	var out bytes.Buffer
 	fc.mu.Lock()
 	fc.onCreate = nil
@@ -391,7 +403,10 @@ func TestResume(t *testing.T) {
 		if hooks.after[rec.Name] != 1 {
 			t.Errorf("record %d: After ran %d times", i, hooks.after[rec.Name])
 		}
-		if i < interruptAt && rec.Name != run.Records[i].Name {
+		switch {
+		case i == truncated && rec.Name == run.Records[i].Name:
+			t.Errorf("record %d, whose spans were truncated, was not redone", i)
+		case i < interruptAt && i != truncated && rec.Name != run.Records[i].Name:
 			t.Errorf("record %d was redone", i)
 		}
 		if slices.Contains(rec.Artifacts, "stale-spans.json") {
@@ -401,15 +416,16 @@ func TestResume(t *testing.T) {
 	if names[interrupted.Name] {
 		t.Error("the interrupted execution was recorded")
 	}
-	// 10 planned, the interrupted one created twice, plus the two planted.
-	if n := fc.createdCount(); n != 10+1+2 {
-		t.Errorf("%d workflows created, want 13", n)
+	// 10 planned, the interrupted and the truncated ones created twice,
+	// plus the two planted.
+	if n := fc.createdCount(); n != 10+2+2 {
+		t.Errorf("%d workflows created, want 14", n)
 	}
 	var wfs v1alpha1.WorkflowList
 	if err := c.List(context.Background(), &wfs); err != nil || len(wfs.Items) != 1 || wfs.Items[0].Name != "foreign" {
 		t.Errorf("after the resumed run, workflows left: %v (%v); want only the other run's", wfs.Items, err)
 	}
-	if !strings.HasPrefix(out.String(), "resuming: 3 of 10 executions already recorded\n") {
+	if !strings.HasPrefix(out.String(), "resuming: 2 of 10 executions already recorded\n") {
 		t.Errorf("progress on resume:\n%s", out.String())
 	}
 }

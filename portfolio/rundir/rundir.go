@@ -361,13 +361,6 @@ func (d *Dir) Records(plan []PlanEntry) (map[int]*Record, []Damaged, error) {
 		if rec.PlanEntry != p {
 			return nil, nil, fmt.Errorf("%s: record is for %+v but the plan says %+v", filepath.Join(e.Path, RecordFile), rec.PlanEntry, p)
 		}
-		// A record is only as good as the artifacts it lists: one that is
-		// missing or truncated (a crash mid-copy, a full disk) makes the
-		// execution damaged, to be run again.
-		if err := verifyArtifacts(e.Path, rec.Artifacts); err != nil {
-			damaged = append(damaged, Damaged{Entry: p, Dir: e.Path, Err: err})
-			continue
-		}
 		out[p.Seq] = rec
 	}
 	return out, damaged, nil
@@ -551,11 +544,15 @@ func (e *Execution) WriteRecord(rec *Record) error {
 	return writeJSON(filepath.Join(e.Path, RecordFile), rec)
 }
 
-// verifyArtifacts reads each named artifact through: gzip checks its
-// length and CRC at the end, so a truncated file fails.
-func verifyArtifacts(dir string, names []string) error {
-	for _, n := range names {
-		if _, err := ReadArtifact(dir, n); err != nil {
+// VerifyArtifacts reads each artifact the record lists through (gzip
+// checks length and CRC at the end, so a truncated file fails). A record
+// is only as good as its artifacts: the runner calls this on resume, and
+// an execution whose artifact is missing or truncated (a crash mid-copy,
+// a full disk) runs again. Aggregation does not: it reads every artifact
+// anyway, and names one it cannot.
+func (r *Record) VerifyArtifacts() error {
+	for _, n := range r.Artifacts {
+		if _, err := ReadArtifact(r.Dir, n); err != nil {
 			return fmt.Errorf("artifact of the record is damaged: %w", err)
 		}
 	}

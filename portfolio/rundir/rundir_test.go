@@ -143,7 +143,8 @@ func TestSchemaV1(t *testing.T) {
 }
 
 // TestTruncatedArtifactIsDamaged: a record whose listed artifact is
-// truncated (or gone) is damaged, named, and so runs again on resume.
+// truncated (or gone) fails VerifyArtifacts, naming it; the runner then
+// runs that execution again on resume.
 func TestTruncatedArtifactIsDamaged(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -181,18 +182,19 @@ func TestTruncatedArtifactIsDamaged(t *testing.T) {
 			if err := tt.damage(filepath.Join(e.Path, ArtifactSpans+compressedSuffix)); err != nil {
 				t.Fatal(err)
 			}
-			recs, damaged, err := d.Records(m.Plan)
-			if err != nil {
-				t.Fatal(err)
+			recs, _, err := d.Records(m.Plan)
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("%d records, %v", len(recs), err)
 			}
+			err = recs[0].VerifyArtifacts()
 			if tt.want == "" {
-				if len(recs) != 1 || len(damaged) != 0 {
-					t.Fatalf("intact: %d records, damaged %+v", len(recs), damaged)
+				if err != nil {
+					t.Fatalf("intact: %v", err)
 				}
 				return
 			}
-			if len(recs) != 0 || len(damaged) != 1 || !strings.Contains(damaged[0].Err.Error(), tt.want) {
-				t.Fatalf("%d records, damaged %+v: want execution 0 damaged, naming %s", len(recs), damaged, tt.want)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v: want the record damaged, naming %s", err, tt.want)
 			}
 		})
 	}
