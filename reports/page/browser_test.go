@@ -19,7 +19,9 @@ import (
 	"github.com/benchctl/benchctl/aggregate"
 	"github.com/benchctl/benchctl/portfolio/rundir"
 	"github.com/benchctl/benchctl/reports"
+	"github.com/benchctl/benchctl/reports/history"
 	"github.com/benchctl/benchctl/reports/page"
+	"github.com/benchctl/benchctl/reports/reportstest"
 )
 
 // EnvRequireBrowser makes a missing browser a failure instead of a skip
@@ -312,6 +314,90 @@ func TestDiffPageInBrowser(t *testing.T) {
 	}
 	if errs := log.list(); len(errs) > 0 {
 		t.Errorf("the page logged errors or used the network:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestHistoryPageInBrowser draws a history whose short-chain controller
+// time steps up by 30% at report 6 of 12 (the change point the analysis
+// finds): with --all a chart per series, otherwise one per series with a
+// change; one point per report of each; a dashed change line only where
+// the analysis put one, and its tooltip names the report.
+func TestHistoryPageInBrowser(t *testing.T) {
+	ctx, log := newBrowser(t)
+	var entries []history.Entry
+	for i := range 12 {
+		s := reportstest.Default("default", uint64(10+i), 5)
+		if i >= 6 {
+			s.Workflows[0].Scale = 1.3
+		}
+		r := reportstest.MustBuild(s)
+		r.Run.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
+		r.Environment.Controller.Commit = fmt.Sprintf("c%02d", i)
+		entries = append(entries, history.Entry{Source: fmt.Sprintf("r%02d.yaml", i), Report: r})
+	}
+	h, err := history.Build(entries, history.BuildOptions{Options: history.DefaultOptions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type chart struct {
+		Metric  string `json:"metric"`
+		Points  int    `json:"points"`
+		Changes int    `json:"changes"`
+		Tip     string `json:"tip"`
+	}
+	for _, all := range []bool{false, true} {
+		t.Run(fmt.Sprintf("all=%v", all), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.html")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.WriteHTML(f, all); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			load(t, ctx, path)
+			// The tooltip is what a reader sees on hovering the change line.
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[[]chart](`[...document.querySelectorAll('.hseries')].map(s => {
+				const ln = s.querySelector('line.change');
+				if (ln) { const r = ln.getBoundingClientRect(); ln.dispatchEvent(new MouseEvent('mousemove', {clientX: r.x, clientY: r.y, bubbles: true})); }
+				return {metric: s.dataset.metric, points: s.querySelectorAll('circle.point').length,
+					changes: s.querySelectorAll('line.change').length, tip: ln ? document.getElementById('tip').textContent : ''};
+			})`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := h.Changed()
+			if all {
+				want = h.Series
+			}
+			if len(got) != len(want) || len(want) == 0 {
+				t.Fatalf("%d charts, want %d", len(got), len(want))
+			}
+			for i, s := range want {
+				g := got[i]
+				if g.Metric != s.Workflow+" "+s.Metric || g.Points != len(s.Points) || g.Changes != len(s.Changes) {
+					t.Errorf("chart %d: %+v, want %s %s with %d points and %d change(s)", i, g, s.Workflow, s.Metric, len(s.Points), len(s.Changes))
+				}
+				if len(s.Changes) > 0 && !strings.Contains(g.Tip, fmt.Sprintf("report #%d (commit %s", s.Changes[0].Report, s.Changes[0].Commit)) {
+					t.Errorf("chart %d: change tooltip %q does not name report #%d", i, g.Tip, s.Changes[0].Report)
+				}
+			}
+			if errs := log.list(); len(errs) > 0 {
+				t.Errorf("the page logged errors or used the network:\n%s", strings.Join(errs, "\n"))
+			}
+			if dir := os.Getenv(EnvScreenshots); dir != "" && !all {
+				b, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`section.history`)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "history.png"), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package page renders benchctl's HTML report: one self-contained file
 // (its CSS, JavaScript and data inline; nothing fetched) that shows where
 // each workflow's time went, the noise of its samples, a timeline of any
-// execution with its critical path, and the diff of two reports.
+// execution with its critical path, the diff of two reports, and the
+// change points of a history of reports.
 package page
 
 import (
@@ -38,6 +39,22 @@ type Page struct {
 	// NoTimelines, when set, says why there are none and where they come
 	// from.
 	NoTimelines string
+	// History, when set, is drawn after the sections and diffs.
+	History *History
+}
+
+// History is a history of reports (reports/history) as the page draws
+// it: a line chart per metric with its change points marked. The page
+// takes the document as JSON so that it draws exactly what 'benchctl
+// history -o json' prints (and page need not import the package that
+// renders through it).
+type History struct {
+	// Document is the history as its WriteJSON writes it.
+	Document json.RawMessage `json:"document"`
+	// Summary is the one-line count of change points.
+	Summary string `json:"summary"`
+	// All charts every metric; otherwise only those with a change point.
+	All bool `json:"all"`
 }
 
 // data is the page's embedded JSON: reports and diffs as the same
@@ -47,6 +64,7 @@ type data struct {
 	Sections    []sectionData     `json:"sections"`
 	Diffs       []json.RawMessage `json:"diffs"`
 	NoTimelines string            `json:"noTimelines,omitempty"`
+	History     *History          `json:"history,omitempty"`
 }
 
 type sectionData struct {
@@ -64,7 +82,7 @@ var tmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <style>{{.CSS}}</style>
 </head>
 <body>
-<header><h1>{{.Title}}</h1><p class="sub">benchctl report: where the time goes, from the controller's own spans.</p></header>
+<header><h1>{{.Title}}</h1><p class="sub">{{.Sub}}</p></header>
 <main id="main"><noscript>This report draws its charts with JavaScript; the YAML report holds every number.</noscript></main>
 <div id="tip" hidden></div>
 <script type="application/json" id="data">{{.Data}}</script>
@@ -75,7 +93,7 @@ var tmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 
 // Write renders p as one HTML document.
 func Write(w io.Writer, p Page) error {
-	d := data{Title: p.Title, NoTimelines: p.NoTimelines, Sections: []sectionData{}, Diffs: []json.RawMessage{}}
+	d := data{Title: p.Title, NoTimelines: p.NoTimelines, Sections: []sectionData{}, Diffs: []json.RawMessage{}, History: p.History}
 	for _, s := range p.Sections {
 		var buf bytes.Buffer
 		if err := reports.EncodeJSON(&buf, s.Report); err != nil {
@@ -98,12 +116,16 @@ func Write(w io.Writer, p Page) error {
 	if err != nil {
 		return fmt.Errorf("encode page data: %w", err)
 	}
+	sub := "benchctl report: where the time goes, from the controller's own spans."
+	if p.History != nil && len(p.Sections) == 0 {
+		sub = "benchctl history: where each metric shifted over a series of reports."
+	}
 	return tmpl.Execute(w, struct {
-		Title string
-		CSS   template.CSS
-		JS    template.JS
-		Data  template.JS
-	}{p.Title, template.CSS(css), template.JS(js), template.JS(safeJSON(b))})
+		Title, Sub string
+		CSS        template.CSS
+		JS         template.JS
+		Data       template.JS
+	}{p.Title, sub, template.CSS(css), template.JS(js), template.JS(safeJSON(b))})
 }
 
 // safeJSON keeps JSON inside a <script> element: "</" cannot end it.

@@ -363,10 +363,89 @@
     main.append(s);
   }
 
+  // A history: one line chart per metric over the reports, a dashed line
+  // where a change point starts and the level of each segment between.
+  function renderHistory(H) {
+    const h = H.document, m = h.method;
+    const s = el('section', { class: 'history' });
+    s.append(el('h2', { text: 'history of ' + h.reports.length + ' reports' }));
+    s.append(el('p', { class: 'muted', text: 'Change points by ' + m.name + ' (' + m.reference + '), permutation test at alpha ' + m.alpha +
+      ', ' + m.permutations + ' permutations, seed ' + m.seed + '.' }));
+    for (const f of h.incomparable || []) s.append(el('div', { class: 'note', text: 'forced: ' + f }));
+    for (const w of h.warnings || []) s.append(el('div', { class: 'note', text: w }));
+    s.append(el('p', { text: H.summary + ' Dashed red lines mark where a metric shifted; hover a point or a line for its values.' }));
+    const short = c => c ? c.slice(0, 12) : '-';
+    const signed = (u, x) => (x >= 0 ? '+' : '-') + fmtValue(u, Math.abs(x));
+    const n = h.reports.length, W = 760, Hh = 150, L = 64, R = 12, T = 10, B = 22;
+    const X = i => n <= 1 ? (L + W - R) / 2 : L + i * (W - L - R) / (n - 1);
+    const series = H.all ? h.series : h.series.filter(x => (x.changes || []).length);
+    if (!series.length) s.append(el('div', { class: 'note', text: 'No metric has a change point; benchctl history --all charts every metric.' }));
+    const hover = (node, text) => {
+      node.addEventListener('mousemove', ev => { tip.textContent = text; tip.hidden = false; tip.style.left = (ev.clientX + 14) + 'px'; tip.style.top = (ev.clientY + 10) + 'px'; });
+      node.addEventListener('mouseleave', () => { tip.hidden = true; });
+    };
+    for (const se of series) {
+      const vals = se.points.map(p => p.median);
+      let lo = Math.min(...vals), hi = Math.max(...vals);
+      if (hi === lo) { lo -= Math.abs(lo) * 0.05 || 1; hi += Math.abs(hi) * 0.05 || 1; }
+      const Y = v => T + (Hh - T - B) * (1 - (v - lo) / (hi - lo));
+      const sec = el('div', { class: 'hseries', 'data-metric': se.workflow + ' ' + se.metric });
+      sec.append(el('h3', { text: se.workflow + ' ' + se.metric }));
+      const changes = se.changes || [];
+      sec.append(el('div', { class: 'muted', text: changes.length ? changes.map(c => 'from #' + c.report + ' (commit ' + short(c.commit) + '): ' +
+        fmtValue(se.unit, c.before) + ' → ' + fmtValue(se.unit, c.after) + ' (' + signed(se.unit, c.shift) +
+        (c.shiftPercent != null ? ', ' + (c.shiftPercent >= 0 ? '+' : '') + c.shiftPercent.toFixed(1) + '%' : '') + '), p=' + c.p.toFixed(3)).join('; ') : 'no change point' }));
+      const g = svg('svg', { width: W, height: Hh, class: 'hchart', role: 'img', 'aria-label': se.workflow + ' ' + se.metric });
+      g.append(svg('rect', { x: L, y: T, width: W - L - R, height: Hh - T - B, fill: '#f7fafc', stroke: '#e2e8f0' }));
+      for (const [v, y] of [[hi, T], [lo, Hh - B]]) {
+        const t = svg('text', { x: L - 6, y: y + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#718096' });
+        t.textContent = fmtValue(se.unit, v);
+        g.append(t);
+      }
+      const step = Math.max(1, Math.ceil(n / 12));
+      for (let i = 0; i < n; i += step) {
+        const t = svg('text', { x: X(i), y: Hh - 6, 'text-anchor': 'middle', 'font-size': 10, fill: '#718096' });
+        t.textContent = '#' + i;
+        g.append(t);
+      }
+      // Segment levels: before the first change, between changes, after
+      // the last, as the analysis estimated them.
+      const bounds = [0].concat(changes.map(c => c.report), [n]);
+      for (let k = 0; changes.length && k + 1 < bounds.length; k++) {
+        const level = k < changes.length ? changes[k].before : changes[k - 1].after;
+        const x1 = X(bounds[k]) - (k ? (X(1) - X(0)) / 2 : 0), x2 = X(bounds[k + 1] - 1) + (k + 1 < bounds.length - 1 ? (X(1) - X(0)) / 2 : 0);
+        g.append(svg('line', { class: 'level', x1, x2, y1: Y(level), y2: Y(level), stroke: '#a0aec0', 'stroke-width': 1 }));
+      }
+      for (const c of changes) {
+        const x = (X(c.report - 1) + X(c.report)) / 2;
+        const ln = svg('line', { class: 'change', x1: x, x2: x, y1: T, y2: Hh - B, stroke: '#e53e3e', 'stroke-width': 2, 'stroke-dasharray': '5 3' });
+        hover(ln, 'change point at report #' + c.report + ' (commit ' + short(c.commit) + ', ' + c.source + ')\n' +
+          fmtValue(se.unit, c.before) + ' → ' + fmtValue(se.unit, c.after) + '  p=' + c.p.toFixed(3));
+        g.append(ln);
+      }
+      g.append(svg('polyline', { fill: 'none', stroke: '#2b6cb0', 'stroke-width': 1.5, points: se.points.map(p => X(p.report).toFixed(1) + ',' + Y(p.median).toFixed(1)).join(' ') }));
+      for (const p of se.points) {
+        const r = h.reports[p.report];
+        const dot = svg('circle', { class: 'point', cx: X(p.report), cy: Y(p.median), r: 3.5, fill: r.valid ? '#2b6cb0' : '#fff', stroke: '#2b6cb0' });
+        hover(dot, '#' + p.report + ' ' + short(r.commit) + ' ' + r.source + '\n' + fmtValue(se.unit, p.median) + (r.valid ? '' : ' (report not valid)'));
+        g.append(dot);
+      }
+      sec.append(g);
+      s.append(sec);
+    }
+    const t = el('table', { class: 'hreports' });
+    t.append(el('tr', {}, ...['#', 'start', 'commit', 'config', 'valid', 'source'].map(x => el('th', { text: x }))));
+    for (const r of h.reports) t.append(el('tr', {}, el('td', { class: 'num', text: String(r.index) }), el('td', { text: r.start.replace('T', ' ').replace(/\.\d+/, '') }),
+      el('td', { text: short(r.commit) }), el('td', { text: r.config }), el('td', { text: r.valid ? 'yes' : 'no' }), el('td', { text: r.source })));
+    s.append(el('h3', { text: 'reports' }), t);
+    main.append(s);
+  }
+
   main.textContent = '';
   if (D.noTimelines) main.append(el('div', { class: 'note', text: D.noTimelines }));
   D.sections.forEach(renderSection);
   D.diffs.forEach(renderDiff);
+  if (D.history) renderHistory(D.history);
   // Open the first workflow's timeline, as a reader would start.
   const first = document.querySelector('details.wf');
   if (first && D.sections.some(s => s.timelines.length)) first.open = true;
