@@ -1,6 +1,7 @@
 package portfolio
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,12 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,7 +38,37 @@ type Target struct {
 	Client client.WithWatch
 	// Hooks, if not nil, run around each execution.
 	Hooks Hooks
+	// Liveness, if not nil, is asked while an execution runs whether the
+	// target's controller is still up.
+	Liveness Liveness
 }
+
+// Liveness says whether a target's controller is up: nil when it is, or
+// why it is not (the process is gone, /readyz does not answer). The
+// runner asks it before each execution and every Options.LivenessInterval
+// while it waits for one, so that a controller that dies is noticed in
+// seconds rather than at the execution's timeout.
+type Liveness interface {
+	Alive(ctx context.Context) error
+}
+
+// ControllerExitedError is what Execute returns when a target's
+// controller stopped during an execution. The execution is recorded as
+// failed (Record.ControllerExited, the error "controller exited: ...")
+// and the run stops there: a resume restarts the controller (the deploy
+// stage does) and runs that execution again, so no sample taken while
+// the controller was down is ever measured.
+type ControllerExitedError struct {
+	Target    string
+	Execution string
+	Err       error
+}
+
+func (e *ControllerExitedError) Error() string {
+	return fmt.Sprintf("the controller of target %s exited during execution %s: %v", e.Target, e.Execution, e.Err)
+}
+
+func (e *ControllerExitedError) Unwrap() error { return e.Err }
 
 // Hooks collect an execution's artifacts (the collect package implements
 // them) into Execution.Dir; the runner lists them in the record. An error
@@ -80,6 +113,10 @@ type Options struct {
 	CleanupTimeout time.Duration
 	// Logger for details (default slog.Default()).
 	Logger *slog.Logger
+	// LivenessInterval is how often a target's Liveness is asked while
+	// an execution runs (default 1s). Two failures in a row mean the
+	// controller is down: one slow /readyz on a loaded machine is not.
+	LivenessInterval time.Duration
 }
 
 // fetchTimeout bounds reading the final object once the wait has ended.
@@ -250,6 +287,8 @@ func Execute(ctx context.Context, dir *rundir.Dir, m *rundir.Manifest, c *Compil
 		prog.start(p)
 		rec, err := r.execute(ctx, p)
 		if err != nil {
+			// A record that comes with an error (the controller exited) is
+			// on disk but not done: a resume runs it again.
 			return result(), err
 		}
 		done[p.Seq] = rec
@@ -310,6 +349,11 @@ func (r *runner) open(ctx context.Context) (map[int]*rundir.Record, error) {
 		return nil, err
 	}
 	for seq, rec := range done {
+		if rec.ControllerExited {
+			r.log.Warn("an execution ran while its controller was down; it runs again", "dir", rec.Dir, "error", rec.Error)
+			delete(done, seq)
+			continue
+		}
 		if err := rec.VerifyArtifacts(); err != nil {
 			damaged = append(damaged, rundir.Damaged{Entry: rec.PlanEntry, Dir: rec.Dir, Err: err})
 			delete(done, seq)
@@ -421,7 +465,8 @@ func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Recor
 			}
 			return nil, err
 		}
-		if t.Hooks != nil && rec.Created != 0 {
+		// A dead controller has no spans or metrics to collect.
+		if t.Hooks != nil && rec.Created != 0 && !rec.ControllerExited {
 			ex.Created, ex.Final = rec.Created, rec.Final
 			if err := t.Hooks.After(ctx, ex); err != nil {
 				if ctx.Err() != nil {
@@ -447,7 +492,43 @@ func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Recor
 			log.Warn("could not delete the finished workflow", "err", err)
 		}
 	}
+	if rec.ControllerExited {
+		return rec, &ControllerExitedError{Target: t.Name, Execution: p.DirName(), Err: errors.New(strings.TrimPrefix(rec.Error, controllerExited))}
+	}
 	return rec, nil
+}
+
+// controllerExited starts the error of an execution during which the
+// controller stopped.
+const controllerExited = "controller exited: "
+
+// watchLiveness asks l every interval until ctx ends, and cancels ctx
+// with a *ControllerExitedError cause after two failures in a row.
+func watchLiveness(ctx context.Context, l Liveness, interval time.Duration, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	failed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		actx, acancel := context.WithTimeout(ctx, interval)
+		err := l.Alive(actx)
+		acancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			failed = 0
+			continue
+		}
+		if failed++; failed >= 2 {
+			cancel(&ControllerExitedError{Err: err})
+			return
+		}
+	}
 }
 
 func joinErr(a, b string) string {
@@ -464,7 +545,17 @@ func joinErr(a, b string) string {
 func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.Workflow, rec *rundir.Record) error {
 	ectx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
-	if err := t.Client.Create(ectx, obj); err != nil {
+	if t.Liveness != nil {
+		// A controller that died between executions fails the next one
+		// before its Workflow exists: nothing to clean up.
+		if err := t.Liveness.Alive(ectx); err != nil && ctx.Err() == nil {
+			rec.ControllerExited, rec.Error = true, controllerExited+err.Error()
+			return nil
+		}
+	}
+	// A refused connection means the request was never sent (the API
+	// server restarting): creating again cannot create twice.
+	if err := retryTransient(ectx, utilnet.IsConnectionRefused, func() error { return t.Client.Create(ectx, obj) }); err != nil {
 		if ctx.Err() == nil && ectx.Err() != nil {
 			// The create may have happened all the same.
 			rec.TimedOut = true
@@ -477,12 +568,21 @@ func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.W
 		return fmt.Errorf("create workflow %s/%s: %w", obj.Namespace, obj.Name, err)
 	}
 	rec.Created = time.Now().UnixNano()
-	final, err := waitTerminal(ectx, t.Client, obj)
+	wctx, wcancel := context.WithCancelCause(ectx)
+	defer wcancel(nil)
+	if t.Liveness != nil {
+		go watchLiveness(wctx, t.Liveness, cmp.Or(r.opts.LivenessInterval, time.Second), wcancel)
+	}
+	final, err := waitTerminal(wctx, t.Client, obj)
+	var exited *ControllerExitedError
 	switch {
 	case err == nil:
 		rec.Observed = time.Now().UnixNano()
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case ectx.Err() == nil && errors.As(context.Cause(wctx), &exited):
+		// Read the object as the dead controller left it, as evidence.
+		rec.ControllerExited, rec.Error = true, controllerExited+exited.Err.Error()
 	case ectx.Err() != nil:
 		rec.TimedOut = true
 		rec.Error = fmt.Sprintf("no terminal phase within the %s timeout", w.Timeout)
@@ -495,7 +595,7 @@ func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.W
 	fctx, fcancel := context.WithTimeout(ctx, fetchTimeout)
 	defer fcancel()
 	cur := &v1alpha1.Workflow{}
-	if err := t.Client.Get(fctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+	if err := retryTransient(fctx, transient, func() error { return t.Client.Get(fctx, client.ObjectKeyFromObject(obj), cur) }); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -511,7 +611,7 @@ func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.W
 		cur.ManagedFields = nil // server bookkeeping, noise in the record
 	}
 	rec.Final = cur
-	if !rec.TimedOut {
+	if !rec.TimedOut && !rec.ControllerExited {
 		rec.Phase = cur.Status.Phase
 		if rec.Phase != v1alpha1.WorkflowSucceeded {
 			rec.Error = joinErr(rec.Error, fmt.Sprintf("workflow %s: %s", rec.Phase, cur.Status.Message))
@@ -534,10 +634,14 @@ func waitTerminal(ctx context.Context, c client.WithWatch, obj *v1alpha1.Workflo
 func watchUntil(ctx context.Context, c client.WithWatch, ns, name, rv string, done func(*v1alpha1.Workflow) bool) (*v1alpha1.Workflow, error) {
 	key := client.ObjectKey{Namespace: ns, Name: name}
 	for {
-		w, err := c.Watch(ctx, &v1alpha1.WorkflowList{}, &client.ListOptions{
-			Namespace:     ns,
-			FieldSelector: fields.OneTermEqualSelector("metadata.name", name),
-			Raw:           &metav1.ListOptions{ResourceVersion: rv},
+		var w watch.Interface
+		err := retryTransient(ctx, transient, func() (err error) {
+			w, err = c.Watch(ctx, &v1alpha1.WorkflowList{}, &client.ListOptions{
+				Namespace:     ns,
+				FieldSelector: fields.OneTermEqualSelector("metadata.name", name),
+				Raw:           &metav1.ListOptions{ResourceVersion: rv},
+			})
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("watch workflow %s/%s: %w", ns, name, err)
@@ -546,7 +650,7 @@ func watchUntil(ctx context.Context, c client.WithWatch, ns, name, rv string, do
 		// resourceVersion and deliver only later events; one read after
 		// the watch is open closes that gap.
 		cur := &v1alpha1.Workflow{}
-		switch err := c.Get(ctx, key, cur); {
+		switch err := retryTransient(ctx, transient, func() error { return c.Get(ctx, key, cur) }); {
 		case apierrors.IsNotFound(err):
 			w.Stop()
 			return nil, errDeleted
@@ -578,6 +682,36 @@ func watchUntil(ctx context.Context, c client.WithWatch, ns, name, rv string, do
 
 // rewatchPause separates re-established watches.
 const rewatchPause = 100 * time.Millisecond
+
+// transient reports whether a request failed in a way that passes: the
+// API server restarting or overloaded. Such requests are retried until
+// the execution's timeout, so that a restart mid-run costs an execution
+// at most its timeout, never the run.
+func transient(err error) bool {
+	return utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsTimeout(err)
+}
+
+// retryTransient calls f until it succeeds, fails in a way retry does
+// not accept, or ctx ends (then the last error is returned), pausing
+// 100 ms, doubling to 2 s, between tries.
+func retryTransient(ctx context.Context, retry func(error) bool, f func() error) error {
+	pause := rewatchPause
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || !retry(err) {
+			return err
+		}
+		slog.DebugContext(ctx, "API request failed; retrying", "err", err, "pause", pause)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
 
 // consume reads watch events until done, deletion, the channel's end
 // (again = true: re-watch from the last object seen) or ctx's end.

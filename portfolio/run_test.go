@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -528,4 +531,166 @@ func execute(t *testing.T, ctx context.Context, path string, comp *Compiled, tar
 		t.Fatal(err)
 	}
 	return Execute(ctx, dir, m, comp, targets, opts)
+}
+
+// switchLiveness is a controller that is up until down is set.
+type switchLiveness struct{ down atomic.Bool }
+
+func (l *switchLiveness) Alive(context.Context) error {
+	if l.down.Load() {
+		return errors.New("process 4242 is gone")
+	}
+	return nil
+}
+
+// killingHooks takes the controller down once the first execution has
+// been collected.
+type killingHooks struct {
+	*fileHooks
+	live *switchLiveness
+}
+
+func (h *killingHooks) After(ctx context.Context, e *Execution) error {
+	h.live.down.Store(true)
+	return h.fileHooks.After(ctx, e)
+}
+
+// TestControllerExit: a controller that dies during an execution (or
+// before one) is noticed within seconds, not at the execution's 1-minute
+// timeout; the execution is recorded as failed with "controller exited",
+// the run stops with a ControllerExitedError, and a resume runs that
+// execution again, so the run ends with one record per planned execution.
+func TestControllerExit(t *testing.T) {
+	tests := []struct {
+		name string
+		// killAt: the n-th Workflow created (from 0) finds the controller
+		// dead and never finishes; -1: it dies between executions.
+		killAt int
+	}{
+		{"dies mid-execution", 1},
+		{"dies between executions", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newFakeCluster(t)
+			live := &switchLiveness{}
+			fc := &fakeController{t: t, c: c, outcome: map[string]v1alpha1.WorkflowPhase{"ok": v1alpha1.WorkflowSucceeded}}
+			fc.onCreate = func(n int, _ *v1alpha1.Workflow) bool {
+				if n == tt.killAt {
+					live.down.Store(true)
+					return false
+				}
+				return true
+			}
+			fc.start(t)
+			comp := testPortfolio(t, `  - {name: ok, description: d, repetitions: 3, warmup: 0, timeout: 1m, chain: {length: 1}}
+`)
+			dir := t.TempDir()
+			var hooks Hooks = newFileHooks()
+			if tt.killAt == -1 {
+				hooks = &killingHooks{fileHooks: newFileHooks(), live: live}
+			}
+			target := Target{Name: "a", Namespace: "ns", Client: c, Hooks: hooks, Liveness: live}
+			opts := Options{LivenessInterval: 50 * time.Millisecond}
+			start := time.Now()
+			run, err := execute(t, context.Background(), dir, comp, []Target{target}, opts)
+			var exited *ControllerExitedError
+			if !errors.As(err, &exited) || exited.Target != "a" {
+				t.Fatalf("err = %v, want a ControllerExitedError for target a", err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("noticed after %s; the timeout is 1m", d)
+			}
+			if len(run.Records) != 1 || len(run.Missing) != 2 {
+				t.Fatalf("%d records and %d missing, want 1 and 2", len(run.Records), len(run.Missing))
+			}
+			// The failed execution's record is on disk, as evidence.
+			rec, rerr := rundir.Open(dir).Execution(run.Missing[0]).ReadRecord()
+			if rerr != nil || !rec.ControllerExited || !strings.HasPrefix(rec.Error, "controller exited: process 4242 is gone") || rec.Succeeded() {
+				t.Fatalf("record of the execution the controller died in: %+v (%v)", rec, rerr)
+			}
+			// Restarted: the resume runs it again, and the rest.
+			live.down.Store(false)
+			fc.mu.Lock()
+			fc.onCreate = nil
+			fc.mu.Unlock()
+			target.Hooks = newFileHooks()
+			run, err = execute(t, context.Background(), dir, comp, []Target{target}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(run.Records) != 3 || len(run.Missing) != 0 {
+				t.Fatalf("after resume: %d records, %d missing", len(run.Records), len(run.Missing))
+			}
+			for _, r := range run.Records {
+				if !r.Succeeded() || r.ControllerExited {
+					t.Errorf("after resume: %s %+v", r.DirName(), r)
+				}
+			}
+		})
+	}
+}
+
+// outage fails the first n calls of each of Create, Get and Watch with a
+// refused connection, as an API server that is restarting does.
+func outage(n int) interceptor.Funcs {
+	var creates, gets, watches atomic.Int32
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	return interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if _, ok := obj.(*v1alpha1.Workflow); ok && creates.Add(1) <= int32(n) {
+				return refused
+			}
+			return c.Create(ctx, obj, opts...)
+		},
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*v1alpha1.Workflow); ok && gets.Add(1) <= int32(n) {
+				return refused
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+		Watch: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
+			if watches.Add(1) <= int32(n) {
+				return nil, refused
+			}
+			return c.Watch(ctx, list, opts...)
+		},
+	}
+}
+
+// TestExecuteRidesOutAnAPIServerOutage: requests refused while the API
+// server restarts are retried within the execution's timeout: every
+// execution succeeds, each Workflow created exactly once.
+func TestExecuteRidesOutAnAPIServerOutage(t *testing.T) {
+	tests := []struct {
+		name     string
+		failures int
+	}{
+		{"no outage", 0},
+		{"three refused calls of each kind", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The fake controller talks to the cluster directly; only the
+			// runner's requests meet the outage.
+			base := newFakeCluster(t)
+			c := interceptor.NewClient(base, outage(tt.failures))
+			fc := &fakeController{t: t, c: base, outcome: map[string]v1alpha1.WorkflowPhase{"ok": v1alpha1.WorkflowSucceeded}}
+			fc.start(t)
+			comp := testPortfolio(t, `  - {name: ok, description: d, repetitions: 2, warmup: 0, timeout: 30s, chain: {length: 1}}
+`)
+			run, err := execute(t, context.Background(), t.TempDir(), comp, []Target{{Name: "a", Namespace: "ns", Client: c}}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range run.Records {
+				if !r.Succeeded() {
+					t.Errorf("%s: %s", r.DirName(), r.Error)
+				}
+			}
+			if n := fc.createdCount(); n != 2 || len(run.Records) != 2 {
+				t.Errorf("%d workflows created and %d recorded, want 2 and 2", n, len(run.Records))
+			}
+		})
+	}
 }

@@ -195,6 +195,10 @@ type Record struct {
 	TimedOut bool                   `json:"timedOut"`
 	// Error says what went wrong, if anything.
 	Error string `json:"error,omitempty"`
+	// ControllerExited: the target's controller stopped during the
+	// execution (Error says how it was noticed). The record is kept as
+	// evidence of a failed execution; a resumed run runs it again.
+	ControllerExited bool `json:"controllerExited,omitempty"`
 	// Final is the Workflow object as read after the terminal phase (or at
 	// the timeout); nil if it was never created.
 	Final *v1alpha1.Workflow `json:"final,omitempty"`

@@ -189,7 +189,8 @@ func (l LiveExecutor) Execute(ctx context.Context, dir *rundir.Dir, m *rundir.Ma
 			defer stop()
 			col.AdminEndpoint = admin
 		}
-		targets = append(targets, portfolio.Target{Name: d.Name, Namespace: d.Namespace, Client: client, Hooks: col})
+		targets = append(targets, portfolio.Target{Name: d.Name, Namespace: d.Namespace, Client: client, Hooks: col,
+			Liveness: newControllerLiveness(d, endpoint)})
 	}
 	return portfolio.Execute(ctx, dir, m, c, targets, portfolio.Options{Progress: progress, KeepWorkflows: l.KeepWorkflows})
 }
