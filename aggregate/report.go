@@ -265,8 +265,12 @@ type check struct {
 	scrape scrape
 }
 
-// apiserverRequests is the kube-apiserver family the cross-check reads.
-const apiserverRequests = "apiserver_request_total"
+// apiserverRequests is the kube-apiserver family the cross-check reads,
+// apiserverStart the one that shows a restart between two scrapes.
+const (
+	apiserverRequests = "apiserver_request_total"
+	apiserverStart    = "process_start_time_seconds"
+)
 
 // crossCheck compares span counts with the metric deltas around the
 // execution: a difference means spans were lost or work was not traced.
@@ -310,9 +314,19 @@ func crossCheck(rec *rundir.Record, spans []*Span) ([]reports.Reason, float64) {
 	}
 	// An independent witness: the kube-apiserver's own count of Workflow
 	// updates that reached it (conflicts included; client-side errors not).
-	ab, errA := load(rundir.ArtifactAPIServerBefore, apiserverRequests)
-	aa, errB := load(rundir.ArtifactAPIServerAfter, apiserverRequests)
+	ab, errA := load(rundir.ArtifactAPIServerBefore, apiserverRequests, apiserverStart)
+	aa, errB := load(rundir.ArtifactAPIServerAfter, apiserverRequests, apiserverStart)
+	var out []reports.Reason
+	restarted := false
 	if errA == nil && errB == nil {
+		if sb, sa := ab.Count(apiserverStart, nil), aa.Count(apiserverStart, nil); sb != 0 && sa != 0 && sa != sb {
+			restarted = true
+			out = append(out, reports.NewReason(reports.ReasonAPIServerRestart, rec.Workflow,
+				"repetition %d: kube-apiserver restarted during the execution (started %s, then %s): its counts began again at 0 and the execution's times include the outage",
+				rec.Repetition, time.Unix(int64(sb), 0).UTC().Format(time.TimeOnly), time.Unix(int64(sa), 0).UTC().Format(time.TimeOnly)))
+		}
+	}
+	if errA == nil && errB == nil && !restarted {
 		reached := 0
 		for _, s := range spans {
 			if s.Name == telemetry.SpanWorkflowUpdate && s.Str(telemetry.AttrUpdateResult) != telemetry.UpdateError {
@@ -322,7 +336,6 @@ func crossCheck(rec *rundir.Record, spans []*Span) ([]reports.Reason, float64) {
 		checks = append(checks, check{"CRD updates seen by kube-apiserver", reached, apiserverRequests,
 			map[string]string{"group": "flow.benchctl.dev", "resource": "workflows", "verb": "PUT"}, apiserverScrape})
 	}
-	var out []reports.Reason
 	dropped := Delta(cb, ca, telemetry.MetricEventsDropped, nil)
 	if dropped > 0 {
 		out = append(out, reports.NewReason(reports.ReasonDroppedEvents, rec.Workflow,

@@ -344,6 +344,11 @@ const (
 	// ReasonForcedResume: the run was resumed with --force although its
 	// controller, config or portfolio differed from what it started with.
 	ReasonForcedResume = "forced-resume"
+	// ReasonAPIServerRestart: the kube-apiserver restarted during an
+	// execution (its process start time changed between the scrapes), so
+	// its counts restarted from zero and the execution's API work
+	// includes the outage.
+	ReasonAPIServerRestart = "apiserver-restarted"
 )
 
 // defaultSeverity says which reasons invalidate a run. Too few or noisy
@@ -363,6 +368,7 @@ var defaultSeverity = map[string]string{
 	ReasonMissingExecutions: SeverityWarning,
 	ReasonClamped:           SeverityWarning,
 	ReasonForcedResume:      SeverityWarning,
+	ReasonAPIServerRestart:  SeverityInvalid,
 }
 
 // Validity is the run's verdict. Valid is false exactly when a reason has

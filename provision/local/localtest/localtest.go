@@ -1,11 +1,13 @@
 // Package localtest starts a local cluster for a test and tears it down
-// when the test ends.
+// when the test ends, and injects faults into one (RestartProcess).
 package localtest
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,4 +78,39 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// RestartProcess stops the local cluster's recorded host process name
+// (SIGTERM, as a supervisor restarting it would), leaves it down for
+// down, then starts it again with the same command line and log, and
+// records the new process in the cluster's record so that teardown stops
+// it. It is the fault the reliability tests inject: an API server (or
+// etcd, or KWOK) restart.
+func RestartProcess(ctx context.Context, store *provision.Store, cluster, name string, down time.Duration) (*provision.Process, error) {
+	c, err := store.Load(cluster)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(c.Processes, func(p provision.Process) bool { return p.Name == name })
+	if i < 0 {
+		return nil, fmt.Errorf("cluster %s has no process %s", cluster, name)
+	}
+	old := c.Processes[i]
+	if err := local.StopProcess(ctx, old, 10*time.Second); err != nil {
+		return nil, fmt.Errorf("stop %s: %w", name, err)
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(down):
+	}
+	r, err := local.StartProcess(name, old.Args[0], old.Args[1:], old.Log)
+	if err != nil {
+		return nil, err
+	}
+	c.Processes[i] = r.Proc
+	if err := store.Save(c); err != nil {
+		return &r.Proc, err
+	}
+	return &r.Proc, nil
 }
