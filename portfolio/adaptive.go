@@ -31,8 +31,13 @@ type Adaptive struct {
 	TargetPrecision float64
 	// MaxRepetitions bounds the measured repetitions of any workflow.
 	MaxRepetitions int
-	// Batch is how many repetitions are added at a time (default 2: one
-	// full balanced design for two targets).
+	// Batch is how many repetitions are added at a time (default: the
+	// length of the balanced design over the targets, BalancedOrder: 2
+	// for two, 6 for three). Each extension ends on a multiple of it, so
+	// that every target takes every position equally often whenever the
+	// rule stops below MaxRepetitions; adding 2 at a time to three
+	// targets left one target first more often than another, and the
+	// first execution of a repetition can be slower (carry-over).
 	Batch int
 }
 
@@ -60,11 +65,11 @@ func (a Adaptive) Check(planned int) error {
 	return nil
 }
 
-func (a Adaptive) batch() int {
+func (a Adaptive) batch(targets int) int {
 	if a.Batch > 0 {
 		return a.Batch
 	}
-	return 2
+	return max(2, len(BalancedOrder(targets)))
 }
 
 // Decision is where one workflow stands.
@@ -120,7 +125,8 @@ func (a Adaptive) Extend(plan []rundir.PlanEntry, targets []string, ds []Decisio
 		if d.Reason != "" {
 			continue
 		}
-		to := min(d.Repetitions+a.batch(), a.MaxRepetitions)
+		b := a.batch(len(targets))
+		to := min((d.Repetitions/b+1)*b, a.MaxRepetitions)
 		plan = AppendRepetitions(plan, d.Workflow, targets, false, d.Repetitions+1, to)
 		n++
 	}

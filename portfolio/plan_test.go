@@ -197,10 +197,13 @@ func TestAdaptiveDecide(t *testing.T) {
 			if d := ds[0]; d.Reason != StopFailed && (d.Reason == StopPrecision) != (d.Precision <= a.TargetPrecision) {
 				t.Errorf("precision %v and reason %q disagree", d.Precision, d.Reason)
 			}
-			// Extend adds the next batch, balanced, only while going on.
+			// Extend adds repetitions up to the next multiple of the
+			// balanced design's length (at least 2), only while going on.
 			plan, n := a.Extend(nil, tt.targets, ds)
-			if (n == 1) != (tt.want == "") || len(plan) != n*2*len(tt.targets) {
-				t.Fatalf("extended %d workflows, %d entries", n, len(plan))
+			b := max(2, len(BalancedOrder(len(tt.targets))))
+			added := (ds[0].Repetitions/b+1)*b - ds[0].Repetitions
+			if (n == 1) != (tt.want == "") || len(plan) != n*added*len(tt.targets) {
+				t.Fatalf("extended %d workflows, %d entries, want %d repetitions added", n, len(plan), added)
 			}
 			for i, p := range plan {
 				if p.Seq != i || p.Warmup || p.Repetition <= ds[0].Repetitions {
@@ -209,9 +212,34 @@ func TestAdaptiveDecide(t *testing.T) {
 			}
 		})
 	}
+	// Three targets: from the 5 planned, extensions end on multiples of
+	// the 6-row design, so that at 6 and at 12 every target has taken
+	// every position equally often.
+	three := []string{"a", "b", "c"}
+	plan := AppendRepetitions(nil, "w", three, false, 1, 5)
+	for _, at := range []int{6, 12} {
+		plan, _ = a.Extend(plan, three, []Decision{{Workflow: "w", Repetitions: plan[len(plan)-1].Repetition}})
+		if got := plan[len(plan)-1].Repetition; got != at {
+			t.Fatalf("extended to %d repetitions, want %d", got, at)
+		}
+		pos := map[string]map[int]int{}
+		for i, p := range plan {
+			if pos[p.Target] == nil {
+				pos[p.Target] = map[int]int{}
+			}
+			pos[p.Target][i%3]++
+		}
+		for _, tg := range three {
+			for k := range 3 {
+				if pos[tg][k] != at/3 {
+					t.Errorf("at %d repetitions target %s took position %d %d times, want %d", at, tg, k, pos[tg][k], at/3)
+				}
+			}
+		}
+	}
 	// Never beyond the maximum.
 	b := Adaptive{TargetPrecision: 0.001, MaxRepetitions: 11}
-	plan, _ := b.Extend(nil, []string{"a", "b"}, []Decision{{Workflow: "w", Repetitions: 10}})
+	plan, _ = b.Extend(nil, []string{"a", "b"}, []Decision{{Workflow: "w", Repetitions: 10}})
 	if len(plan) != 2 || plan[0].Repetition != 11 {
 		t.Errorf("extension past the maximum: %+v", plan)
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"github.com/go-logr/logr"
 	"io"
 	"log/slog"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/spf13/cobra"
 
@@ -68,6 +70,9 @@ aggregate traces and metrics into a YAML report. 'benchctl run' chains them.`,
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level, ReplaceAttr: redact.ReplaceAttr})))
+			// controller-runtime logs through logr; unset, it prints a stack
+			// trace the first time a second client is made (adaptive runs).
+			ctrllog.SetLogger(logr.FromSlogHandler(slog.Default().Handler()))
 			return nil
 		},
 	}
