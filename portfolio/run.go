@@ -389,7 +389,12 @@ func (r *runner) sweep(ctx context.Context, keep map[string]bool) error {
 	for _, name := range r.manifest.TargetNames() {
 		t := r.targets[name]
 		var list v1alpha1.WorkflowList
-		if err := t.Client.List(ctx, &list, client.InNamespace(t.Namespace), client.MatchingLabels{LabelRun: r.manifest.RunID}); err != nil {
+		// Bounded like a cleanup: a stalled API server must not hold the
+		// run before its first execution.
+		lctx, cancel := context.WithTimeout(ctx, r.opts.CleanupTimeout)
+		err := t.Client.List(lctx, &list, client.InNamespace(t.Namespace), client.MatchingLabels{LabelRun: r.manifest.RunID})
+		cancel()
+		if err != nil {
 			return fmt.Errorf("list leftover workflows of run %s in %s: %w", r.manifest.RunID, t.Namespace, err)
 		}
 		for i := range list.Items {

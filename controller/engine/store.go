@@ -46,7 +46,9 @@ type WorkflowClient interface {
 // span attribute.
 type restWorkflowClient struct {
 	rc *rest.RESTClient
-	cache.ListerWatcher
+	// The concrete type, so WatchWithContext is promoted too: a caller
+	// that must bound a watch's start gives it a context.
+	*cache.ListWatch
 }
 
 // NewWorkflowClient returns a client for Workflows in namespace.
@@ -63,7 +65,7 @@ func NewWorkflowClient(cfg *rest.Config, namespace string) (WorkflowClient, erro
 	if err != nil {
 		return nil, fmt.Errorf("workflow REST client: %w", err)
 	}
-	return &restWorkflowClient{rc: rc, ListerWatcher: cache.NewListWatchFromClient(rc, "workflows", namespace, fields.Everything())}, nil
+	return &restWorkflowClient{rc: rc, ListWatch: cache.NewListWatchFromClient(rc, "workflows", namespace, fields.Everything())}, nil
 }
 
 func (c *restWorkflowClient) Update(ctx context.Context, wf *v1alpha1.Workflow, body []byte) (*v1alpha1.Workflow, error) {

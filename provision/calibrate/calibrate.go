@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
@@ -137,6 +138,11 @@ func Run(ctx context.Context, rc *rest.Config, o Options) (*reports.Floor, error
 	// The controller's own client configs: one token bucket for every
 	// request, writes with its timeout, watches without.
 	write, watchCfg := engine.ClientConfigs(rc, o.Client.QPS, o.Client.Burst, o.Client.Timeout, "benchctl-calibrate")
+	if write.Timeout <= 0 {
+		// A controller without a request timeout still gets a bounded
+		// measurement: a stalled API server must not hold the run.
+		write.Timeout = o.OpTimeout
+	}
 	kube, err := kubernetes.NewForConfig(write)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: kube client: %w", err)
@@ -322,11 +328,17 @@ func (m *measurer) deliveries(ctx context.Context, ops map[string][]time.Duratio
 	if err != nil {
 		return fmt.Errorf("create Workflow delivery: %w", err)
 	}
-	w, err := m.wfWatch.Watch(metav1.ListOptions{ResourceVersion: cur.ResourceVersion, FieldSelector: "metadata.name=delivery"})
+	w, stop, err := m.startWatch(ctx, func(ctx context.Context) (watch.Interface, error) {
+		opts := metav1.ListOptions{ResourceVersion: cur.ResourceVersion, FieldSelector: "metadata.name=delivery"}
+		if lw, ok := m.wfWatch.(cache.ListerWatcherWithContext); ok {
+			return lw.WatchWithContext(ctx, opts)
+		}
+		return m.wfWatch.Watch(opts)
+	})
 	if err != nil {
 		return fmt.Errorf("watch Workflows: %w", err)
 	}
-	defer w.Stop()
+	defer stop()
 	for i := range m.o.Samples + warmup {
 		withStatus(cur, i)
 		start := time.Now()
@@ -351,11 +363,13 @@ func (m *measurer) deliveries(ctx context.Context, ops map[string][]time.Duratio
 // Running and Succeeded, as the controller would observe it.
 func (m *measurer) pods(ctx context.Context, ops map[string][]time.Duration) error {
 	pods := m.kube.CoreV1().Pods(m.ns)
-	w, err := m.watchKube.CoreV1().Pods(m.ns).Watch(ctx, metav1.ListOptions{})
+	w, stop, err := m.startWatch(ctx, func(ctx context.Context) (watch.Interface, error) {
+		return m.watchKube.CoreV1().Pods(m.ns).Watch(ctx, metav1.ListOptions{})
+	})
 	if err != nil {
 		return fmt.Errorf("watch pods: %w", err)
 	}
-	defer w.Stop()
+	defer stop()
 	for i := range m.o.Samples + warmup {
 		pod := m.pod(fmt.Sprintf("pod-%d", i))
 		start := time.Now()
@@ -413,6 +427,27 @@ func (m *measurer) pod(name string) *corev1.Pod {
 // errPodFailed is a calibration pod that failed: the cluster cannot run
 // the pod image (give one that exits at once).
 var errPodFailed = errors.New("pod failed")
+
+// startWatch starts a watch whose stream lives until stop, but whose start
+// (the request's answer) is bounded by OpTimeout: a watch has no request
+// timeout, so only its context can end a start that never answers.
+func (m *measurer) startWatch(ctx context.Context, start func(context.Context) (watch.Interface, error)) (w watch.Interface, stop func(), err error) {
+	wctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(m.o.OpTimeout, cancel)
+	w, err = start(wctx)
+	if !timer.Stop() {
+		if w != nil {
+			w.Stop()
+		}
+		cancel()
+		return nil, nil, fmt.Errorf("no answer within %s", m.o.OpTimeout)
+	}
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return w, func() { w.Stop(); cancel() }, nil
+}
 
 // await reads w until match accepts an event and returns when that event
 // arrived; bounded by OpTimeout.
