@@ -122,6 +122,10 @@ func Delete(ctx context.Context, store *Store, reg Registry, name string) (Delet
 	return Deleted, store.Remove(name)
 }
 
+// ErrDryRunUnsupported is DryRun's error for a provider that cannot print
+// a plan (local, whose Create runs no external command).
+var ErrDryRunUnsupported = errors.New("--dry-run is not supported")
+
 // DryRunner is a provider that can print what Create would run.
 type DryRunner interface {
 	DryRun(ctx context.Context, spec Spec, dir string, w io.Writer) error
@@ -135,7 +139,7 @@ func DryRun(ctx context.Context, store *Store, reg Registry, spec Spec, w io.Wri
 	}
 	dr, ok := p.(DryRunner)
 	if !ok {
-		return fmt.Errorf("--dry-run is not supported by --provider %s", spec.Provider)
+		return fmt.Errorf("%w by --provider %s", ErrDryRunUnsupported, spec.Provider)
 	}
 	if err := ValidateName(spec.Name); err != nil {
 		return err

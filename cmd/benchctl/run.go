@@ -53,6 +53,12 @@ func (c *clusterFlags) flags(cmd *cobra.Command, g *globals, creating bool) {
 	f.StringVar(&c.req.Spec.Provider, "provider", c.req.Spec.Provider, "provider for a new cluster: local, kind, eks, gke")
 	f.IntVar(&c.req.Spec.Nodes, "nodes", c.req.Spec.Nodes, "worker nodes of a new cluster")
 	f.BoolVar(&c.req.Teardown, "teardown", false, "delete the cluster at the end if this command created it")
+	// A new cloud cluster's shape, as 'benchctl provision' takes it.
+	f.StringVar(&c.req.Spec.KubernetesVersion, "kubernetes-version", "", "Kubernetes version of a new cluster: kind v1.33.1, eks 1.33, gke 1.33 or latest (local runs its pinned version)")
+	f.StringVar(&c.req.Spec.Region, "region", "", "new eks (required) or gke cluster: region")
+	f.StringVar(&c.req.Spec.Zone, "zone", "", "new gke cluster: zone (a zonal cluster); eks: pins the node group to one zone")
+	f.StringVar(&c.req.Spec.NodeType, "node-type", "", "new eks or gke cluster: instance / machine type (default m5.large / e2-standard-2)")
+	f.StringVar(&c.req.Spec.Project, "project", "", "new gke cluster: Google Cloud project")
 	_ = cmd.RegisterFlagCompletionFunc("provider", cobra.FixedCompletions(provision.Providers, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -174,6 +180,7 @@ type benchFlags struct {
 	deploy    deployFlags
 	gate      gateFlags
 	keep      bool
+	dryRun    bool
 }
 
 func (b *benchFlags) flags(cmd *cobra.Command, g *globals) {
@@ -182,6 +189,7 @@ func (b *benchFlags) flags(cmd *cobra.Command, g *globals) {
 	b.portfolio.flags(cmd.Flags())
 	b.gate.flags(cmd.Flags())
 	cmd.Flags().BoolVar(&b.keep, "keep-deployments", false, "leave the controllers this run deployed running after it (default: undeploy them, so that none loads the next run)")
+	cmd.Flags().BoolVar(&b.dryRun, "dry-run", false, "print every step (cluster create, image push, helm values, executions, teardown) and run none")
 }
 
 // benchmark is the Benchmark the flags describe, with the live stages.
@@ -284,7 +292,8 @@ the same --output-dir).`,
   benchctl run --controller-source main          # the controller of a git ref
   benchctl run --config default --config downstream-delay --target-precision 2% --max-repetitions 20
   benchctl run --kubeconfig ~/.kube/config --context lab --tier smoke --install-crds
-  benchctl run --output-dir /tmp/r1 --resume     # after Ctrl-C`,
+  benchctl run --output-dir /tmp/r1 --resume     # after Ctrl-C
+  benchctl run --provider eks --cluster perf --region us-west-2 --image-repo 1234.dkr.ecr.us-west-2.amazonaws.com/b --dry-run`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(configs) == 0 {
@@ -311,7 +320,7 @@ the same --output-dir).`,
 			} else if cmd.Flags().Changed("max-repetitions") {
 				return usageError(fmt.Errorf("--max-repetitions needs --target-precision"))
 			}
-			return runBenchmark(cmd, bm)
+			return runBenchmark(cmd, bm, b.dryRun)
 		},
 	}
 	b.flags(cmd, g)
@@ -375,7 +384,7 @@ execution; 2 bad usage or input; 130 interrupted.`,
 			if err != nil {
 				return err
 			}
-			return runBenchmark(cmd, bm)
+			return runBenchmark(cmd, bm, b.dryRun)
 		},
 	}
 	b.flags(cmd, g)
@@ -386,7 +395,10 @@ execution; 2 bad usage or input; 130 interrupted.`,
 
 // runBenchmark runs bm and prints its summaries; the exit code follows
 // the verdict.
-func runBenchmark(cmd *cobra.Command, bm *bench.Benchmark) error {
+func runBenchmark(cmd *cobra.Command, bm *bench.Benchmark, dryRun bool) error {
+	if dryRun {
+		return bm.DryRun(cmd.Context(), cmd.OutOrStdout())
+	}
 	res, err := bm.Run(cmd.Context())
 	if res != nil && res.Outcome != nil {
 		if perr := printOutcome(cmd, res.Outcome); perr != nil {

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// TestRunDryRun checks the complete plan 'run --dry-run' prints for new
+// cloud clusters against golden files: the provider's exact commands,
+// the image push, each deployment's Helm release and values, the
+// executions and the teardown. A dry run must write nothing, and a plan
+// that cannot be carried out fails as the run would, exit 2 on one line.
+// Update with: go test ./cmd/benchctl -run TestRunDryRun -update
+func TestRunDryRun(t *testing.T) {
+	// No eksctl or gcloud: the plan's note on missing tools is the same
+	// on every machine.
+	t.Setenv("PATH", t.TempDir())
+	tests := []struct {
+		name   string
+		args   []string
+		golden string // file under testdata/, or "" for a usage error
+		want   string // the error's text, for a usage error
+	}{
+		{"eks", []string{"--provider", "eks", "--cluster", "perf", "--region", "us-west-2", "--node-type", "m6i.xlarge", "--nodes", "5",
+			"--image-repo", "123456789012.dkr.ecr.us-west-2.amazonaws.com/benchctl", "--teardown",
+			"--config", "default", "--config", "streak-1", "--tier", "smoke"}, "dryrun-eks.golden", ""},
+		{"gke", []string{"--provider", "gke", "--cluster", "perf", "--project", "my-project", "--zone", "us-central1-a",
+			"--node-type", "e2-standard-4", "--kubernetes-version", "1.33", "--image-repo", "us-docker.pkg.dev/my-project/benchctl",
+			"--tier", "smoke", "--target-precision", "2%"}, "dryrun-gke.golden", ""},
+		{"eks without region", []string{"--provider", "eks", "--cluster", "perf", "--image-repo", "r.example/b"}, "", "--region"},
+		{"gke without image repo", []string{"--provider", "gke", "--cluster", "perf", "--project", "my-project", "--zone", "us-central1-a"}, "", "--image-repo is required for provider gke"},
+		{"existing without image repo", []string{"--kubeconfig", "/nonexistent/kubeconfig", "--context", "lab"}, "", "--image-repo is required for provider existing"},
+		{"local", []string{"--cluster", "a", "--config", "default", "--config", "downstream-delay", "--tier", "smoke", "--keep-deployments"}, "dryrun-local.golden", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := t.TempDir()
+			t.Setenv("BENCHCTL_STATE_DIR", state)
+			stdout, stderr, code := runCLI(t, append([]string{"run", "--dry-run"}, tt.args...)...)
+			if entries, _ := os.ReadDir(state); len(entries) != 0 {
+				t.Errorf("the dry run wrote %d entries under the state directory", len(entries))
+			}
+			if tt.golden == "" {
+				msg := strings.TrimSpace(stderr)
+				if code != exitUsage || strings.Contains(msg, "\n") || !strings.Contains(msg, tt.want) {
+					t.Fatalf("exit %d, error %q: want exit %d and one line containing %q", code, msg, exitUsage, tt.want)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			got := strings.ReplaceAll(stdout, state, "$STATE")
+			path := filepath.Join("testdata", tt.golden)
+			if *updateGolden {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (create it with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("the plan differs from %s (rerun with -update and review the diff):\n%s", path, got)
+			}
+		})
+	}
+}
