@@ -233,14 +233,24 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
 // render renders the chart client-side, as helm template does, so that a
 // template that cannot render fails before any cluster is touched.
 func (p *Prepared) render(ctx context.Context) error {
+	if _, err := p.manifest(ctx, p.Values); err != nil {
+		return configErr(fmt.Errorf("config %s: the chart does not render: %w", p.Named.Name, err))
+	}
+	return nil
+}
+
+// manifest is the chart rendered client-side with vals, as helm template
+// prints it (CRDs included).
+func (p *Prepared) manifest(ctx context.Context, vals map[string]any) (string, error) {
 	in := action.NewInstall(&action.Configuration{})
 	in.DryRun, in.ClientOnly, in.Replace = true, true, true
 	in.ReleaseName, in.Namespace = p.Options.Release, p.Options.Namespace
 	in.IncludeCRDs = true
-	if _, err := in.RunWithContext(ctx, p.chart, copyValues(p.Values)); err != nil {
-		return configErr(fmt.Errorf("config %s: the chart does not render: %w", p.Named.Name, err))
+	rel, err := in.RunWithContext(ctx, p.chart, copyValues(vals))
+	if err != nil {
+		return "", err
 	}
-	return nil
+	return rel.Manifest, nil
 }
 
 // Apply installs or upgrades the release on c and waits until the

@@ -95,7 +95,13 @@ func Connect(ctx context.Context, c *provision.Cluster, d *Deployment) (endpoint
 	if err != nil {
 		return "", nil, err
 	}
-	return portForward(ctx, c, d.Namespace, "app.kubernetes.io/name=benchflow,app.kubernetes.io/instance="+d.Release, port)
+	return portForward(ctx, c, d.Namespace, controllerSelector(d.Release), port)
+}
+
+// controllerSelector selects the controller pods of release, as the
+// chart labels them.
+func controllerSelector(release string) string {
+	return "app.kubernetes.io/name=benchflow,app.kubernetes.io/instance=" + release
 }
 
 // ConnectAdmin returns the admin service's HTTP base URL, as Connect does
