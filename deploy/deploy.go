@@ -289,10 +289,10 @@ func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provi
 			return nil, err
 		}
 		step("images built and loaded into the nodes of kind cluster %s", c.Name)
-		if err := setImages(c, repo, p.Build, vals); err != nil {
+		if err := setImages(c, repo, p.Build, vals, p.admin); err != nil {
 			return nil, err
 		}
-	} else if err := setImages(c, opts.ImageRepo, p.Build, vals); err != nil {
+	} else if err := setImages(c, opts.ImageRepo, p.Build, vals, p.admin); err != nil {
 		return nil, err
 	}
 	rel, err := helmApply(ctx, c, opts, p.chart, vals, !onHost)

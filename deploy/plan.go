@@ -11,7 +11,8 @@ type PlannedImages struct {
 	// Build says where they come from: "host" (no images: the
 	// controller is a host process), "kind-load" (built here and loaded
 	// into kind's nodes) or "push" (pulled from Repo, pushed there first
-	// with 'benchctl images push').
+	// with 'benchctl images push') or "named" (the user's values name
+	// every image).
 	Build string
 	// Repo and Tag name REPO/benchflow:TAG, REPO/benchtask:TAG and
 	// REPO/benchadmin:TAG.
@@ -30,13 +31,16 @@ func (p *Prepared) Plan(provider string) (PlannedImages, map[string]any, error) 
 		return PlannedImages{Build: "host"}, redactValues(vals), nil
 	case provider == provision.ProviderKind && p.Options.ImageRepo == "":
 		// loadImages names its archives' images under the default repo.
-		if err := setImages(c, images.DefaultRepo, p.Build, vals); err != nil {
+		if err := setImages(c, images.DefaultRepo, p.Build, vals, p.admin); err != nil {
 			return PlannedImages{}, nil, err
 		}
 		return PlannedImages{Build: "kind-load", Repo: images.DefaultRepo, Tag: p.Build.Commit}, redactValues(vals), nil
 	}
-	if err := setImages(c, p.Options.ImageRepo, p.Build, vals); err != nil {
+	if err := setImages(c, p.Options.ImageRepo, p.Build, vals, p.admin); err != nil {
 		return PlannedImages{}, nil, configErr(err)
+	}
+	if p.Options.ImageRepo == "" {
+		return PlannedImages{Build: "named"}, redactValues(vals), nil
 	}
 	return PlannedImages{Build: "push", Repo: p.Options.ImageRepo, Tag: p.Build.Commit}, redactValues(vals), nil
 }

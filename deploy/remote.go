@@ -33,12 +33,15 @@ import (
 // setImages points the chart at images the cluster can pull. kind gets
 // images built here and loaded into its nodes; cloud and existing clusters
 // pull from --image-repo.
-func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, vals map[string]any) error {
+func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, vals map[string]any, admin bool) error {
 	tag := build.Commit
 	repo := strings.TrimSuffix(imageRepo, "/")
 	if repo == "" {
+		if imagesNamed(vals, admin) {
+			return nil // the user's --set or -f names every image
+		}
 		if c.Provider != provision.ProviderKind {
-			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s, REPO/benchtask:%s and REPO/benchadmin:%s; push them with 'benchctl images push --image-repo REPO'", c.Provider, tag, tag, tag)
+			return fmt.Errorf("--image-repo is required for provider %s: the cluster pulls REPO/benchflow:%s, REPO/benchtask:%s and REPO/benchadmin:%s; push them with 'benchctl images push --image-repo REPO' (or name every image with --set %s, %s and %s)", c.Provider, tag, tag, tag, valImageRepo, valTaskImage, valAdminRepo)
 		}
 		return errors.New("kind: no images to point the chart at; deploy builds and loads them itself, or pass --image-repo REPO after 'benchctl images push'")
 	}
@@ -48,6 +51,14 @@ func setImages(c *provision.Cluster, imageRepo string, build *ControllerBuild, v
 	setValue(vals, valAdminTag, tag)
 	setValue(vals, valTaskImage, repo+"/benchtask:"+tag)
 	return nil
+}
+
+// imagesNamed says whether the user's values name the controller's and
+// the task pods' images (and the admin service's, when it runs): then
+// the chart needs no --image-repo.
+func imagesNamed(vals map[string]any, admin bool) bool {
+	named := func(path string) bool { v, _ := lookup(vals, path).(string); return v != "" }
+	return named(valImageRepo) && named(valTaskImage) && (!admin || named(valAdminRepo))
 }
 
 // ImageLoader loads image archives (docker-save tarballs) into every node

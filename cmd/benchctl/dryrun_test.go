@@ -35,6 +35,10 @@ func TestRunDryRun(t *testing.T) {
 		{"eks without region", []string{"--provider", "eks", "--cluster", "perf", "--image-repo", "r.example/b"}, "", "--region"},
 		{"gke without image repo", []string{"--provider", "gke", "--cluster", "perf", "--project", "my-project", "--zone", "us-central1-a"}, "", "--image-repo is required for provider gke"},
 		{"existing without image repo", []string{"--kubeconfig", "/nonexistent/kubeconfig", "--context", "lab"}, "", "--image-repo is required for provider existing"},
+		{"existing, only the controller's image named", []string{"--kubeconfig", "/nonexistent/kubeconfig", "--context", "lab",
+			"--set", "image.repository=r.example/flow"}, "", "--image-repo is required for provider existing"},
+		{"existing, images named by --set", []string{"--kubeconfig", "/nonexistent/kubeconfig", "--context", "lab", "--tier", "smoke",
+			"--set", "image.repository=r.example/flow", "--set", "config.taskPod.image=r.example/task:1", "--set", "admin.image.repository=r.example/admin"}, "dryrun-existing.golden", ""},
 		{"local", []string{"--cluster", "a", "--config", "default", "--config", "downstream-delay", "--tier", "smoke", "--keep-deployments"}, "dryrun-local.golden", ""},
 	}
 	for _, tt := range tests {

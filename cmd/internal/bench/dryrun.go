@@ -74,6 +74,8 @@ func (b *Benchmark) DryRun(ctx context.Context, w io.Writer) error {
 			fmt.Fprintf(&out, "# %s: none; the controller (%s) runs on this host as a process\n", t.name(), b.Source)
 		case "kind-load":
 			fmt.Fprintf(&out, "# %s: build %s/{benchflow,benchtask,benchadmin}:%s from %s for this host's platform and load them into every kind node\n", t.name(), im.Repo, im.Tag, b.Source)
+		case "named":
+			fmt.Fprintf(&out, "# %s: the images the values name (see step 3)\n", t.name())
 		default:
 			fmt.Fprintf(&out, "# %s: the cluster pulls %s/benchflow:%s, %s/benchtask:%s and %s/benchadmin:%s\n", t.name(), im.Repo, im.Tag, im.Repo, im.Tag, im.Repo, im.Tag)
 			if key := im.Repo + ":" + im.Tag; !pushed[key] {
