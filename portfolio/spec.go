@@ -283,6 +283,12 @@ func (p *Portfolio) add(file string, data []byte) (*fileSpec, error) {
 		return nil, fail(extra.Line, "", "holds more than one YAML document; put one portfolio per file")
 	}
 	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
+		// Only a document marker ("---") and comments: yaml.v3 places
+		// the empty value on the line after the marker, past a file that
+		// ends there (found by FuzzPortfolio).
+		return nil, fail(0, "", "file is empty; a portfolio starts with apiVersion: %s and kind: %s", APIVersion, Kind)
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, fail(root.Line, "", "expected a mapping with apiVersion, kind and workflows, got %s", describe(root))
 	}
