@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,4 +114,34 @@ func RestartProcess(ctx context.Context, store *provision.Store, cluster, name s
 		return &r.Proc, err
 	}
 	return &r.Proc, nil
+}
+
+// PauseProcess freezes the local cluster's recorded host process name
+// with SIGSTOP for pause, then resumes it with SIGCONT: a process that is
+// alive but answers nothing, as a disk that stalls fsync leaves etcd. It
+// resumes the process even when ctx ends first, so a cancelled test never
+// leaves a cluster frozen.
+func PauseProcess(ctx context.Context, store *provision.Store, cluster, name string, pause time.Duration) error {
+	c, err := store.Load(cluster)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(c.Processes, func(p provision.Process) bool { return p.Name == name })
+	if i < 0 {
+		return fmt.Errorf("cluster %s has no process %s", cluster, name)
+	}
+	pid := c.Processes[i].PID
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause %s (pid %d): %w", name, pid, err)
+	}
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		return fmt.Errorf("resume %s (pid %d): %w", name, pid, err)
+	}
+	return ctx.Err()
 }
