@@ -8,7 +8,10 @@
 #
 #   make setup build && scripts/adaptive-vs-fixed.sh [OUT_DIR]
 #
-# Needs jq. TARGET (default 2%) and MAX (default 20) set the adaptive rule.
+# Needs jq. TARGET (default 2%) and MAX (default 20) set the adaptive rule;
+# CONFIGS (default "default default-b downstream-delay") the configs, the
+# first being the baseline every other is diffed against; PORTFOLIO and
+# TIER the workflows (default: scripts/testdata/adaptive-vs-fixed.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/adaptive-vs-fixed}
@@ -20,8 +23,13 @@ command -v jq >/dev/null || { echo "error: jq is needed (apt-get install jq)" >&
 [ -x "$bin" ] || { echo "error: $bin is missing; run 'make build'" >&2; exit 2; }
 mkdir -p "$out"
 printf 'config: {}\n' > "$out/default-b.yaml"
-common=(--cluster "$cluster" --nodes 3 --portfolio scripts/testdata/adaptive-vs-fixed.yaml --tier default
-  --config default --config "$out/default-b.yaml" --config downstream-delay --calibration off)
+read -r -a configs <<< "${CONFIGS:-default default-b downstream-delay}"
+common=(--cluster "$cluster" --nodes 3 --portfolio "${PORTFOLIO:-scripts/testdata/adaptive-vs-fixed.yaml}"
+  --tier "${TIER:-default}" --calibration off)
+for c in "${configs[@]}"; do
+  # default-b is the A/A twin: the default config under another name.
+  if [ "$c" = default-b ]; then common+=(--config "$out/default-b.yaml"); else common+=(--config "$c"); fi
+done
 
 run() { # name, extra args...
   local name=$1; shift
@@ -39,12 +47,13 @@ run() { # name, extra args...
 executions() { jq '[.plan[] | select(.warmup | not)] | length' "$out/$1/run.json"; }
 echo "fixed $max repetitions: $(cat "$out/fixed.seconds")s, $(executions fixed) measured executions"
 echo "adaptive $target (max $max): $(cat "$out/adaptive.seconds")s, $(executions adaptive) measured executions"
-for b in default-b downstream-delay; do
+base=${configs[0]}
+for b in "${configs[@]:1}"; do
   for r in fixed adaptive; do
-    "$bin" diff -o json "$out/$r/reports/default.yaml" "$out/$r/reports/$b.yaml" > "$out/diff-$r-$b.json" || true
+    "$bin" diff -o json "$out/$r/reports/$base.yaml" "$out/$r/reports/$b.yaml" > "$out/diff-$r-$b.json" || true
   done
   echo
-  echo "== default vs $b"
+  echo "== $base vs $b"
   jq -r -n --slurpfile f "$out/diff-fixed-$b.json" --slurpfile a "$out/diff-adaptive-$b.json" '
     def key: "\(.workflow)|\(.node // "")|\(.metric)";
     ($f[0].rows | map({(key): .}) | add) as $F | ($a[0].rows | map({(key): .}) | add) as $A
@@ -59,4 +68,4 @@ done
 echo
 echo "why each workflow stopped (adaptive):"
 jq -r '.workflows[] | "  \(.name): \(.stopped.reason) after \(.stopped.repetitions) repetitions, precision \(.stopped.precision)"' \
-  <("$bin" report show -o json "$out/adaptive/reports/default.yaml" 2>/dev/null || echo '{"workflows":[]}') || true
+  <("$bin" report show -o json "$out/adaptive/reports/$base.yaml" 2>/dev/null || echo '{"workflows":[]}') || true
