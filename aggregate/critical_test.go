@@ -54,7 +54,7 @@ func TestCriticalPathChain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint("conflict=", tt.conflict), func(t *testing.T) {
 			b, created := chainTrace(tt.conflict)
-			e, err := Measure(b.spans, created, chainClosure(), Limits{})
+			e, err := Measure(b.spans, Returned(created), chainClosure(), Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestCriticalPathMapParallelism(t *testing.T) {
 	for _, par := range []int32{0, 1} {
 		t.Run(fmt.Sprint("parallelism=", par), func(t *testing.T) {
 			b, closure := mapTrace(3, launches, ends, par)
-			e, err := Measure(b.spans, b.at(0), closure, Limits{})
+			e, err := Measure(b.spans, Returned(b.at(0)), closure, Limits{})
 			if err != nil || len(e.Problems) > 0 {
 				t.Fatalf("err %v, problems %v", err, e.Problems)
 			}
@@ -176,7 +176,7 @@ func TestCriticalPathMapParallelism(t *testing.T) {
 // items as a map's own parallelism does: one rule for every limit.
 func TestCriticalPathMaxParallelism(t *testing.T) {
 	b, closure := mapTrace(3, []float64{10, 30, 50}, []float64{25, 45, 65}, 0)
-	e, err := Measure(b.spans, b.at(0), closure, Limits{MaxParallelism: 1})
+	e, err := Measure(b.spans, Returned(b.at(0)), closure, Limits{MaxParallelism: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

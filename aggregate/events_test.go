@@ -76,7 +76,7 @@ func TestCheckEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure, Limits{})
+		e, err := MeasureTree(spans, rec.Name, RecordCall(rec), rec.Closure, Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}

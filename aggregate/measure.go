@@ -16,9 +16,31 @@ import (
 )
 
 // maxOverlap is how far an instant the controller or KWOK saw may precede
-// the return of the create call that caused it (a pod's start, a workflow's
-// first decision) before the two are treated as inconsistent clocks.
+// the sending of the create call that caused it (a pod's start, a
+// workflow's first decision) before the two are treated as inconsistent
+// clocks. Between sending and return the effect is consistent whatever the
+// call's duration: the answer was still on its way, which on a loaded
+// host takes tens of milliseconds.
 const maxOverlap = 50 * time.Millisecond
+
+// Call is a create call as its caller timed it: Sent just before the
+// request went out, Returned when the answer arrived. A zero Sent (a
+// record written before it was kept) means Returned.
+type Call struct{ Sent, Returned time.Time }
+
+// Returned is a call known only by its return.
+func Returned(t time.Time) Call { return Call{Returned: t} }
+
+// precedes reports whether an effect seen at t, before the call returned,
+// is explained by the answer's way back rather than by clock skew: t is no
+// more than maxOverlap before the call was sent.
+func (c Call) precedes(t time.Time) bool {
+	sent := c.Sent
+	if sent.IsZero() || sent.After(c.Returned) {
+		sent = c.Returned
+	}
+	return t.Before(c.Returned) && !t.Before(sent.Add(-maxOverlap))
+}
 
 // Attempt is one unit of user code: a task-node attempt, a map item's
 // attempt or a cache hit, with these instants:
@@ -149,6 +171,7 @@ type Execution struct {
 	Decided map[string]time.Time
 	// Children are the launch-plan children, by launch-plan node path.
 	Children map[string]*Execution
+	create   Call // the create call, whose return is Created
 	tmpl     *templates
 }
 
@@ -172,12 +195,12 @@ func (e *Execution) problem(p Problem) { e.Problems = append(e.Problems, p) }
 //  3. collect the decisions: launches, observed ends, successes (scan);
 //  4. keep the decisions whose round was persisted (done instants);
 //  5. derive ready from the DAG and build nodes and attempts.
-func Measure(spans []*Span, created time.Time, closure *v1alpha1.WorkflowClosure, limits Limits) (*Execution, error) {
+func Measure(spans []*Span, created Call, closure *v1alpha1.WorkflowClosure, limits Limits) (*Execution, error) {
 	t, err := newTrace(spans)
 	if err != nil {
 		return nil, err
 	}
-	e := &Execution{Created: created, Infra: map[string][]time.Duration{}, tmpl: newTemplates(closure), Children: map[string]*Execution{}}
+	e := &Execution{Created: created.Returned, create: created, Infra: map[string][]time.Duration{}, tmpl: newTemplates(closure), Children: map[string]*Execution{}}
 	t.infrastructure(e)
 	d := t.scan(e)
 	nodeDone, attemptDone := t.persistedDone(d)
@@ -305,9 +328,10 @@ func keyOf(s *Span) key {
 
 // decisions are what the controller decided, round by round.
 type decisions struct {
-	// launched is the earliest pod.create end per attempt; handled the
-	// start of the node.handle that issued it.
+	// launched is the earliest pod.create end per attempt, sent that
+	// span's start; handled the start of the node.handle that issued it.
 	launched map[key]time.Time
+	sent     map[key]time.Time
 	handled  map[key]time.Time
 	// ended is the first node.handle that observed an attempt's end.
 	ended map[key]*Span
@@ -326,7 +350,7 @@ type decisions struct {
 // scan collects launches and the decisions about ends and successes.
 func (t *trace) scan(e *Execution) *decisions {
 	d := &decisions{
-		launched: map[key]time.Time{}, handled: map[key]time.Time{}, ended: map[key]*Span{},
+		launched: map[key]time.Time{}, sent: map[key]time.Time{}, handled: map[key]time.Time{}, ended: map[key]*Span{},
 		endRounds: map[key][]*round{}, succRounds: map[string][]*round{},
 		endAt: map[*round]map[key]time.Time{}, succAt: map[*round]map[string]time.Time{},
 		nodeKind: map[string]string{}, cached: map[string]bool{}, attemptsOf: map[string]map[key]bool{},
@@ -336,7 +360,7 @@ func (t *trace) scan(e *Execution) *decisions {
 		case telemetry.SpanPodCreate:
 			k := keyOf(s)
 			if prev, ok := d.launched[k]; !ok || s.End.Before(prev) {
-				d.launched[k] = s.End
+				d.launched[k], d.sent[k] = s.End, s.Start
 				d.handled[k] = s.Start
 				if h := t.byID[s.ParentID]; h != nil && h.Name == telemetry.SpanNodeHandle {
 					d.handled[k] = h.Start
@@ -549,8 +573,9 @@ func (e *Execution) finish() {
 	}
 	// The controller can decide the start node before the harness's create
 	// call has returned: the answer was still on its way. As with pod
-	// creates, a small overlap moves created back; more is clock skew.
-	if e.FirstReady.Before(e.Created) && e.Created.Sub(e.FirstReady) <= maxOverlap {
+	// creates, that moves created back; before the call was sent it is
+	// clock skew.
+	if e.create.precedes(e.FirstReady) {
 		e.Clamps = append(e.Clamps, Clamp{What: "created", By: e.Created.Sub(e.FirstReady)})
 		e.Created = e.FirstReady
 	}
@@ -598,9 +623,9 @@ func (e *Execution) attemptsFor(path string, nm NodeMeasure, d *decisions, attem
 		// after the pod already started: the rest of that wait was the API
 		// server's answer reaching the controller, so it counts as
 		// Kubernetes time up to the start, and launched is the start.
-		// Beyond maxOverlap it is not scheduling noise but a clock problem,
-		// and the negative Kubernetes time is reported as such.
-		if a.Started.Before(a.Launched) && a.Launched.Sub(a.Started) <= maxOverlap {
+		// A start before the call was sent is not scheduling noise but a
+		// clock problem, and the negative Kubernetes time is reported.
+		if (Call{Sent: d.sent[k], Returned: l}).precedes(a.Started) {
 			e.Clamps = append(e.Clamps, Clamp{What: "launched", By: a.Launched.Sub(a.Started)})
 			a.Launched = a.Started
 		}

@@ -116,7 +116,7 @@ func TestMeasureChain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b, created := chainTrace(tt.conflict)
-			e, err := Measure(b.spans, created, chainClosure(), Limits{})
+			e, err := Measure(b.spans, Returned(created), chainClosure(), Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +199,7 @@ func TestMeasureBrokenTraces(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b, created := chainTrace(false)
-			e, err := Measure(tt.mutate(b.spans), created, chainClosure(), Limits{})
+			e, err := Measure(tt.mutate(b.spans), Returned(created), chainClosure(), Limits{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -222,4 +222,64 @@ func problemText(ps []Problem) string {
 		s = append(s, p.Msg)
 	}
 	return strings.Join(s, "\n")
+}
+
+// TestCreateOverlap: an effect seen between a create call's sending and
+// its return is the answer's way back on a loaded host, and moves the
+// instant; one before the call was sent is clock skew.
+func TestCreateOverlap(t *testing.T) {
+	// In chainTrace the start node is decided at 4 ms and n0's pod starts
+	// at 30 ms; here n0's pod create returns at 90 ms, 60 ms after that.
+	tests := []struct {
+		name           string
+		sent, returned float64 // ms: the Workflow create call; sent 0 is not kept
+		podSent        float64 // ms: the start of n0's pod.create span
+		wantClamps     string
+		wantCreated    float64 // ms, when there is no skew
+		wantSkew       string
+	}{
+		{"in order", 0, 0, 12, "launched", 0, ""},
+		{"answer 56ms late, sending not kept", 0, 60, 12, "launched", 0, "negative setup"},
+		{"answer 56ms late after sending at 2ms", 2, 60, 12, "launched created", 4, ""},
+		{"decided 96ms before sending", 100, 200, 12, "launched", 0, "negative setup"},
+		{"pod started 55ms before its create was sent", 0, 0, 85, "", 0, "negative kubernetes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, _ := chainTrace(false)
+			for _, s := range b.spans {
+				if s.Name == telemetry.SpanPodCreate && s.Str(telemetry.AttrNode) == "n0" {
+					s.Start, s.End = b.at(tt.podSent), b.at(90)
+				}
+			}
+			call := Returned(b.at(tt.returned))
+			if tt.sent != 0 {
+				call.Sent = b.at(tt.sent)
+			}
+			e, err := Measure(b.spans, call, chainClosure(), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var clamps []string
+			for _, c := range e.Clamps {
+				clamps = append(clamps, c.What)
+			}
+			if got := strings.Join(clamps, " "); got != tt.wantClamps {
+				t.Errorf("clamps = %q, want %q", got, tt.wantClamps)
+			}
+			got := problemText(e.Problems)
+			if tt.wantSkew == "" {
+				if got != "" {
+					t.Fatalf("problems: %s", got)
+				}
+				if !e.Created.Equal(b.at(tt.wantCreated)) || e.Setup() < 0 {
+					t.Errorf("created = %v, setup %v", e.Created.Sub(b.t0), e.Setup())
+				}
+				return
+			}
+			if !strings.Contains(got, tt.wantSkew) || e.Problems[0].Kind != reports.ReasonClockSkew {
+				t.Errorf("problems %q, want a clock-skew %q", got, tt.wantSkew)
+			}
+		})
+	}
 }

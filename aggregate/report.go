@@ -195,7 +195,7 @@ func measureRecord(rec *rundir.Record, limits Limits, withAdmin bool) (*reports.
 	if meta.Dropped > 0 {
 		reasons = append(reasons, reports.NewReason(reports.ReasonDroppedSpans, wf, "repetition %d: the controller dropped %d spans (raise telemetry.spanStoreSize)", rep, meta.Dropped))
 	}
-	e, err := MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure, limits)
+	e, err := MeasureTree(spans, rec.Name, RecordCall(rec), rec.Closure, limits)
 	if err != nil {
 		return nil, nil, append(reasons, reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: %v", rep, err))
 	}
@@ -352,4 +352,13 @@ func crossCheck(rec *rundir.Record, spans []*Span) ([]reports.Reason, float64) {
 		}
 	}
 	return out, dropped
+}
+
+// RecordCall is the harness's Workflow create call as a record kept it.
+func RecordCall(rec *rundir.Record) Call {
+	c := Returned(time.Unix(0, rec.Created))
+	if rec.CreateSent != 0 {
+		c.Sent = time.Unix(0, rec.CreateSent)
+	}
+	return c
 }

@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
@@ -15,7 +14,7 @@ import (
 // launch-plan node sums its child's time as a map node sums its items, and
 // its infrastructure operations join the execution's. Children inherit
 // the parent's limits (the controller copies its executionConfig).
-func MeasureTree(spans []*Span, root string, created time.Time, closure *v1alpha1.WorkflowClosure, limits Limits) (*Execution, error) {
+func MeasureTree(spans []*Span, root string, created Call, closure *v1alpha1.WorkflowClosure, limits Limits) (*Execution, error) {
 	return measureTree(ByWorkflow(spans), root, created, closure, limits, 0)
 }
 
@@ -23,7 +22,7 @@ func MeasureTree(spans []*Span, root string, created time.Time, closure *v1alpha
 // whose launch plan runs itself, so this only guards against bad traces.
 const maxDepth = 16
 
-func measureTree(parts map[string][]*Span, name string, created time.Time, closure *v1alpha1.WorkflowClosure, limits Limits, depth int) (*Execution, error) {
+func measureTree(parts map[string][]*Span, name string, created Call, closure *v1alpha1.WorkflowClosure, limits Limits, depth int) (*Execution, error) {
 	e, err := Measure(parts[name], created, closure, limits)
 	if err != nil || depth >= maxDepth {
 		return e, err
@@ -46,7 +45,7 @@ func measureTree(parts map[string][]*Span, name string, created time.Time, closu
 			continue
 		}
 		cc := &v1alpha1.WorkflowClosure{Primary: sub, SubWorkflows: closure.SubWorkflows, Tasks: closure.Tasks}
-		ce, err := measureTree(parts, child, s.End, cc, limits, depth+1)
+		ce, err := measureTree(parts, child, Call{Sent: s.Start, Returned: s.End}, cc, limits, depth+1)
 		if err != nil {
 			e.problem(incomplete("child %s of %s: %v", child, lp, err))
 			continue

@@ -100,7 +100,7 @@ func TestMeasureGreedyRound(t *testing.T) {
 	b.add(r3, telemetry.SpanNodeHandle, 102, 103, node(v1alpha1.EndNodeID, "end", "", "Succeeded", 0))
 	b.add(r3, telemetry.SpanWorkflowUpdate, 103, 120, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Succeeded"})
 
-	e, err := Measure(b.spans, b.at(0), chainClosure(), Limits{})
+	e, err := Measure(b.spans, Returned(b.at(0)), chainClosure(), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func launchPlanTree(t *testing.T) (*Execution, *spanBuilder) {
 	b.add(r2, telemetry.SpanNodeHandle, 201, 202, node("lp0", "launchplan", "Running", "Succeeded", 0))
 	b.add(r2, telemetry.SpanNodeHandle, 202, 203, node(v1alpha1.EndNodeID, "end", "", "Succeeded", 0))
 	b.add(r2, telemetry.SpanWorkflowUpdate, 203, 230, map[string]any{telemetry.AttrUpdateResult: "ok", telemetry.AttrWorkflowPhase: "Succeeded"})
-	e, err := MeasureTree(b.spans, "p", b.at(0), closure, Limits{})
+	e, err := MeasureTree(b.spans, "p", Returned(b.at(0)), closure, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

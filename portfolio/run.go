@@ -560,7 +560,10 @@ func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.W
 	}
 	// A refused connection means the request was never sent (the API
 	// server restarting): creating again cannot create twice.
-	if err := retryTransient(ectx, utilnet.IsConnectionRefused, func() error { return t.Client.Create(ectx, obj) }); err != nil {
+	if err := retryTransient(ectx, utilnet.IsConnectionRefused, func() error {
+		rec.CreateSent = time.Now().UnixNano()
+		return t.Client.Create(ectx, obj)
+	}); err != nil {
 		if ctx.Err() == nil && ectx.Err() != nil {
 			// The create may have happened all the same.
 			rec.TimedOut = true

@@ -226,7 +226,7 @@ func checkExecution(t *testing.T, w reports.Workflow, i int, rec *rundir.Record)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := aggregate.MeasureTree(spans, rec.Name, time.Unix(0, rec.Created), rec.Closure, aggregate.Limits{})
+	m, err := aggregate.MeasureTree(spans, rec.Name, aggregate.RecordCall(rec), rec.Closure, aggregate.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

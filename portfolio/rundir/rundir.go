@@ -188,6 +188,11 @@ type Record struct {
 	// Created is when the Workflow create call returned (unix ns): the
 	// "created" instant of the measurement definitions. 0 if never created.
 	Created int64 `json:"created"`
+	// CreateSent is when the last attempt of that create call was sent
+	// (unix ns; 0 in records written before it existed). The controller
+	// can start on the Workflow between the two: under load the answer
+	// takes a while to reach the harness.
+	CreateSent int64 `json:"createSent,omitempty"`
 	// Observed is when the runner's watch saw the terminal phase (unix ns).
 	Observed int64 `json:"observed,omitempty"`
 	// Phase is the final workflow phase ("" if it never reached one).
