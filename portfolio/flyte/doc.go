@@ -1,0 +1,11 @@
+// Package flyte speaks Flyte Admin's HTTP/JSON API (grpc-gateway) for the
+// Flyte engine of issue P11: launch-plan executions, their node and task
+// executions, GetExecutionMetrics' span tree, and the three ways to
+// authenticate (none, a bearer token file, OAuth2 client credentials
+// discovered as flytectl discovers them).
+//
+// Flyte's Go modules cannot be fetched here, so the wire types are written
+// from flyteidl's admin.swagger.json: only the fields benchctl reads.
+// Nothing in benchctl calls this package yet; the runner's engine seam is
+// still to be built.
+package flyte
