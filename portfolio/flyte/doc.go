@@ -6,6 +6,7 @@
 //
 // Flyte's Go modules cannot be fetched here, so the wire types are written
 // from flyteidl's admin.swagger.json: only the fields benchctl reads.
-// Nothing in benchctl calls this package yet; the runner's engine seam is
+// BreakdownOf maps GetExecutionMetrics onto the report's breakdown. Nothing
+// in benchctl calls this package yet; the runner's engine seam is
 // still to be built.
 package flyte
