@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -51,24 +49,16 @@ func deploymentRecord(t *testing.T, name string) *deploy.Deployment {
 func TestAdminKilledMidRun(t *testing.T) {
 	e2eCluster(t)
 	out := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(e2e.bin, "run", "--cluster", e2e.cluster, "--portfolio", chainPortfolio(t, 30, 2), "--output-dir", out)
-	cmd.Env = e2eEnv()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	bg := startRun(t, "run", "--cluster", e2e.cluster, "--portfolio", chainPortfolio(t, 30, 2), "--output-dir", out)
 	// Kill the service once the measured executions are under way: the
 	// warm-up's record is on disk.
 	killed := false
 	deadline := time.Now().Add(4 * time.Minute)
 	for !killed {
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("the warm-up never finished; stderr:\n%s", lastLines(stderr.String(), 20))
+			bg.kill()
+			t.Fatalf("the warm-up never finished; stderr:\n%s", lastLines(bg.stderr.String(), 20))
 		}
 		recs, _ := filepath.Glob(filepath.Join(out, "executions", "*", "record.json*"))
 		if d := deploymentRecord(t, "default"); len(recs) > 0 && d != nil && d.Admin != nil && d.Admin.Process != nil && d.DeployedAt.After(start) {
@@ -80,24 +70,8 @@ func TestAdminKilledMidRun(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatal("benchctl hangs after the admin service died")
-	}
-	var ee *exec.ExitError
-	if code := 0; err != nil {
-		if !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		code = ee.ExitCode()
-		if code != 1 {
-			t.Fatalf("exit %d, want 1 (an invalid report); stderr:\n%s", code, lastLines(stderr.String(), 20))
-		}
-	} else {
-		t.Fatal("exit 0 with the admin service dead")
+	if code := bg.wait(t, 5*time.Minute, "the admin service died"); code != 1 {
+		t.Fatalf("exit %d with the admin service dead, want 1 (an invalid report); stderr:\n%s", code, lastLines(bg.stderr.String(), 20))
 	}
 	rep, err := reports.Load(filepath.Join(out, "reports", "default.yaml"))
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,14 +34,7 @@ workflows:
     chain: {length: 30}
 `)
 	out := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(e2e.bin, "run", "--cluster", e2e.cluster, "--portfolio", p, "--tier", "default", "--calibration", "off", "--output-dir", out)
-	cmd.Env = e2eEnv()
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	bg := startRun(t, "run", "--cluster", e2e.cluster, "--portfolio", p, "--tier", "default", "--calibration", "off", "--output-dir", out)
 	first := waitFirstWorkflow(t, e2eClient(t), out)
 	store := provision.NewStore(filepath.Join(e2e.root, "state"))
 	proc, err := localtest.RestartProcess(context.Background(), store, e2e.cluster, "kube-apiserver", 3*time.Second)
@@ -50,14 +42,7 @@ workflows:
 		t.Fatal(err)
 	}
 	t.Logf("restarted kube-apiserver (now pid %d) during %s", proc.PID, first.Name)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(4 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("benchctl still running 4 minutes after the restart (executions time out after 2m)\n%s", lastLines(stderr.String(), 20))
-	}
+	code := bg.wait(t, 4*time.Minute, "the API server restarted, and executions time out after 2m")
 	// The run saved the cluster record it had loaded before the restart
 	// (when it undeployed), with the old PID: record the new process again
 	// so that status and teardown see it. (provision.Store overwrites the
@@ -75,16 +60,15 @@ workflows:
 	if out, _, c := runBenchctl("clusters"); c != 0 || !strings.Contains(out, "running") {
 		t.Errorf("after the restart the cluster is not recorded as running: exit %d\n%s", c, out)
 	}
-	code := cmd.ProcessState.ExitCode()
 	if code != 0 && code != 1 {
-		t.Fatalf("exit %d after an API server restart, want 0 or 1\n%s\n%s", code, lastLines(stdout.String(), 10), lastLines(stderr.String(), 20))
+		t.Fatalf("exit %d after an API server restart, want 0 or 1\n%s\n%s", code, lastLines(bg.stdout.String(), 10), lastLines(bg.stderr.String(), 20))
 	}
 	run, err := rundir.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !run.Complete() || len(run.Records) != len(run.Manifest.Plan) {
-		t.Fatalf("%d records for %d planned executions (exit %d)\n%s", len(run.Records), len(run.Manifest.Plan), code, lastLines(stderr.String(), 20))
+		t.Fatalf("%d records for %d planned executions (exit %d)\n%s", len(run.Records), len(run.Manifest.Plan), code, lastLines(bg.stderr.String(), 20))
 	}
 	failed := 0
 	for _, r := range run.Records {

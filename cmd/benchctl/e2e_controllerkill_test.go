@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -51,14 +50,7 @@ workflows:
 `, tt.name, tt.shape))
 			out := filepath.Join(t.TempDir(), "run")
 			args := []string{"run", "--cluster", e2e.cluster, "--portfolio", p, "--tier", "default", "--calibration", "off", "--output-dir", out}
-			cmd := exec.Command(e2e.bin, append(args, "--keep-workflows", "--keep-deployments")...)
-			cmd.Env = e2eEnv()
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
+			bg := startRun(t, append(args, "--keep-workflows", "--keep-deployments")...)
 			// The first execution's Workflow exists and has launched pods.
 			kube := e2eClient(t)
 			first := waitFirstWorkflow(t, kube, out)
@@ -68,16 +60,16 @@ workflows:
 			}
 			killed := time.Now()
 			t.Logf("killed the controller (pid %d) during %s", proc.PID, first.Name)
-			err := cmd.Wait()
+			code := bg.wait(t, 3*time.Minute, "the controller was killed, and executions time out after 2m")
 			noticed := time.Since(killed)
-			if code := cmd.ProcessState.ExitCode(); code != 1 {
-				t.Fatalf("benchctl exited %d (%v) after the kill, want 1\n%s\n%s", code, err, stdout.String(), lastLines(stderr.String(), 20))
+			if code != 1 {
+				t.Fatalf("benchctl exited %d after the kill, want 1\n%s\n%s", code, bg.stdout.String(), lastLines(bg.stderr.String(), 20))
 			}
 			if noticed > 30*time.Second {
 				t.Errorf("benchctl ended %s after the kill; the execution timeout is 2m", noticed.Round(time.Second))
 			}
-			if all := stdout.String() + stderr.String(); !strings.Contains(all, "controller") || !strings.Contains(all, "exited") || !strings.Contains(all, "--resume") {
-				t.Errorf("output does not say the controller exited and how to resume:\n%s\n%s", lastLines(stdout.String(), 5), lastLines(stderr.String(), 5))
+			if all := bg.stdout.String() + bg.stderr.String(); !strings.Contains(all, "controller") || !strings.Contains(all, "exited") || !strings.Contains(all, "--resume") {
+				t.Errorf("output does not say the controller exited and how to resume:\n%s\n%s", lastLines(bg.stdout.String(), 5), lastLines(bg.stderr.String(), 5))
 			}
 			run, err := rundir.Load(out)
 			if err != nil {

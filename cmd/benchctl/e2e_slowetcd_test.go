@@ -5,9 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,15 +47,8 @@ workflows:
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(e2e.bin, "run", "--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default", "--calibration", "off",
+	bg := startRun(t, "run", "--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default", "--calibration", "off",
 		"--config", "default", "--config", same, "--output-dir", out)
-	cmd.Env = e2eEnv()
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
 	waitFirstWorkflow(t, e2eClient(t), out)
 
 	// Stall etcd until the run ends; the pauses stop before teardown.
@@ -81,31 +72,25 @@ workflows:
 			n++
 		}
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		stop()
-		cmd.Process.Kill()
-		t.Fatalf("benchctl still running after 5 minutes with a slow etcd\n%s", lastLines(stderr.String(), 20))
-	}
+	// The pauses stop before a failed wait's kill too (cleanups run last
+	// first): etcd is never left stopped.
+	t.Cleanup(stop)
+	code := bg.wait(t, 5*time.Minute, "etcd was slow")
 	stop()
 	pauses := <-paused
-	code := cmd.ProcessState.ExitCode()
 	t.Logf("etcd paused %d times for 300 ms; benchctl exit %d", pauses, code)
 	if pauses < 5 {
-		t.Fatalf("etcd was paused only %d times: the run ended too early to test anything\n%s", pauses, lastLines(stderr.String(), 20))
+		t.Fatalf("etcd was paused only %d times: the run ended too early to test anything\n%s", pauses, lastLines(bg.stderr.String(), 20))
 	}
 	if code != 0 && code != 1 {
-		t.Fatalf("exit %d with a slow etcd, want 0 or 1\n%s\n%s", code, lastLines(stdout.String(), 10), lastLines(stderr.String(), 20))
+		t.Fatalf("exit %d with a slow etcd, want 0 or 1\n%s\n%s", code, lastLines(bg.stdout.String(), 10), lastLines(bg.stderr.String(), 20))
 	}
 	run, err := rundir.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !run.Complete() || len(run.Records) != len(run.Manifest.Plan) {
-		t.Fatalf("%d records for %d planned executions (exit %d)\n%s", len(run.Records), len(run.Manifest.Plan), code, lastLines(stderr.String(), 20))
+		t.Fatalf("%d records for %d planned executions (exit %d)\n%s", len(run.Records), len(run.Manifest.Plan), code, lastLines(bg.stderr.String(), 20))
 	}
 
 	// Workflows a report warns about (noisy samples, or invalid): a

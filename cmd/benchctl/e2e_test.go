@@ -106,6 +106,46 @@ func runBenchctl(args ...string) (stdout, stderr string, code int) {
 	return o.String(), e.String(), code
 }
 
+// bgRun is benchctl running in the background, its output kept.
+type bgRun struct {
+	cmd            *exec.Cmd
+	stdout, stderr strings.Builder
+	done           chan struct{} // closed when it has exited
+}
+
+// startRun starts the built binary in the background with the test's
+// state and data dirs; the test's cleanup kills it if it still runs.
+func startRun(t *testing.T, args ...string) *bgRun {
+	t.Helper()
+	r := &bgRun{cmd: exec.Command(e2e.bin, args...), done: make(chan struct{})}
+	r.cmd.Env = e2eEnv()
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = r.cmd.Wait(); close(r.done) }()
+	t.Cleanup(r.kill)
+	return r
+}
+
+// kill stops benchctl at once (kill -9) and waits until it has exited.
+func (r *bgRun) kill() { _ = r.cmd.Process.Kill(); <-r.done }
+
+// wait waits up to limit for benchctl to exit and returns its exit code.
+// Past the limit it kills benchctl and fails the test with what was
+// awaited and what benchctl last wrote. The output is safe to read only
+// once it has exited.
+func (r *bgRun) wait(t *testing.T, limit time.Duration, what string) int {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(limit):
+		r.kill()
+		t.Fatalf("benchctl still running after %s: %s\n%s", limit, what, lastLines(r.stderr.String(), 20))
+	}
+	return r.cmd.ProcessState.ExitCode()
+}
+
 // e2eEnv is the environment of the built binary: the test's state and
 // data dirs.
 func e2eEnv() []string {
@@ -467,11 +507,7 @@ func TestResumeAfterKill(t *testing.T) {
 	e2eCluster(t)
 	out := filepath.Join(t.TempDir(), "run")
 	args := []string{"run", "--cluster", e2e.cluster, "--tier", "smoke", "--output-dir", out}
-	cmd := exec.Command(e2e.bin, args...)
-	cmd.Env = e2eEnv()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	bg := startRun(t, args...)
 	// Kill it hard at a random moment once the run has a manifest: during
 	// the deploy's aftermath, an execution, a record write or the reports.
 	deadline := time.Now().Add(3 * time.Minute)
@@ -480,7 +516,7 @@ func TestResumeAfterKill(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+			bg.kill()
 			t.Fatal("no manifest written in time")
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -488,10 +524,7 @@ func TestResumeAfterKill(t *testing.T) {
 	delay := time.Duration(rand.Int64N(int64(12 * time.Second)))
 	t.Logf("killing benchctl %s after its manifest appeared", delay)
 	time.Sleep(delay)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	bg.kill()
 	before, err := rundir.Load(out)
 	if err != nil {
 		t.Fatal(err)
