@@ -22,6 +22,11 @@ func TestHostileValues(t *testing.T) {
 		}
 		return b.String()
 	}
+	var big strings.Builder // each chain within the limits, all of them not
+	big.WriteString(header + "workflows:\n")
+	for i := range maxPortfolioNodes/maxSize + 1 {
+		fmt.Fprintf(&big, "  - {name: w%d, description: d, chain: {length: %d}}\n", i, maxSize)
+	}
 	tiers := header + "tiers:\n"
 	for i := range maxTiers - 2 {
 		tiers += fmt.Sprintf("  t%d: {}\n", i)
@@ -64,6 +69,8 @@ func TestHostileValues(t *testing.T) {
 		// int32(4294967297) is 1: the compiled workflow said 1.
 		{"huge max parallelism", wf("    chain: {length: 1}\n    maxParallelism: 4294967297\n"), "bad.yaml:7: workflows[w].maxParallelism: 4294967297 is beyond the 100000 this harness supports (0 = unbounded)"},
 		{"too many executions in a tier", many(11, ", repetitions: 1000"), "bad.yaml:13: workflows[w9].repetitions: tier default plans 10010 executions per config up to this workflow, beyond the 10000 this harness supports"},
+		// Validation compiles every tier: 40 such chains took 60 s and 2.4 GB.
+		{"too many nodes in all", big.String(), "bad.yaml:24: workflows[w20].chain.length: the portfolio's tiers expand to 2100000 nodes up to this workflow in tier default, beyond the 2000000 this harness supports in all"},
 		{"too many workflows", many(maxWorkflows+1, ""), "bad.yaml:4: workflows: 501 workflows (counting earlier files) are beyond the 500 this harness supports"},
 		{"too many tiers", tiers, "bad.yaml:4: tiers: 21 tiers (counting the built-in ones and earlier files) are beyond the 20 this harness supports"},
 		// The overlay used to be merged key by key, so the second chain
@@ -100,12 +107,14 @@ func TestLimitsLeaveHeadroom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodes := 0
 	for _, tier := range p.Tiers() {
 		c, err := p.Compile(tier)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range c.Workflows {
+			nodes += w.Counts.Nodes
 			task := w.Template.Spec.Closure.Tasks[TaskName]
 			if w.Counts.Pods*5 > maxSize || w.Repetitions*10 > maxRepetitions || w.Timeout*10 > maxTimeout ||
 				task.OutputBytes*10 > maxOutputBytes || int64(w.Counts.TaskNodes)*task.OutputBytes*10 > maxExecutionOutput {
@@ -113,4 +122,8 @@ func TestLimitsLeaveHeadroom(t *testing.T) {
 			}
 		}
 	}
+	if nodes*10 > maxPortfolioNodes {
+		t.Errorf("the built-in tiers hold %d nodes in all, within 10x of the %d limit", nodes, maxPortfolioNodes)
+	}
+	t.Logf("the built-in tiers hold %d nodes in all", nodes)
 }
