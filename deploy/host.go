@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,10 +144,14 @@ func startHostProcess(ctx context.Context, c *provision.Cluster, store *provisio
 	if err != nil {
 		return nil, err
 	}
-	c.Processes = append(c.Processes, r.Proc)
-	if err := store.Save(c); err != nil {
+	fresh, err := store.Update(c.Name, func(fresh *provision.Cluster) error {
+		fresh.Processes = append(fresh.Processes, r.Proc)
+		return nil
+	})
+	if err != nil {
 		return &r.Proc, err
 	}
+	*c = *fresh
 	return &r.Proc, waitReady(ctx, endpoint, timeout, r, logPath, what)
 }
 
@@ -156,21 +161,29 @@ func hostProcessName(name string) string { return "benchflow-" + name }
 
 // stopRecorded stops a host process of this name recorded with the
 // cluster (a previous deploy of the same release) and forgets it.
+// The record is read afresh under its lock: another benchctl may have
+// changed it since c was loaded, and writing c back would undo that.
 func stopRecorded(ctx context.Context, c *provision.Cluster, store *provision.Store, name string) error {
-	var keep []provision.Process
-	var errs []error
-	for _, p := range c.Processes {
-		if p.Name == name {
-			errs = append(errs, local.StopProcess(ctx, p, 10*time.Second))
-			continue
-		}
-		keep = append(keep, p)
-	}
-	if len(keep) == len(c.Processes) {
+	if !slices.ContainsFunc(c.Processes, func(p provision.Process) bool { return p.Name == name }) {
 		return nil
 	}
-	c.Processes = keep
-	errs = append(errs, store.Save(c))
+	var errs []error
+	fresh, err := store.Update(c.Name, func(fresh *provision.Cluster) error {
+		var keep []provision.Process
+		for _, p := range fresh.Processes {
+			if p.Name == name {
+				errs = append(errs, local.StopProcess(ctx, p, 10*time.Second))
+				continue
+			}
+			keep = append(keep, p)
+		}
+		fresh.Processes = keep
+		return nil
+	})
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	*c = *fresh
 	return errors.Join(errs...)
 }
 

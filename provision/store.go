@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"syscall"
 
 	"github.com/google/renameio/v2"
 
@@ -92,6 +93,45 @@ func (s *Store) Save(c *Cluster) error {
 		return fmt.Errorf("write cluster %q: %w", c.Name, err)
 	}
 	return nil
+}
+
+// recordLockFile serialises the read-modify-write of a cluster record.
+const recordLockFile = "cluster.lock"
+
+// Update changes the named cluster's record under an exclusive lock: it
+// reads the record as it is on disk, applies f and writes the result, so
+// two benchctl processes (a run undeploying, a deploy starting a
+// controller, a test restarting the API server) never overwrite each
+// other's changes with a stale copy, as Save of a record loaded earlier
+// would. It returns the record as written; nothing is written when f
+// fails.
+func (s *Store) Update(name string, f func(*Cluster) error) (*Cluster, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(s.ClusterDir(name), recordLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("cluster %q: %w (looked in %s)", name, ErrNotFound, s.Dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock cluster record %q: %w", name, err)
+	}
+	defer lock.Close() // which releases the lock
+	// Held only for a read and a write (and f), so waiting is short.
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("lock cluster record %q: %w", name, err)
+	}
+	c, err := s.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := f(c); err != nil {
+		return nil, err
+	}
+	if err := s.Save(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Load reads the named cluster's record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,19 +44,15 @@ workflows:
 	}
 	t.Logf("restarted kube-apiserver (now pid %d) during %s", proc.PID, first.Name)
 	code := bg.wait(t, 4*time.Minute, "the API server restarted, and executions time out after 2m")
-	// The run saved the cluster record it had loaded before the restart
-	// (when it undeployed), with the old PID: record the new process again
-	// so that status and teardown see it. (provision.Store overwrites the
-	// whole record; see the note on lost updates.)
-	if c, err := store.Load(e2e.cluster); err == nil {
-		for i := range c.Processes {
-			if c.Processes[i].Name == proc.Name {
-				c.Processes[i] = *proc
-			}
-		}
-		if err := store.Save(c); err != nil {
-			t.Fatal(err)
-		}
+	// The run changed the cluster record after the restart (it undeployed
+	// its controller): the restart's new PID must survive that, or
+	// status and teardown would lose the API server.
+	c, err := store.Load(e2e.cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(c.Processes, func(p provision.Process) bool { return p.Name == proc.Name }); i < 0 || c.Processes[i].PID != proc.PID {
+		t.Errorf("after the run the record holds %+v, want %s with the restarted pid %d", c.Processes, proc.Name, proc.PID)
 	}
 	if out, _, c := runBenchctl("clusters"); c != 0 || !strings.Contains(out, "running") {
 		t.Errorf("after the restart the cluster is not recorded as running: exit %d\n%s", c, out)

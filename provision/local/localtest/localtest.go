@@ -109,11 +109,19 @@ func RestartProcess(ctx context.Context, store *provision.Store, cluster, name s
 	if err != nil {
 		return nil, err
 	}
-	c.Processes[i] = r.Proc
-	if err := store.Save(c); err != nil {
-		return &r.Proc, err
-	}
-	return &r.Proc, nil
+	// Under the record's lock: a run may have changed the record while
+	// the process was down.
+	_, err = store.Update(cluster, func(c *provision.Cluster) error {
+		for i := range c.Processes {
+			if c.Processes[i].Name == name {
+				c.Processes[i] = r.Proc
+				return nil
+			}
+		}
+		c.Processes = append(c.Processes, r.Proc)
+		return nil
+	})
+	return &r.Proc, err
 }
 
 // PauseProcess freezes the local cluster's recorded host process name
