@@ -661,15 +661,10 @@ func (w *WorkflowSpec) nodes() (int, string) {
 // tasks bounds the number of task pods one execution of a checked shape
 // runs: its task nodes and map items (for a dynamic shape, every node).
 func (w *WorkflowSpec) tasks() int {
-	switch {
-	case w.Chain != nil:
-		return w.Chain.Length
-	case w.FanOut != nil:
-		return w.FanOut.Width
-	case w.Map != nil:
+	if w.Map != nil {
 		return w.Map.Size
 	}
-	n, _ := w.size()
+	n, _ := w.nodes()
 	return n
 }
 

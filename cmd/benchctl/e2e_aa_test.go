@@ -50,10 +50,7 @@ workflows:
     task: {duration: 20ms}
     chain: {length: 10}
 `, reps))
-	same := filepath.Join(t.TempDir(), "default-b.yaml")
-	if err := os.WriteFile(same, []byte("# The default config under another name.\nconfig: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	same := defaultTwin(t, "default-b")
 	out := filepath.Join(t.TempDir(), "run")
 	stdout, stderr, code := runBenchctl("run", "--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default",
 		"--config", "default", "--config", same, "--config", "downstream-delay", "--output-dir", out)

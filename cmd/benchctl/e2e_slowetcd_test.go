@@ -42,10 +42,7 @@ workflows:
     task: {duration: 20ms}
     fanout: {width: 6}
 `)
-	same := filepath.Join(t.TempDir(), "default-b.yaml")
-	if err := os.WriteFile(same, []byte("# The default config under another name.\nconfig: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	same := defaultTwin(t, "default-b")
 	out := filepath.Join(t.TempDir(), "run")
 	bg := startRun(t, "run", "--cluster", e2e.cluster, "--portfolio", pf, "--tier", "default", "--calibration", "off",
 		"--config", "default", "--config", same, "--output-dir", out)

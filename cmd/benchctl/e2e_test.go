@@ -164,6 +164,17 @@ func writePortfolio(t *testing.T, body string) string {
 	return p
 }
 
+// defaultTwin writes the default config under another name (an A/A
+// pair's second config) and returns its path; name is the config's name.
+func defaultTwin(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(p, []byte("# The default config under another name.\nconfig: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestRunGroundTruth runs the smoke tier through 'benchctl run' and checks
 // the report against what is known independently: each task node's user
 // time is its declared duration (KWOK runs it for exactly that long), user
@@ -678,10 +689,7 @@ func recordByName(run *rundir.Run, name string) *rundir.Record {
 func TestDiffOnCluster(t *testing.T) {
 	e2eCluster(t)
 	pf := chainPortfolio(t, 10, 10)
-	same := filepath.Join(t.TempDir(), "default-again.yaml")
-	if err := os.WriteFile(same, []byte("# The default config under another name.\nconfig: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	same := defaultTwin(t, "default-again")
 	tests := []struct {
 		name       string
 		b          string

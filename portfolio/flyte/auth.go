@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -123,9 +124,7 @@ func (noAuth) String() string                               { return "none" }
 // readSecretFile reads a token or secret, refusing (or, if loose, warning
 // about) a file that group or others may read: anyone on the host could
 // then act as the benchmark.
-func readSecretFile(ctx context.Context, path, what string, loose bool, log interface {
-	WarnContext(context.Context, string, ...any)
-}) ([]byte, os.FileInfo, error) {
+func readSecretFile(ctx context.Context, path, what string, loose bool, log *slog.Logger) ([]byte, os.FileInfo, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
@@ -153,9 +152,7 @@ type tokenFile struct {
 	path   string
 	header string
 	loose  bool
-	log    interface {
-		WarnContext(context.Context, string, ...any)
-	}
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	cached  string

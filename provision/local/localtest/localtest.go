@@ -88,15 +88,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 // it. It is the fault the reliability tests inject: an API server (or
 // etcd, or KWOK) restart.
 func RestartProcess(ctx context.Context, store *provision.Store, cluster, name string, down time.Duration) (*provision.Process, error) {
-	c, err := store.Load(cluster)
+	old, err := recordedProcess(store, cluster, name)
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(c.Processes, func(p provision.Process) bool { return p.Name == name })
-	if i < 0 {
-		return nil, fmt.Errorf("cluster %s has no process %s", cluster, name)
-	}
-	old := c.Processes[i]
 	if err := local.StopProcess(ctx, old, 10*time.Second); err != nil {
 		return nil, fmt.Errorf("stop %s: %w", name, err)
 	}
@@ -130,15 +125,11 @@ func RestartProcess(ctx context.Context, store *provision.Store, cluster, name s
 // resumes the process even when ctx ends first, so a cancelled test never
 // leaves a cluster frozen.
 func PauseProcess(ctx context.Context, store *provision.Store, cluster, name string, pause time.Duration) error {
-	c, err := store.Load(cluster)
+	p, err := recordedProcess(store, cluster, name)
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(c.Processes, func(p provision.Process) bool { return p.Name == name })
-	if i < 0 {
-		return fmt.Errorf("cluster %s has no process %s", cluster, name)
-	}
-	pid := c.Processes[i].PID
+	pid := p.PID
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		return fmt.Errorf("pause %s (pid %d): %w", name, pid, err)
 	}
@@ -152,4 +143,17 @@ func PauseProcess(ctx context.Context, store *provision.Store, cluster, name str
 		return fmt.Errorf("resume %s (pid %d): %w", name, pid, err)
 	}
 	return ctx.Err()
+}
+
+// recordedProcess is the host process name as the cluster's record has it.
+func recordedProcess(store *provision.Store, cluster, name string) (provision.Process, error) {
+	c, err := store.Load(cluster)
+	if err != nil {
+		return provision.Process{}, err
+	}
+	i := slices.IndexFunc(c.Processes, func(p provision.Process) bool { return p.Name == name })
+	if i < 0 {
+		return provision.Process{}, fmt.Errorf("cluster %s has no process %s", cluster, name)
+	}
+	return c.Processes[i], nil
 }
