@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -101,6 +102,9 @@ type Engine struct {
 	// restart they are recomputed from the inputs documents.
 	inputHashes sync.Map
 	sims        simWrites
+	// podEnds holds when the pod informer delivered each pod's end (pod
+	// name -> unix ns), until a round consumes it (podEndSeen).
+	podEnds sync.Map
 	// simSem bounds concurrent simulated output writes.
 	simSem chan struct{}
 
@@ -242,7 +246,16 @@ func (e *Engine) podUpdated(oldObj, newObj any) {
 		return
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		e.podEnds.Store(pod.Name, time.Now().UnixNano())
 		e.enqueuePodOwner(pod)
+	}
+}
+
+// podEndSeen sets, on the span of the round step that observed pod's end,
+// when the informer delivered that end, and forgets it.
+func (e *Engine) podEndSeen(span trace.Span, pod string) {
+	if at, ok := e.podEnds.LoadAndDelete(pod); ok {
+		span.SetAttributes(attribute.Int64(telemetry.AttrPodEndSeen, at.(int64)))
 	}
 }
 
@@ -251,6 +264,7 @@ func (e *Engine) podDeleted(obj any) {
 		obj = t.Obj
 	}
 	if pod, ok := obj.(*corev1.Pod); ok {
+		e.podEnds.Delete(pod.Name)
 		e.enqueuePodOwner(pod)
 	}
 }

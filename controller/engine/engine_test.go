@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +44,8 @@ func TestWorkflowShapes(t *testing.T) {
 		wantPods  int
 		check     func(t *testing.T, wf *v1alpha1.Workflow)
 		spanCheck bool
+		// launchConc overrides launchConcurrency when positive.
+		launchConc int
 	}{
 		{name: "chain", wf: testwf.Chain("ns", "chain", 5, task), wantPods: 5, spanCheck: true},
 		{name: "offloaded chain", wf: offloaded(testwf.Chain("ns", "off", 3, task)), wantPods: 3, spanCheck: true, check: func(t *testing.T, wf *v1alpha1.Workflow) {
@@ -51,15 +54,13 @@ func TestWorkflowShapes(t *testing.T) {
 			}
 		}},
 		{name: "fan-out", wf: testwf.FanOut("ns", "fan", 8, task), wantPods: 8, maxPar: 3, spanCheck: true},
-		{name: "map with retries", wf: testwf.Map("ns", "map", 40, 7, failing), wantPods: 80, check: func(t *testing.T, wf *v1alpha1.Workflow) {
-			ms := wf.Status.Nodes["m"].Map
-			if ms.Items != strings.Repeat("S", 40) {
-				t.Fatalf("items = %q", ms.Items)
-			}
-			if r := parseRetried(ms.Retried); len(r) != 40 || r[39] != 2 {
-				t.Fatalf("retried = %q", ms.Retried)
-			}
-		}},
+		{name: "map with retries", wf: testwf.Map("ns", "map", 40, 7, failing), wantPods: 80, check: mapRetried(40)},
+		// Items launched one after another, as before launchConcurrency.
+		{name: "map with retries, serial launches", wf: testwf.Map("ns", "map", 40, 7, failing), wantPods: 80, launchConc: 1, check: mapRetried(40)},
+		{name: "fan-out launched 8 at a time", wf: testwf.FanOut("ns", "fan8", 20, task), wantPods: 20, launchConc: 8, spanCheck: true},
+		{name: "fan-out launched one at a time", wf: testwf.FanOut("ns", "fan1", 20, task), wantPods: 20, launchConc: 1, maxPar: 7, spanCheck: true},
+		{name: "layers launched 8 at a time", wf: testwf.Layers("ns", "dag8", 3, 10, task), wantPods: 30, launchConc: 8, maxPar: 12, spanCheck: true},
+		{name: "map launched 8 at a time", wf: testwf.Map("ns", "map8", 60, 0, task), wantPods: 60, launchConc: 8, spanCheck: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +68,9 @@ func TestWorkflowShapes(t *testing.T) {
 			wfs := newFakeWorkflows(0)
 			cfg := testConfig()
 			cfg.MaxParallelism = tt.maxPar
+			if tt.launchConc > 0 {
+				cfg.LaunchConcurrency = tt.launchConc
+			}
 			h := newHarness(t, cfg, kube, wfs)
 			kl := startFakeKubelet(t.Context(), t, kube, "ns")
 			create(t, wfs, tt.wf)
@@ -101,10 +105,102 @@ func TestWorkflowShapes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				seen := 0
 				for id, a := range res.Attempts {
 					st := wf.Status.Nodes[id]
 					if a.Started != st.Started || a.Finished != st.Finished || a.Launched != st.Launched {
 						t.Fatalf("node %s: spans %+v disagree with status %+v", id, a, st)
+					}
+					if a.Seen > 0 {
+						seen++
+						if a.Seen < a.Finished {
+							t.Fatalf("node %s: the pod's end was seen %v before it finished", id, time.Duration(a.Finished-a.Seen))
+						}
+					}
+				}
+				// The informer delivers every end here (no restart).
+				if len(res.Attempts) > 0 && seen == 0 {
+					t.Fatalf("no attempt carries %s", "pod.end.seen")
+				}
+			}
+		})
+	}
+}
+
+// mapRetried checks a map of n items whose every item succeeded on its
+// second attempt.
+func mapRetried(n int) func(t *testing.T, wf *v1alpha1.Workflow) {
+	return func(t *testing.T, wf *v1alpha1.Workflow) {
+		ms := wf.Status.Nodes["m"].Map
+		if ms.Items != strings.Repeat("S", n) {
+			t.Fatalf("items = %q", ms.Items)
+		}
+		if r := parseRetried(ms.Retried); len(r) != n || r[n-1] != 2 {
+			t.Fatalf("retried = %q", ms.Retried)
+		}
+	}
+}
+
+// TestLaunchAll checks the bounded concurrent launcher: never more than
+// launchConcurrency at once, every launch once when none fails, in order
+// when the limit is 1, and no launch started after one has failed beyond
+// those already under way.
+func TestLaunchAll(t *testing.T) {
+	tests := []struct {
+		name     string
+		limit, n int
+		failAt   int // -1: none fails
+	}{
+		{"none", 4, 0, -1},
+		{"one", 4, 1, -1},
+		{"serial", 1, 20, -1},
+		{"concurrent", 4, 50, -1},
+		{"serial stops at the failure", 1, 20, 5},
+		{"concurrent stops dispatching", 4, 50, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &Engine{cfg: config.Config{LaunchConcurrency: tt.limit}}
+			var (
+				mu              sync.Mutex
+				order           []int
+				inFlight, maxIn int
+			)
+			e.launchAll(context.Background(), tt.n, func(_ context.Context, k int) error {
+				mu.Lock()
+				order = append(order, k)
+				inFlight++
+				maxIn = max(maxIn, inFlight)
+				mu.Unlock()
+				time.Sleep(time.Millisecond) // let launches overlap
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+				if k == tt.failAt {
+					return fmt.Errorf("launch %d failed", k)
+				}
+				return nil
+			})
+			if maxIn > tt.limit {
+				t.Fatalf("%d launches at once, limit %d", maxIn, tt.limit)
+			}
+			seen := map[int]bool{}
+			for _, k := range order {
+				if seen[k] {
+					t.Fatalf("launch %d ran twice: %v", k, order)
+				}
+				seen[k] = true
+			}
+			switch {
+			case tt.failAt < 0 && len(order) != tt.n:
+				t.Fatalf("%d launches, want %d", len(order), tt.n)
+			case tt.failAt >= 0 && (len(order) <= tt.failAt || len(order) > tt.failAt+tt.limit):
+				t.Fatalf("%d launches after a failure at %d with limit %d", len(order), tt.failAt, tt.limit)
+			}
+			if tt.limit == 1 {
+				for i, k := range order {
+					if i != k {
+						t.Fatalf("serial launches out of order: %v", order)
 					}
 				}
 			}

@@ -1,14 +1,17 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/benchctl/benchctl/controller/api/telemetry"
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
@@ -89,7 +92,8 @@ func (ev *evaluator) observeMap(ctx context.Context, s *scope, id string, spec v
 			continue
 		}
 		attempt := itemAttempt(retried, i)
-		pod, err := ev.e.observePod(ctx, PodName(ev.wf.Name, path, i, attempt), st.Launched)
+		name := PodName(ev.wf.Name, path, i, attempt)
+		pod, err := ev.e.observePod(ctx, name, st.Launched)
 		if err != nil {
 			return err
 		}
@@ -97,6 +101,7 @@ func (ev *evaluator) observeMap(ctx context.Context, s *scope, id string, spec v
 			continue
 		}
 		ictx, span := ev.nodeSpan(ctx, path, spec.Kind, v1alpha1.NodeRunning, attempt, i)
+		ev.e.podEndSeen(span, name)
 		res, err := ev.e.completePod(ictx, span, pod, ev.itemOutputsKey(path, i, attempt), task, nil)
 		if err != nil {
 			obs.End(span, err)
@@ -236,47 +241,93 @@ func (ev *evaluator) launchMap(ctx context.Context, s *scope, id string, spec v1
 		st.Map.Items = string(items)
 		ev.wf.Status.Nodes[path] = *st
 	}()
-	for i, b := range items {
-		if b != v1alpha1.MapItemNotStarted || ev.touchedItems[path][i] {
-			continue
-		}
-		if (spec.Map.Parallelism > 0 && running >= spec.Map.Parallelism) || !ev.budget() {
-			break
-		}
-		attempt := itemAttempt(retried, i)
-		ictx, span := ev.nodeSpan(ctx, path, spec.Kind, v1alpha1.NodeNotStarted, attempt, i)
-		itemHash := taskdata.ItemHash(hash, i)
-		if task.Cacheable && attempt == 1 {
-			hit, err := ev.fromCatalog(ictx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: itemHash}, ev.itemOutputsKey(path, i, 0))
-			if err != nil {
-				obs.End(span, err)
-				return err
-			}
-			if hit {
-				items[i] = v1alpha1.MapItemCached
-				span.SetAttributes(attribute.Bool(telemetry.AttrCached, true))
-				ev.itemDone(ictx, span, path, spec.Kind, i, 0, v1alpha1.NodeSucceeded)
-				span.End()
+	// Choose items in index order, within the map's parallelism and the
+	// execution's budget, holding a slot for each; launch them
+	// launchConcurrency at a time (each is a catalog lookup and a pod
+	// create, independent of the others: pod names are deterministic, so
+	// only-once holds whatever the order); then record the outcomes in
+	// index order. Cache hits give their slots back, so choose again
+	// until no slot is left or no hit freed one.
+	for {
+		var batch []itemLaunch
+		for i, b := range items {
+			if b != v1alpha1.MapItemNotStarted || ev.touchedItems[path][i] {
 				continue
 			}
+			if (spec.Map.Parallelism > 0 && running >= spec.Map.Parallelism) || !ev.budget() {
+				break
+			}
+			batch = append(batch, itemLaunch{item: i, attempt: itemAttempt(retried, i)})
+			items[i] = v1alpha1.MapItemRunning // chosen; settled below
+			running++
+			ev.running++
 		}
-		launched, err := ev.e.launchPod(ictx, ev.wf, podSpec{
-			node: path, item: i, attempt: attempt, task: task, inputsKey: inKey,
-			outputsKey: ev.itemOutputsKey(path, i, attempt), seed: itemHash,
+		ev.e.launchAll(ctx, len(batch), func(ctx context.Context, k int) error {
+			l := &batch[k]
+			l.ctx, l.span = ev.nodeSpan(ctx, path, spec.Kind, v1alpha1.NodeNotStarted, l.attempt, l.item)
+			itemHash := taskdata.ItemHash(hash, l.item)
+			if task.Cacheable && l.attempt == 1 {
+				l.hit, l.err = ev.fromCatalog(l.ctx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: itemHash}, ev.itemOutputsKey(path, l.item, 0))
+				if l.err != nil || l.hit {
+					return l.err
+				}
+			}
+			l.launched, l.err = ev.e.launchPod(l.ctx, ev.wf, podSpec{
+				node: path, item: l.item, attempt: l.attempt, task: task, inputsKey: inKey,
+				outputsKey: ev.itemOutputsKey(path, l.item, l.attempt), seed: itemHash,
+			})
+			if l.err == nil {
+				ev.record(l.ctx, events.Event{Kind: events.KindTask, Time: l.launched, Node: path, MapItem: l.item, Attempt: l.attempt, Phase: "Running"})
+			}
+			return l.err
 		})
-		if err != nil {
-			obs.End(span, err)
-			return err
+		// On an error the round fails and nothing is persisted: the pods
+		// already created are adopted by the next round.
+		var firstErr error
+		hits := 0
+		for k := range batch {
+			l := &batch[k]
+			switch {
+			case l.span == nil, l.err != nil: // not started (an earlier launch failed), or failed
+				items[l.item] = v1alpha1.MapItemNotStarted
+				running--
+				ev.running--
+				if l.span != nil {
+					obs.End(l.span, l.err)
+					firstErr = cmp.Or(firstErr, l.err)
+				}
+				continue
+			case l.hit:
+				hits++
+				running--
+				ev.running--
+				items[l.item] = v1alpha1.MapItemCached
+				l.span.SetAttributes(attribute.Bool(telemetry.AttrCached, true))
+				ev.itemDone(l.ctx, l.span, path, spec.Kind, l.item, 0, v1alpha1.NodeSucceeded)
+			default:
+				if l.launched.UnixNano() > st.Launched {
+					st.Launched = l.launched.UnixNano() // latest launch, for the missing-pod timeout
+				}
+				ev.itemDone(l.ctx, l.span, path, spec.Kind, l.item, l.attempt, v1alpha1.NodeRunning)
+			}
+			l.span.End()
 		}
-		if launched.UnixNano() > st.Launched {
-			st.Launched = launched.UnixNano() // latest launch, for the missing-pod timeout
+		if firstErr != nil {
+			return firstErr
 		}
-		items[i] = v1alpha1.MapItemRunning
-		running++
-		ev.running++
-		ev.itemDone(ictx, span, path, spec.Kind, i, attempt, v1alpha1.NodeRunning)
-		ev.record(ictx, events.Event{Kind: events.KindTask, Time: launched, Node: path, MapItem: i, Attempt: attempt, Phase: "Running"})
-		span.End()
+		if hits == 0 {
+			return nil
+		}
 	}
-	return nil
+}
+
+// itemLaunch is one map item launched in a round, and its outcome.
+type itemLaunch struct {
+	item     int
+	attempt  int32
+	ctx      context.Context
+	span     trace.Span
+	hit      bool
+	launched time.Time
+	err      error
 }

@@ -36,7 +36,10 @@ type evaluator struct {
 	// round, when rounds are not greedy: only they unblock nodes.
 	persisted map[string]bool
 	failures  []failure
-	changed   bool
+	// launches are the pod launches deferred to the end of the pass
+	// (flushLaunches).
+	launches []*taskLaunch
+	changed  bool
 	// requeue, when positive, asks for another round after that long: a
 	// launch held back by the launch-plan rate limit.
 	requeue time.Duration
@@ -195,7 +198,7 @@ func (ev *evaluator) start(ctx context.Context) error {
 	ev.transition(nctx, span, id, v1alpha1.NodeKindStart, &st, v1alpha1.NodeSucceeded, "")
 	span.End()
 
-	if err := ev.launch(ctx, ev.root()); err != nil {
+	if err := ev.launchPass(ctx, ev.root()); err != nil {
 		return err
 	}
 	ev.checkFailures(ctx)
@@ -224,11 +227,27 @@ func (ev *evaluator) run(ctx context.Context) error {
 	if ev.checkFailures(ctx) {
 		return nil
 	}
-	if err := ev.launch(ctx, root); err != nil {
+	if err := ev.launchPass(ctx, root); err != nil {
 		return err
 	}
 	ev.checkFailures(ctx)
 	return nil
+}
+
+// launchPass is a round's launch pass over the DAG from s, then the pod
+// launches it deferred.
+func (ev *evaluator) launchPass(ctx context.Context, s *scope) error {
+	if err := ev.launch(ctx, s); err != nil {
+		// The round fails and persists nothing: create no pod for it.
+		for _, l := range ev.launches {
+			if l.span != nil {
+				obs.End(l.span, err)
+			}
+		}
+		ev.launches = nil
+		return err
+	}
+	return ev.flushLaunches(ctx)
 }
 
 // count adds up what runs against maxParallelism: task pods (task nodes,

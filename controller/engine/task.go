@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -37,60 +39,124 @@ const (
 // launchTask takes a task node's launch step: inputs, catalog lookup,
 // then the pod of the next attempt. A dynamic node launches its generator
 // task the same way: its attempts are the node's attempts.
+//
+// Only a catalog hit ends the step here, as a success that may unblock
+// downstream nodes later in the same pass. A step whose outcome can only
+// be Running (a pod to create) unblocks nothing this round, so it is
+// deferred to the end of the pass (flushLaunches), where the pass's
+// launches run launchConcurrency at a time; its slot is held meanwhile.
 func (ev *evaluator) launchTask(ctx context.Context, s *scope, id string, spec v1alpha1.NodeSpec, st *v1alpha1.NodeStatus) error {
 	if !ev.budget() {
 		return nil
 	}
 	path := s.path(id)
 	task := ev.p.closure.Tasks[spec.Task]
-	from := st.Phase
-	ctx, span := ev.nodeSpan(ctx, path, spec.Kind, from, st.Attempts+1, -1)
-	hash, inKey, err := ev.prepareInputs(ctx, s, id)
-	if err != nil {
-		obs.End(span, err)
-		return err
-	}
+	l := &taskLaunch{s: s, id: id, spec: spec, task: task, from: st.Phase, attempt: st.Attempts + 1}
 	// Generators are not cached: their sub-DAG is the node's real output.
-	if from == v1alpha1.NodeNotStarted && task.Cacheable && spec.Kind == v1alpha1.NodeKindTask {
-		hit, err := ev.fromCatalog(ctx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: hash}, ev.outputsKey(path, v1alpha1.NodeStatus{}))
+	if l.from == v1alpha1.NodeNotStarted && task.Cacheable && spec.Kind == v1alpha1.NodeKindTask {
+		l.ctx, l.span = ev.nodeSpan(ctx, path, spec.Kind, l.from, l.attempt, -1)
+		var err error
+		if l.hash, l.inKey, err = ev.prepareInputs(l.ctx, s, id); err != nil {
+			obs.End(l.span, err)
+			return err
+		}
+		hit, err := ev.fromCatalog(l.ctx, catalog.Key{Task: spec.Task, Version: task.Version, InputHash: l.hash}, ev.outputsKey(path, v1alpha1.NodeStatus{}))
 		if err != nil {
-			obs.End(span, err)
+			obs.End(l.span, err)
 			return err
 		}
 		if hit {
 			st.Attempts, st.Cached = 0, true
-			span.SetAttributes(attribute.Bool(telemetry.AttrCached, true))
-			ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeSucceeded, "")
-			span.End()
+			l.span.SetAttributes(attribute.Bool(telemetry.AttrCached, true))
+			ev.transition(l.ctx, l.span, path, spec.Kind, st, v1alpha1.NodeSucceeded, "")
+			l.span.End()
 			return nil
 		}
 	}
-	attempt := st.Attempts + 1
-	outKey := ev.outputsKey(path, v1alpha1.NodeStatus{Attempts: attempt})
-	launched, err := ev.e.launchPod(ctx, ev.wf, podSpec{
-		node: path, item: -1, attempt: attempt, task: task, inputsKey: inKey, outputsKey: outKey, seed: hash,
-		gen: ev.generatorOf(path, attempt, spec),
-	})
-	if err != nil {
-		var perm permanentError
-		if errors.As(err, &perm) {
-			st.Attempts = attempt
-			ev.fail(path, err.Error())
-			ev.transition(ctx, span, path, spec.Kind, st, v1alpha1.NodeFailed, err.Error())
-			obs.End(span, err)
-			return nil
-		}
-		obs.End(span, err)
-		return err
-	}
-	st.Attempts = attempt
-	st.Launched = launched.UnixNano()
-	st.Started, st.Finished, st.Cached = 0, 0, false
 	ev.running++
-	ev.record(ctx, events.Event{Kind: events.KindTask, Time: launched, Node: path, Attempt: attempt, Phase: "Running", MapItem: -1})
-	ev.transitionAt(ctx, span, path, spec.Kind, st, v1alpha1.NodeRunning, "", launched)
-	span.End()
+	ev.touched[path] = true
+	ev.launches = append(ev.launches, l)
 	return nil
+}
+
+// taskLaunch is a task node's pod launch deferred to the end of a pass.
+type taskLaunch struct {
+	s       *scope
+	id      string
+	spec    v1alpha1.NodeSpec
+	task    v1alpha1.TaskSpec
+	from    v1alpha1.NodePhase
+	attempt int32
+	// hash and inKey are the inputs, when the catalog lookup wrote them.
+	hash, inKey string
+	// ctx and span are the node's node.handle span, started with the
+	// step.
+	ctx  context.Context
+	span trace.Span
+	// launched and err are the outcome.
+	launched time.Time
+	err      error
+}
+
+// flushLaunches creates the pods of the launches deferred in this pass,
+// launchConcurrency at a time (pod names are deterministic, so only-once
+// holds whatever the order), then records them in the order they were
+// decided. A pod the API server refuses for good fails its node; any
+// other error fails the round, and the next one adopts the pods already
+// created.
+func (ev *evaluator) flushLaunches(ctx context.Context) error {
+	launches := ev.launches
+	ev.launches = nil
+	ev.e.launchAll(ctx, len(launches), func(ctx context.Context, k int) error {
+		l := launches[k]
+		path := l.s.path(l.id)
+		if l.span == nil {
+			l.ctx, l.span = ev.nodeSpan(ctx, path, l.spec.Kind, l.from, l.attempt, -1)
+			if l.hash, l.inKey, l.err = ev.prepareInputs(l.ctx, l.s, l.id); l.err != nil {
+				return l.err
+			}
+		}
+		l.launched, l.err = ev.e.launchPod(l.ctx, ev.wf, podSpec{
+			node: path, item: -1, attempt: l.attempt, task: l.task, inputsKey: l.inKey,
+			outputsKey: ev.outputsKey(path, v1alpha1.NodeStatus{Attempts: l.attempt}), seed: l.hash,
+			gen: ev.generatorOf(path, l.attempt, l.spec),
+		})
+		if l.err == nil {
+			ev.record(l.ctx, events.Event{Kind: events.KindTask, Time: l.launched, Node: path, Attempt: l.attempt, Phase: "Running", MapItem: -1})
+		}
+		var perm permanentError
+		if errors.As(l.err, &perm) {
+			return nil // the node fails; the others go on
+		}
+		return l.err
+	})
+	var firstErr error
+	for _, l := range launches {
+		path := l.s.path(l.id)
+		st := ev.wf.Status.Nodes[path]
+		var perm permanentError
+		switch {
+		case l.span == nil: // not started: an earlier launch failed
+			ev.running--
+		case errors.As(l.err, &perm):
+			ev.running--
+			st.Attempts = l.attempt
+			ev.fail(path, l.err.Error())
+			ev.transition(l.ctx, l.span, path, l.spec.Kind, &st, v1alpha1.NodeFailed, l.err.Error())
+			obs.End(l.span, l.err)
+		case l.err != nil:
+			ev.running--
+			obs.End(l.span, l.err)
+			firstErr = cmp.Or(firstErr, l.err)
+		default:
+			st.Attempts = l.attempt
+			st.Launched = l.launched.UnixNano()
+			st.Started, st.Finished, st.Cached = 0, 0, false
+			ev.transitionAt(l.ctx, l.span, path, l.spec.Kind, &st, v1alpha1.NodeRunning, "", l.launched)
+			l.span.End()
+		}
+	}
+	return firstErr
 }
 
 // generatorOf describes the sub-DAG a dynamic node's generator attempt
@@ -142,6 +208,7 @@ func (ev *evaluator) observeTask(ctx context.Context, s *scope, id string, spec 
 	gen := ev.generatorOf(path, st.Attempts, spec)
 	ev.touched[path] = true
 	ctx, span := ev.nodeSpan(ctx, path, spec.Kind, st.Phase, st.Attempts, -1)
+	ev.e.podEndSeen(span, name)
 	res, err := ev.e.completePod(ctx, span, pod, outKey, task, gen)
 	if err != nil {
 		obs.End(span, err)
@@ -528,4 +595,39 @@ func taskEnd(res podResult) time.Time {
 		return time.Unix(0, res.finished)
 	}
 	return time.Time{}
+}
+
+// launchAll runs launch(ctx, k) for k in [0, n), at most
+// launchConcurrency at a time, dispatching in order and starting no more
+// once one has failed. It returns when every started one has returned.
+// With launchConcurrency 1 the launches run one after another, in order.
+func (e *Engine) launchAll(ctx context.Context, n int, launch func(ctx context.Context, k int) error) {
+	limit := max(e.cfg.LaunchConcurrency, 1)
+	if n <= 1 || limit == 1 {
+		for k := range n {
+			if launch(ctx, k) != nil {
+				return
+			}
+		}
+		return
+	}
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+	)
+	sem := make(chan struct{}, limit)
+	for k := range n {
+		sem <- struct{}{}
+		if failed.Load() {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if launch(ctx, k) != nil {
+				failed.Store(true)
+			}
+		})
+	}
+	wg.Wait()
 }

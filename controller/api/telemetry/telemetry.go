@@ -83,6 +83,12 @@ const (
 	// node.handle span that observes the pod's end.
 	AttrUserStarted  = "user.started"
 	AttrUserFinished = "user.finished"
+	// AttrPodEndSeen is when the controller's pod informer delivered the
+	// pod's end (unix nanoseconds), on the same node.handle span: between
+	// user.finished and it lie the kubelet's (KWOK's) status write and the
+	// watch; between it and the span's start, the wait for a round. Absent
+	// when the end was found without an event (a resync, a restart).
+	AttrPodEndSeen = "pod.end.seen"
 	// AttrCached is set on node.handle when the catalog served the node.
 	AttrCached = "cached"
 	// AttrEventKind is workflow, node or task.

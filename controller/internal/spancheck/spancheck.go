@@ -43,6 +43,10 @@ type Attempt struct {
 	// They split done-finished into the time until the controller looked
 	// (pod status write, watch, queue) and the time to persist.
 	Observed, Persisting int64
+	// Seen is when the controller's pod informer delivered the pod's end
+	// (0 if the span does not say): Finished..Seen is the pod's status
+	// write and the watch, Seen..Observed the wait for a round.
+	Seen int64
 }
 
 // Result is what Check recovered.
@@ -424,6 +428,7 @@ func attempt(path string, creates, ended map[string]*tracepb.Span, endDone map[s
 	a.LaunchSent, a.Launched = int64(create.GetStartTimeUnixNano()), int64(create.GetEndTimeUnixNano())
 	a.Started, _ = num(obs, telemetry.AttrUserStarted)
 	a.Finished, _ = num(obs, telemetry.AttrUserFinished)
+	a.Seen, _ = num(obs, telemetry.AttrPodEndSeen)
 	return a, nil
 }
 
