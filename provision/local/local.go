@@ -47,6 +47,15 @@ const (
 	procKWOK       = "kwok"
 )
 
+// componentQPS and componentBurst are the client limits of the scheduler
+// and the controller-manager: KWOK's "unlimited" (kwokctl's clusters use
+// the same), so that neither throttles what the controller under test
+// asks of the cluster.
+const (
+	componentQPS   = "5000"
+	componentBurst = "10000"
+)
+
 // Provider runs local clusters.
 type Provider struct {
 	store    *provision.Store
@@ -113,7 +122,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 		return err
 	}
 	kwokCfg := filepath.Join(c.Dir, "kwok.yaml")
-	if err := writeKWOKConfig(kwokCfg, 8); err != nil {
+	if err := writeKWOKConfig(kwokCfg, 32); err != nil {
 		return err
 	}
 
@@ -213,6 +222,11 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 		"--leader-elect=false", "--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(c.Ports["kube-scheduler"]),
 		"--cert-dir=" + filepath.Join(c.Dir, "certs"),
+		// The scheduler's own client defaults to 50 requests a second: it
+		// binds one pod per request, so a 10,000-item map waited 200 s
+		// for its bindings, whatever the controller did. As kwokctl does
+		// for its clusters, the limit is lifted.
+		"--kube-api-qps=" + componentQPS, "--kube-api-burst=" + componentBurst,
 	}); err != nil {
 		return err
 	}
@@ -225,6 +239,10 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 		// with their workflow) and namespaces must empty on delete.
 		"--controllers=garbagecollector,namespace",
 		"--use-service-account-credentials=false",
+		// Its client defaults to 20 requests a second: the garbage
+		// collector would take 500 s to delete a 10,000-item map's pods
+		// after the execution, loading the next one.
+		"--kube-api-qps=" + componentQPS, "--kube-api-burst=" + componentBurst,
 	}); err != nil {
 		return err
 	}
@@ -277,12 +295,13 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec, c *provision
 		KubernetesVersion: sv.GitVersion,
 		Nodes:             spec.Nodes,
 		Options: map[string]string{
-			"etcd":              bins.Versions.Etcd,
-			"etcdFsync":         fsync,
-			"kwok":              bins.Versions.KWOK,
-			"scheduler":         "kube-scheduler " + bins.Versions.Kubernetes,
-			"controllerManager": "garbagecollector,namespace",
-			"admissionDisabled": "ServiceAccount,TaintNodesByCondition",
+			"etcd":               bins.Versions.Etcd,
+			"etcdFsync":          fsync,
+			"kwok":               bins.Versions.KWOK,
+			"scheduler":          "kube-scheduler " + bins.Versions.Kubernetes,
+			"controllerManager":  "garbagecollector,namespace",
+			"componentClientQPS": componentQPS + "/" + componentBurst,
+			"admissionDisabled":  "ServiceAccount,TaintNodesByCondition",
 		},
 	}
 	return nil

@@ -33,7 +33,10 @@ func TestAnnotatedPodTiming(t *testing.T) {
 	}{
 		{"succeeds", 300 * time.Millisecond, false, corev1.PodSucceeded},
 		{"fails", 50 * time.Millisecond, true, corev1.PodFailed},
+		// A 0 s task ends in one status write, never Running (the
+		// benchctl-task-instant stages).
 		{"zero length", 0, false, corev1.PodSucceeded},
+		{"zero length fails", 0, true, corev1.PodFailed},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,14 +63,19 @@ func TestAnnotatedPodTiming(t *testing.T) {
 			}
 			var pod *corev1.Pod
 			var observed time.Time
+			sawRunning := false
 			for pod == nil {
 				select {
 				case ev, ok := <-w.ResultChan():
 					if !ok {
 						t.Fatal("watch closed")
 					}
-					if p, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type == watch.Modified &&
-						(p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed) {
+					p, isPod := ev.Object.(*corev1.Pod)
+					if !isPod || ev.Type != watch.Modified {
+						continue
+					}
+					sawRunning = sawRunning || p.Status.Phase == corev1.PodRunning
+					if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 						pod, observed = p, time.Now()
 					}
 				case <-ctx.Done():
@@ -76,6 +84,9 @@ func TestAnnotatedPodTiming(t *testing.T) {
 			}
 			if pod.Status.Phase != tt.phase {
 				t.Fatalf("phase = %s, want %s", pod.Status.Phase, tt.phase)
+			}
+			if want := tt.duration > 0; sawRunning != want {
+				t.Fatalf("pod seen Running: %v, want %v", sawRunning, want)
 			}
 			term := pod.Status.ContainerStatuses[0].State.Terminated
 			if term == nil {
