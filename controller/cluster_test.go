@@ -253,6 +253,21 @@ func (c *cluster) wait(t testing.TB, ns, name string, timeout time.Duration) *v1
 	return nil
 }
 
+// deleteAndWait deletes a workflow and waits until garbage collection
+// has removed its pods.
+func (c *cluster) deleteAndWait(t testing.TB, ns, name string) {
+	t.Helper()
+	if err := c.wfs.Delete(context.Background(), ns, name); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), time.Second, 10*time.Minute, true, func(context.Context) (bool, error) {
+		return len(c.pods(t, ns, name)) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("pods of %s/%s not deleted: %v", ns, name, err)
+	}
+}
+
 // pods lists the task pods of a workflow.
 func (c *cluster) pods(t testing.TB, ns, workflow string) []corev1.Pod {
 	t.Helper()

@@ -284,14 +284,9 @@ func TestLocalCluster(t *testing.T) {
 			t.Skipf("set %s=1 to run (takes minutes on 2 cores)", EnvLargeMap)
 		}
 		ns := c.namespace(t, "large-map")
-		cfg := testConfig(t)
-		cfg.MaxParallelism = 0
-		cfg.KubeClient.QPS, cfg.KubeClient.Burst = 2000, 2000
-		cfg.Events.Sink = config.EventSinkNone
-		cfg.Telemetry.SpanStoreSize = 0
-		c.start(t, ns, cfg)
+		c.start(t, ns, largeMapConfig(t))
 		start := time.Now()
-		c.create(t, testwf.Map(ns, "big", 10000, 500, testwf.Task(0, 0)))
+		c.create(t, largeMap(ns, "big"))
 		wf := c.wait(t, ns, "big", 30*time.Minute)
 		if wf.Status.Phase != v1alpha1.WorkflowSucceeded {
 			t.Fatalf("%s %s", wf.Status.Phase, wf.Status.Message)
