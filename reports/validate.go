@@ -61,6 +61,9 @@ func (e *Environment) validate(p string) error {
 			return fieldErr(f.path, "is required")
 		}
 	}
+	if e.Engine != nil && e.Engine.Name != EngineBundled && e.Engine.Name != EngineFlyte {
+		return fieldErr(p+".engine.name", "%q is not one of %s, %s", e.Engine.Name, EngineBundled, EngineFlyte)
+	}
 	if e.Floor != nil {
 		if err := e.Floor.validate(p + ".floor"); err != nil {
 			return err

@@ -574,6 +574,7 @@ func Environment(c *provision.Cluster, d *deploy.Deployment, benchctl reports.Bu
 		admin = &reports.Admin{Version: d.Admin.Version, Commit: d.Admin.Commit, Database: d.Admin.Database}
 	}
 	return reports.Environment{
+		Engine:     &reports.Engine{Name: reports.EngineBundled, Version: d.Controller.Version},
 		Admin:      admin,
 		Provider:   reports.Provider{Name: fp.Provider, KubernetesVersion: fp.KubernetesVersion, Nodes: fp.Nodes, Options: redact.Strings(fp.Options)},
 		Benchctl:   benchctl,
