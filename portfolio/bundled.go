@@ -69,6 +69,9 @@ func (e *workflowEngine) Prepare(ctx context.Context, run string, keep map[strin
 // the request was never sent (the API server restarting): creating again
 // cannot create twice.
 func (e *workflowEngine) Launch(ctx context.Context, x *Execution) error {
+	if x.Entry.Template == nil {
+		return fmt.Errorf("workflow %s is a flyte: entry, which the bundled controller cannot run (use the flyte engine)", x.Entry.Name)
+	}
 	obj := x.Entry.NewExecution(e.namespace, x.Name, map[string]string{LabelRun: x.RunID, LabelTarget: e.target})
 	e.obj, e.final = obj, nil
 	rec := x.Record
