@@ -449,9 +449,10 @@ func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Recor
 	log := r.log.With("workflow", p.Workflow, "target", p.Target, "rep", p.Repetition, "warmup", p.Warmup, "name", name)
 
 	// interrupted undoes the in-flight execution: the engine removes it
-	// and its directory is removed, so a resume runs it afresh.
+	// (a create interrupted on its way may have landed) and its directory
+	// is removed, so a resume runs it afresh.
 	interrupted := func(stage string) (*rundir.Record, error) {
-		if rec.Created != 0 {
+		if rec.CreateSent != 0 {
 			if err := t.engine.Cleanup(ex); err != nil {
 				log.Warn("could not remove the interrupted execution; a resumed run does", "err", err)
 			}

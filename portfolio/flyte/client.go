@@ -198,6 +198,10 @@ func (c *Client) LogValue() slog.Value {
 // Endpoint is the Admin base URL.
 func (c *Client) Endpoint() string { return c.base.String() }
 
+// Project and Domain are where entries that name none run.
+func (c *Client) Project() string { return c.project }
+func (c *Client) Domain() string  { return c.domain }
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -654,6 +658,17 @@ func (c *Client) TerminateExecution(ctx context.Context, id ExecutionID, cause s
 	return c.do(ctx, request{method: http.MethodDelete, path: "/api/v1/executions" + id.path(), body: body}, nil)
 }
 
+// ListExecutions lists a project and domain's executions that match
+// filters (Admin's syntax, e.g. "value_in(phase,QUEUED;RUNNING)"; several
+// joined by "+"), every page.
+func (c *Client) ListExecutions(ctx context.Context, project, domain, filters string) ([]Execution, error) {
+	q := url.Values{}
+	if filters != "" {
+		q.Set("filters", filters)
+	}
+	return listAll[Execution](ctx, c, "/api/v1/executions"+esc(project, domain), q, "executions")
+}
+
 // pageLimit is the page size of list calls; Admin refuses a limit of 0.
 const pageLimit = 100
 
@@ -707,6 +722,49 @@ func listAll[T any](ctx context.Context, c *Client, path string, q url.Values, k
 		}
 		token = next
 	}
+}
+
+// NodeTree is a node execution with its task executions (its attempts)
+// and, for a parent node (dynamic, sub-workflow, launch plan), the node
+// executions under it.
+type NodeTree struct {
+	NodeExecution
+	Tasks    []TaskExecution `json:"task_executions,omitempty"`
+	Children []NodeTree      `json:"children,omitempty"`
+}
+
+// maxNesting bounds how deep NodeTrees follows parent nodes, so that a
+// misbehaving server cannot make it recurse without end.
+const maxNesting = 16
+
+// NodeTrees lists every node execution of an execution with its task
+// executions, nested levels included.
+func (c *Client) NodeTrees(ctx context.Context, id ExecutionID) ([]NodeTree, error) {
+	return c.nodeTrees(ctx, id, "", 0)
+}
+
+func (c *Client) nodeTrees(ctx context.Context, id ExecutionID, parent string, depth int) ([]NodeTree, error) {
+	if depth > maxNesting {
+		return nil, fmt.Errorf("node executions of %s nest deeper than %d levels", id, maxNesting)
+	}
+	nodes, err := c.ListNodeExecutions(ctx, id, parent)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NodeTree, 0, len(nodes))
+	for _, n := range nodes {
+		t := NodeTree{NodeExecution: n}
+		if t.Tasks, err = c.ListTaskExecutions(ctx, n.ID); err != nil {
+			return nil, err
+		}
+		if n.Metadata.IsParentNode {
+			if t.Children, err = c.nodeTrees(ctx, id, n.ID.NodeID, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // GetExecutionMetrics fetches the span tree Admin derives from its
