@@ -103,8 +103,22 @@ type Deployment struct {
 	Process    *provision.Process `json:"process,omitempty"`
 	// Admin is the admin service the controller reports events to, when
 	// its config says events.sink: admin.
-	Admin      *AdminDeployment `json:"admin,omitempty"`
-	DeployedAt time.Time        `json:"deployedAt"`
+	Admin *AdminDeployment `json:"admin,omitempty"`
+	// Chart is the chart of a deployment of any chart ('benchctl deploy
+	// --chart'); nil for the bundled controller's.
+	Chart      *ChartInfo `json:"chart,omitempty"`
+	DeployedAt time.Time  `json:"deployedAt"`
+}
+
+// ChartInfo names a chart deployed with --chart.
+type ChartInfo struct {
+	// Ref is where it came from: a directory, an archive or an OCI
+	// reference.
+	Ref     string `json:"ref"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// AppVersion is the chart's appVersion, the software it deploys.
+	AppVersion string `json:"appVersion,omitempty"`
 }
 
 // ControllerInfo identifies the controller build under test.

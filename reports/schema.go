@@ -326,7 +326,9 @@ var InfraMetrics = []string{
 // InfraMetric is one row of the infrastructure table. Count has one
 // sample per execution (how many operations it did). P50..Max are
 // quantiles of that execution's operation latencies, so they have one
-// sample per execution that did at least one operation.
+// sample per execution that did at least one operation, or none at all
+// in a row of counts only (where the engine exposes no latency per
+// operation, as Flyte's propeller does not).
 type InfraMetric struct {
 	Name  string `yaml:"name"`
 	Count Stats  `yaml:"count"`

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -128,20 +129,9 @@ type Client struct {
 // NewClient checks the options and, for OAuth2, discovers the token
 // endpoint (which needs the network, hence ctx).
 func NewClient(ctx context.Context, o Options) (*Client, error) {
-	base, err := url.Parse(strings.TrimRight(o.Endpoint, "/"))
-	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
-		return nil, fmt.Errorf("flyte admin endpoint %q: want an http(s) URL with a host", o.Endpoint)
-	}
-	if base.User != nil {
-		return nil, fmt.Errorf("flyte admin endpoint: credentials in the URL are not supported; use the auth settings")
-	}
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
-		if o.Auth.mode() != AuthNone {
-			return nil, fmt.Errorf("flyte admin endpoint %s: refusing to send credentials over plain http to a non-loopback host; use https", base.Redacted())
-		}
-		if !o.AllowInsecureHTTP {
-			return nil, fmt.Errorf("flyte admin endpoint %s: plain http to a non-loopback host needs AllowInsecureHTTP", base.Redacted())
-		}
+	base, err := endpointURL(o)
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{
 		base:           base,
@@ -179,6 +169,55 @@ func NewClient(ctx context.Context, o Options) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// endpointURL checks the endpoint and what may be sent to it.
+func endpointURL(o Options) (*url.URL, error) {
+	base, err := url.Parse(strings.TrimRight(o.Endpoint, "/"))
+	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return nil, fmt.Errorf("flyte admin endpoint %q: want an http(s) URL with a host", o.Endpoint)
+	}
+	if base.User != nil {
+		return nil, fmt.Errorf("flyte admin endpoint: credentials in the URL are not supported; use the auth settings")
+	}
+	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
+		if o.Auth.mode() != AuthNone {
+			return nil, fmt.Errorf("flyte admin endpoint %s: refusing to send credentials over plain http to a non-loopback host; use https", base.Redacted())
+		}
+		if !o.AllowInsecureHTTP {
+			return nil, fmt.Errorf("flyte admin endpoint %s: plain http to a non-loopback host needs AllowInsecureHTTP", base.Redacted())
+		}
+	}
+	return base, nil
+}
+
+// ValidateOptions checks the options as far as it can without the
+// network: the endpoint, the auth settings, and that a token or secret
+// file is there, private and not empty. What it refuses is the user's to
+// fix; what NewClient refuses beyond it is Admin's or the network's.
+func ValidateOptions(ctx context.Context, o Options) error {
+	if _, err := endpointURL(o); err != nil {
+		return err
+	}
+	a := o.Auth
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	switch {
+	case a.mode() == AuthTokenFile:
+		_, _, err := readSecretFile(ctx, a.TokenFile, "auth.tokenFile", a.AllowLooseFilePermissions, log)
+		return err
+	case a.mode() == AuthClientCredentials && a.ClientSecretFile != "":
+		_, _, err := readSecretFile(ctx, a.ClientSecretFile, "auth.clientSecretFile", a.AllowLooseFilePermissions, log)
+		return err
+	case a.mode() == AuthClientCredentials && strings.TrimSpace(os.Getenv(a.ClientSecretEnv)) == "":
+		return fmt.Errorf("auth.clientSecretEnv: environment variable %s is empty or unset", a.ClientSecretEnv)
+	}
+	return nil
 }
 
 // String names the endpoint and auth mode, never a credential.

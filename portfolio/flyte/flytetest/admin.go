@@ -400,7 +400,8 @@ func schedule(x *execution, created time.Time) {
 // instants a report's measurements must reproduce.
 type Served struct {
 	Execution Observed
-	// Nodes are the task nodes (start and end nodes left out) by id.
+	// Nodes are the node executions by id, start-node and end-node
+	// included.
 	Nodes map[string]ServedNode
 }
 
@@ -422,9 +423,6 @@ func (a *Admin) Served(name string) (Served, bool) {
 		now := a.now()
 		s := Served{Execution: x.at(now), Nodes: map[string]ServedNode{}}
 		for _, n := range x.nodes {
-			if n.id == "start-node" || n.id == "end-node" {
-				continue
-			}
 			sn := ServedNode{Observed: n.at(now), Upstream: n.upstream}
 			for _, t := range n.tasks {
 				sn.Tasks = append(sn.Tasks, t.at(now))
@@ -489,6 +487,8 @@ func (a *Admin) routes() http.Handler {
 	api("GET /api/v1/node_executions/{project}/{domain}/{name}", a.listNodeExecutions)
 	api("GET /api/v1/task_executions/{project}/{domain}/{name}/{node}", a.listTaskExecutions)
 	api("GET /api/v1/metrics/executions/{project}/{domain}/{name}", a.getMetrics)
+	// flytepropeller's Prometheus endpoint, served beside Admin.
+	mux.HandleFunc("GET /metrics", a.propellerMetrics)
 	return mux
 }
 
@@ -952,6 +952,76 @@ func (a *Admin) listTaskExecutions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page(w, r, "task_executions", out)
+}
+
+// ---- flytepropeller's metrics
+
+// Propeller metric families the fake exports, as flytepropeller names
+// them under its default metrics prefix and scope (flyte:propeller:all:):
+// summaries of event recordings, workflow updates and rounds.
+const (
+	PropellerWorkflowEvents = "flyte:propeller:all:workflow:event_recording:success_duration_ms"
+	PropellerNodeEvents     = "flyte:propeller:all:node:event_recording:success_duration_ms"
+	PropellerTaskEvents     = "flyte:propeller:all:task:event_recording:success_duration_ms"
+	PropellerUpdates        = "flyte:propeller:all:wf_update_latency_ms"
+	PropellerRounds         = "flyte:propeller:all:round:round_time_unlabeled_ms"
+)
+
+// PropellerCounts is what the fake propeller counted for one execution
+// by now: every event sent (workflow, node, task), one status update per
+// event and one round per node event.
+func (a *Admin) PropellerCounts(name string) map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, x := range a.order {
+		if x.name == name {
+			return a.counts(x, a.now())
+		}
+	}
+	return nil
+}
+
+func (a *Admin) counts(x *execution, now time.Time) map[string]int {
+	c := map[string]int{}
+	seen := func(e *entity) int {
+		n := 0
+		for _, ev := range e.events {
+			if !ev.at.After(now) {
+				n++
+			}
+		}
+		return n
+	}
+	c[PropellerWorkflowEvents] = seen(&x.entity)
+	for _, n := range x.nodes {
+		c[PropellerNodeEvents] += seen(&n.entity)
+		for _, t := range n.tasks {
+			c[PropellerTaskEvents] += seen(t)
+		}
+	}
+	c[PropellerUpdates] = c[PropellerWorkflowEvents] + c[PropellerNodeEvents] + c[PropellerTaskEvents]
+	c[PropellerRounds] = c[PropellerNodeEvents]
+	return c
+}
+
+// propellerMetrics serves the counts of every execution so far as
+// Prometheus summaries (their sums are invented and carry no meaning).
+func (a *Admin) propellerMetrics(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	total := map[string]int{}
+	now := a.now()
+	for _, x := range a.order {
+		for k, v := range a.counts(x, now) {
+			total[k] += v
+		}
+	}
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	for _, f := range []string{PropellerWorkflowEvents, PropellerNodeEvents, PropellerTaskEvents, PropellerUpdates, PropellerRounds} {
+		fmt.Fprintf(w, "# HELP %s fake\n# TYPE %s summary\n", f, f)
+		fmt.Fprintf(w, "%s{quantile=\"0.5\"} 1\n%s_sum %d\n%s_count %d\n", f, f, 2*total[f], f, total[f])
+	}
+	fmt.Fprintf(w, "# HELP go_goroutines fake\n# TYPE go_goroutines gauge\ngo_goroutines 12\n")
 }
 
 // ---- GetExecutionMetrics, as flyteadmin's metrics manager derives it
