@@ -340,6 +340,12 @@ func (c *Client) once(ctx context.Context, r request, payload []byte, out any) e
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The method and path say which request; url.Error would repeat
+		// them with the whole URL.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return fmt.Errorf("flyte admin %s %s: no answer within %v: %w", r.method, r.path, c.requestTimeout, err)
 		}

@@ -269,7 +269,7 @@ func (b *Benchmark) runFlyte(ctx context.Context, compiled *portfolio.Compiled, 
 func (b *Benchmark) checkEngine(c *portfolio.Compiled) error {
 	switch e := c.Engine(); {
 	case b.Flyte != nil && e != reports.EngineFlyte:
-		return inputErrorf("--engine flyte runs flyte: entries (registered launch plans); tier %s of portfolio %s has the bundled controller's shapes", c.Tier, c.Name)
+		return inputErrorf("--engine flyte runs flyte: entries (registered launch plans), but tier %s of portfolio %s has the bundled controller's shapes; pass --portfolio FILE with flyte: entries", c.Tier, c.Name)
 	case b.Flyte == nil && e == reports.EngineFlyte:
 		return inputErrorf("tier %s of portfolio %s has flyte: entries; run them with --engine flyte --flyte-endpoint URL", c.Tier, c.Name)
 	}
