@@ -156,3 +156,37 @@ func TestFlyteLive(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployChartBadInput: deploy --chart checks its chart and values
+// before any cluster is touched; bad ones are exit 2 on one line.
+func TestDeployChartBadInput(t *testing.T) {
+	const mini = "../../deploy/testdata/charts/mini"
+	bad := filepath.Join(t.TempDir(), "workers.yaml")
+	if err := os.WriteFile(bad, []byte("# why\npropeller:\n  workers: -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a named config", []string{"--chart", mini, "--config", "streak-1"}, "with --chart, --config names a values file for chart mini"},
+		{"a value the chart's schema refuses", []string{"--chart", mini, "--config", bad}, "workers.yaml:3: propeller.workers: minimum"},
+		{"two things to deploy", []string{"--chart", mini, "--controller-source", "main"}, "--chart and --controller-source name two things to deploy"},
+		{"no chart there", []string{"--chart", "no/such/chart"}, "--chart no/such/chart"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := t.TempDir()
+			t.Setenv("BENCHCTL_STATE_DIR", state)
+			_, stderr, code := runCLI(t, append([]string{"deploy", "--cluster", "never"}, tt.args...)...)
+			msg := strings.TrimSpace(stderr)
+			if code != exitUsage || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and one line saying %q", code, stderr, tt.want)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(state, "clusters")); len(entries) != 0 {
+				t.Errorf("a cluster was touched: %v", entries)
+			}
+		})
+	}
+}

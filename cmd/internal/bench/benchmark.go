@@ -526,7 +526,7 @@ func (b *Benchmark) deploy(ctx context.Context, c *provision.Cluster, ts []*targ
 			t.deployed = d
 			continue
 		}
-		fmt.Fprintf(b.Progress, "deploying %s (config %s, controller %s)\n", t.name(), t.prepared.Named.Name, t.prepared.Build.Source)
+		fmt.Fprintf(b.Progress, "deploying %s (config %s, %s)\n", t.name(), t.prepared.Named.Name, t.prepared.Controller().Source)
 		d, err := b.Deployer.Apply(ctx, t.prepared, c, b.Clusters.Store())
 		if err != nil {
 			var ce *deploy.ConfigError

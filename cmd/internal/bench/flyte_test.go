@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchctl/benchctl/deploy"
 	"github.com/benchctl/benchctl/portfolio"
 	"github.com/benchctl/benchctl/portfolio/flyte/flytetest"
 	"github.com/benchctl/benchctl/portfolio/rundir"
+	"github.com/benchctl/benchctl/provision"
 	"github.com/benchctl/benchctl/reports"
 )
 
@@ -334,4 +337,54 @@ func findInfra(w *reports.Workflow, name string) *reports.InfraMetric {
 		}
 	}
 	return nil
+}
+
+// chartDeployer is a deployer whose deployments are charts deployed with
+// --chart, with these values.
+type chartDeployer struct {
+	fakeDeployer
+	values map[string]map[string]any
+}
+
+func (c *chartDeployer) Deployed(_ *provision.Cluster, name string) (*deploy.Deployment, error) {
+	v, ok := c.values[name]
+	if !ok {
+		return nil, fmt.Errorf("nothing is deployed as %q", name)
+	}
+	return &deploy.Deployment{Name: name, Config: name, Values: v, Chart: &deploy.ChartInfo{Ref: "oci://x/flyte-binary:v1", Name: "flyte-binary", Version: "v1"}}, nil
+}
+
+// TestFlyteRecordsDeployedValues: with the cluster named, each Flyte
+// config's values are what 'benchctl deploy --chart' recorded for the
+// deployment of its name, and the reports carry them (credentials
+// masked); a deployment of the bundled controller is refused.
+func TestFlyteRecordsDeployedValues(t *testing.T) {
+	a := fakeFlyte(t, 3*time.Millisecond)
+	dir := filepath.Join(t.TempDir(), "run")
+	b := flyteBenchmark(t, dir, writeFile(t, "p.yaml", `apiVersion: benchctl/v1
+kind: Portfolio
+workflows:
+  - {name: chain, description: d, repetitions: 1, warmup: 0, timeout: 30s, flyte: {launchPlan: bench.chain, version: v1, inputs: {n: 1}}}
+`), FlyteTarget{Name: "workers-200", Endpoint: a.URL})
+	values := map[string]any{"configuration": map[string]any{"inline": map[string]any{"propeller": map[string]any{"workers": float64(200)}}},
+		"database": map[string]any{"password": "hunter2"}}
+	f := newFixture(t)
+	b.Clusters, b.Deployer, b.Cluster = f.clusters, &chartDeployer{values: map[string]map[string]any{"workers-200": values}}, ClusterRequest{Name: "lab", NoCreate: true}
+	b.Flyte.Deployments = true
+	res, err := b.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := res.Outcome.Reports[0].Report.Environment
+	inline, _ := env.Config.Values["configuration"].(map[string]any)["inline"].(map[string]any)
+	if env.Config.Name != "workers-200" || inline["propeller"].(map[string]any)["workers"] != float64(200) ||
+		env.Config.Values["database"].(map[string]any)["password"] != "xxxxx" || env.Provider.Name != provision.ProviderLocal {
+		t.Errorf("environment %+v", env)
+	}
+	b.Deployer = f.deployer // the bundled controller's
+	b.OutputDir = filepath.Join(t.TempDir(), "run2")
+	var ie *InputError
+	if _, err := b.Run(context.Background()); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is the bundled controller's, not a chart") {
+		t.Errorf("a bundled deployment as a Flyte config: %v", err)
+	}
 }
