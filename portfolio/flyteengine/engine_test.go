@@ -23,6 +23,13 @@ func lp(name string, nodes int) flytetest.LaunchPlan {
 		Nodes: nodes, Timing: flytetest.DefaultTiming}
 }
 
+// hanging is a launch plan whose first task never ends.
+func hanging(nodes int) flytetest.LaunchPlan {
+	h := lp("bench.hangs", nodes)
+	h.Hang = true
+	return h
+}
+
 // compile compiles a portfolio of flyte: entries.
 func compile(t *testing.T, workflows string) *portfolio.Compiled {
 	t.Helper()
@@ -135,9 +142,7 @@ func TestFailedExecution(t *testing.T) {
 // TestTimeoutAborts: an execution past its timeout is aborted in Admin,
 // recorded as timed out, and the run goes on.
 func TestTimeoutAborts(t *testing.T) {
-	hang := lp("bench.hangs", 2)
-	hang.Hang = true
-	a := flytetest.New(t, hang, lp("bench.chain", 1))
+	a := flytetest.New(t, hanging(2), lp("bench.chain", 1))
 	c := compile(t, `  - {name: hangs, description: d, repetitions: 1, warmup: 0, timeout: 400ms, flyte: {launchPlan: bench.hangs, version: v1, inputs: {n: 1}}}
   - {name: ok, description: d, repetitions: 1, warmup: 0, timeout: 30s, flyte: {launchPlan: bench.chain, version: v1, inputs: {n: 1}}}
 `)
@@ -215,9 +220,7 @@ func TestInterruptAndResume(t *testing.T) {
 // record, no abort) is aborted before the resumed run goes on, and only
 // the run's own.
 func TestResumeAbortsLeftovers(t *testing.T) {
-	hang := lp("bench.hangs", 1)
-	hang.Hang = true
-	a := flytetest.New(t, hang, lp("bench.chain", 1))
+	a := flytetest.New(t, hanging(1), lp("bench.chain", 1))
 	c := compile(t, `  - {name: chain, description: d, repetitions: 1, warmup: 0, timeout: 30s, flyte: {launchPlan: bench.chain, version: v1, inputs: {n: 1}}}
 `)
 	client, err := flyte.NewClient(context.Background(), flyte.Options{Endpoint: a.URL})

@@ -680,7 +680,7 @@ func (a *Admin) createExecution(w http.ResponseWriter, r *http.Request) {
 	a.creates++
 	onCreate := a.OnCreate
 	a.mu.Unlock()
-	writeJSON(w, map[string]any{"id": map[string]any{"project": x.project, "domain": x.domain, "name": x.name}})
+	writeJSON(w, map[string]any{"id": x.idJSON()})
 	if onCreate != nil {
 		onCreate(n, x.name)
 	}
@@ -719,6 +719,26 @@ func primitive(raw json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("primitive %q is not one benchctl sends", k)
 	}
 	return nil, nil
+}
+
+// idJSON is the execution's core.WorkflowExecutionIdentifier.
+func (x *execution) idJSON() map[string]any {
+	return map[string]any{"project": x.project, "domain": x.domain, "name": x.name}
+}
+
+// nodeIDJSON is a node's core.NodeExecutionIdentifier.
+func (x *execution) nodeIDJSON(n *node) map[string]any {
+	return map[string]any{"node_id": n.id, "execution_id": x.idJSON()}
+}
+
+// listOf answers a list of the execution the path names, every entry
+// list gives that is visible now, a page at a time.
+func (a *Admin) listOf(w http.ResponseWriter, r *http.Request, key string, list func(x *execution, now time.Time) []map[string]any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if x := a.lookup(w, r); x != nil {
+		page(w, r, key, list(x, a.now()))
+	}
 }
 
 func (a *Admin) lookup(w http.ResponseWriter, r *http.Request) *execution {
@@ -766,7 +786,7 @@ func (a *Admin) executionJSON(x *execution, now time.Time) map[string]any {
 		c["abort_metadata"] = map[string]any{"cause": x.abortCause, "principal": "benchctl"}
 	}
 	return map[string]any{
-		"id": map[string]any{"project": x.project, "domain": x.domain, "name": x.name},
+		"id": x.idJSON(),
 		"spec": map[string]any{
 			"launch_plan": identifier("LAUNCH_PLAN", x.lp.Project, x.lp.Domain, x.lp.Name, x.lp.Version),
 			"metadata":    map[string]any{"mode": "MANUAL", "principal": "benchctl"},
@@ -892,29 +912,25 @@ func (a *Admin) nodeJSON(x *execution, n *node, o Observed) map[string]any {
 	c := closure(o)
 	c["task_node_metadata"] = map[string]any{"cache_status": "CACHE_DISABLED"}
 	return map[string]any{
-		"id":       map[string]any{"node_id": n.id, "execution_id": map[string]any{"project": x.project, "domain": x.domain, "name": x.name}},
+		"id":       x.nodeIDJSON(n),
 		"closure":  c,
 		"metadata": map[string]any{"retry_group": "0", "is_parent_node": false, "spec_node_id": n.id},
 	}
 }
 
 func (a *Admin) listNodeExecutions(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	x := a.lookup(w, r)
-	if x == nil {
-		return
-	}
-	var out []map[string]any
-	if r.URL.Query().Get("unique_parent_id") == "" { // task nodes have no children
-		now := a.now()
+	a.listOf(w, r, "node_executions", func(x *execution, now time.Time) []map[string]any {
+		var out []map[string]any
+		if r.URL.Query().Get("unique_parent_id") != "" {
+			return out // task nodes have no children
+		}
 		for _, n := range x.nodes {
 			if o := n.at(now); o.Visible {
 				out = append(out, a.nodeJSON(x, n, o))
 			}
 		}
-	}
-	page(w, r, "node_executions", out)
+		return out
+	})
 }
 
 func (a *Admin) taskJSON(x *execution, n *node, attempt int, o Observed) map[string]any {
@@ -924,7 +940,7 @@ func (a *Admin) taskJSON(x *execution, n *node, attempt int, o Observed) map[str
 	return map[string]any{
 		"id": map[string]any{
 			"task_id":           identifier("TASK", x.project, x.domain, x.lp.Name+".task", x.lp.Version),
-			"node_execution_id": map[string]any{"node_id": n.id, "execution_id": map[string]any{"project": x.project, "domain": x.domain, "name": x.name}},
+			"node_execution_id": x.nodeIDJSON(n),
 			"retry_attempt":     attempt, // uint32 in the proto: a JSON number
 		},
 		"closure":   c,
@@ -933,25 +949,20 @@ func (a *Admin) taskJSON(x *execution, n *node, attempt int, o Observed) map[str
 }
 
 func (a *Admin) listTaskExecutions(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	x := a.lookup(w, r)
-	if x == nil {
-		return
-	}
-	var out []map[string]any
-	now := a.now()
-	for _, n := range x.nodes {
-		if n.id != r.PathValue("node") {
-			continue
-		}
-		for i, t := range n.tasks {
-			if o := t.at(now); o.Visible {
-				out = append(out, a.taskJSON(x, n, i, o))
+	a.listOf(w, r, "task_executions", func(x *execution, now time.Time) []map[string]any {
+		var out []map[string]any
+		for _, n := range x.nodes {
+			if n.id != r.PathValue("node") {
+				continue
+			}
+			for i, t := range n.tasks {
+				if o := t.at(now); o.Visible {
+					out = append(out, a.taskJSON(x, n, i, o))
+				}
 			}
 		}
-	}
-	page(w, r, "task_executions", out)
+		return out
+	})
 }
 
 // ---- flytepropeller's metrics
@@ -1057,7 +1068,7 @@ func (a *Admin) getMetrics(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) executionSpan(x *execution, now time.Time, depth int) span {
 	o := x.at(now)
-	s := span{StartTime: ts(o.Created), EndTime: ts(o.Updated), WorkflowID: map[string]any{"project": x.project, "domain": x.domain, "name": x.name}}
+	s := span{StartTime: ts(o.Created), EndTime: ts(o.Updated), WorkflowID: x.idJSON()}
 	if depth == 0 {
 		return s
 	}
@@ -1111,8 +1122,7 @@ func (a *Admin) executionSpan(x *execution, now time.Time, depth int) span {
 }
 
 func (a *Admin) nodeSpan(x *execution, n *node, o Observed, now time.Time, depth int) span {
-	s := span{StartTime: ts(o.Created), EndTime: ts(o.Updated),
-		NodeID: map[string]any{"node_id": n.id, "execution_id": map[string]any{"project": x.project, "domain": x.domain, "name": x.name}}}
+	s := span{StartTime: ts(o.Created), EndTime: ts(o.Updated), NodeID: x.nodeIDJSON(n)}
 	if depth == 0 {
 		return s
 	}
