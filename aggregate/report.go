@@ -49,7 +49,7 @@ func measureAll(run *rundir.Run) map[*rundir.Record]measured {
 				if t := run.Manifest.Target(rec.Target); t != nil {
 					env = t.Environment
 				}
-				s, tl, why := measureRecord(rec, LimitsOf(rec, env.Config), env.Admin != nil)
+				s, tl, why := measurerOf(env)(rec, env)
 				mu.Lock()
 				out[rec] = measured{s, tl, why}
 				mu.Unlock()
@@ -172,16 +172,41 @@ func missing(run *rundir.Run, target string) []reports.Reason {
 	return out
 }
 
-// measureRecord measures one execution. It returns no sample when the
-// execution failed or its trace cannot be trusted, with the reasons.
+// measurer measures one recorded execution of an engine: its sample and
+// timeline, or no sample and the reasons why (a failed execution, a trace
+// that cannot be trusted). Each engine has its own; reports are built
+// from the samples alike.
+type measurer func(rec *rundir.Record, env reports.Environment) (*reports.ExecutionSample, *reports.Timeline, []reports.Reason)
+
+// measurerOf is the measurer of the engine that ran a target.
+func measurerOf(env reports.Environment) measurer {
+	if env.EngineName() == reports.EngineFlyte {
+		return measureFlyte
+	}
+	return func(rec *rundir.Record, env reports.Environment) (*reports.ExecutionSample, *reports.Timeline, []reports.Reason) {
+		return measureRecord(rec, LimitsOf(rec, env.Config), env.Admin != nil)
+	}
+}
+
+// outcome is why an execution that did not succeed has no sample.
+func outcome(rec *rundir.Record) []reports.Reason {
+	switch {
+	case rec.TimedOut:
+		return []reports.Reason{reports.NewReason(reports.ReasonTimedOut, rec.Workflow, "repetition %d timed out: %s", rec.Repetition, rec.Error)}
+	case !rec.Succeeded():
+		return []reports.Reason{reports.NewReason(reports.ReasonFailedExecution, rec.Workflow, "repetition %d ended %q: %s", rec.Repetition, rec.Phase, rec.Error)}
+	}
+	return nil
+}
+
+// measureRecord measures one execution of the bundled controller from
+// its spans. It returns no sample when the execution failed or its trace
+// cannot be trusted, with the reasons.
 func measureRecord(rec *rundir.Record, limits Limits, withAdmin bool) (*reports.ExecutionSample, *reports.Timeline, []reports.Reason) {
 	wf := rec.Workflow
 	rep := rec.Repetition
-	switch {
-	case rec.TimedOut:
-		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonTimedOut, wf, "repetition %d timed out: %s", rep, rec.Error)}
-	case !rec.Succeeded():
-		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonFailedExecution, wf, "repetition %d ended %q: %s", rep, rec.Phase, rec.Error)}
+	if why := outcome(rec); why != nil {
+		return nil, nil, why
 	}
 	var reasons []reports.Reason
 	spans, err := LoadSpans(rec)
@@ -216,7 +241,15 @@ func measureRecord(rec *rundir.Record, limits Limits, withAdmin bool) (*reports.
 	if err != nil {
 		return nil, nil, []reports.Reason{reports.NewReason(reports.ReasonIncompleteTrace, wf, "repetition %d: critical path: %v", rep, err)}
 	}
-	s := &reports.ExecutionSample{Wall: e.Wall(), Setup: e.Setup(), Teardown: e.Teardown(), Infra: e.Infra, Attempts: len(e.Attempts), Events: events}
+	s, tl := e.sample(rec, segs, clamps)
+	s.Events = events
+	return s, tl, nil
+}
+
+// sample is a measured execution as a report's sample and its timeline,
+// with its critical path and the instants moved to keep order.
+func (e *Execution) sample(rec *rundir.Record, segs []Segment, clamps []Clamp) (*reports.ExecutionSample, *reports.Timeline) {
+	s := &reports.ExecutionSample{Wall: e.Wall(), Setup: e.Setup(), Teardown: e.Teardown(), Infra: e.Infra, Attempts: len(e.Attempts)}
 	for _, g := range segs {
 		s.Path = append(s.Path, reports.PathSegment{Part: g.Name(), Node: g.Node, Child: g.Child, Attempt: g.Attempt, Item: g.Item,
 			Start: g.Start.Sub(e.Created), Length: g.Duration()})
@@ -229,7 +262,7 @@ func measureRecord(rec *rundir.Record, limits Limits, withAdmin bool) (*reports.
 	}
 	tl := e.Timeline(segs)
 	tl.Workflow, tl.Target, tl.Repetition = rec.Workflow, rec.Target, rec.Repetition
-	return s, &tl, nil
+	return s, &tl
 }
 
 // LimitsOf are the limits the controller applied to an execution: the

@@ -59,6 +59,12 @@ type Options struct {
 	SetString   []string
 	// Source is where the controller comes from; see Source.Resolve.
 	Source Source
+	// Chart, when set, installs this chart instead of the bundled
+	// controller's (deploy --chart): a chart directory, a packaged chart
+	// (.tgz) or an OCI reference (oci://host/repo/name:version). Config
+	// is then a values file for it (default: none), checked against the
+	// chart's values.schema.json; nothing of the bundled controller runs.
+	Chart string
 	// ImageRepo is where kind/eks/gke clusters pull benchflow and benchtask
 	// images from (REPO/benchflow:TAG, REPO/benchtask:TAG). Without it a
 	// kind cluster gets images built here (deploy/images) and loaded into
@@ -103,8 +109,22 @@ type Deployment struct {
 	Process    *provision.Process `json:"process,omitempty"`
 	// Admin is the admin service the controller reports events to, when
 	// its config says events.sink: admin.
-	Admin      *AdminDeployment `json:"admin,omitempty"`
-	DeployedAt time.Time        `json:"deployedAt"`
+	Admin *AdminDeployment `json:"admin,omitempty"`
+	// Chart is the chart of a deployment of any chart ('benchctl deploy
+	// --chart'); nil for the bundled controller's.
+	Chart      *ChartInfo `json:"chart,omitempty"`
+	DeployedAt time.Time  `json:"deployedAt"`
+}
+
+// ChartInfo names a chart deployed with --chart.
+type ChartInfo struct {
+	// Ref is where it came from: a directory, an archive or an OCI
+	// reference.
+	Ref     string `json:"ref"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// AppVersion is the chart's appVersion, the software it deploys.
+	AppVersion string `json:"appVersion,omitempty"`
 }
 
 // ControllerInfo identifies the controller build under test.
@@ -134,10 +154,17 @@ type Prepared struct {
 	chart      *chart.Chart
 	// admin: the values send events to the chart's admin service.
 	admin bool
+	// Chart names the chart of a --chart deployment (Build is then nil).
+	Chart *ChartInfo
 }
 
-// Controller is what the prepared build will report about itself.
+// Controller is what the prepared build will report about itself; for a
+// --chart deployment, the chart's app version, its version and where it
+// came from.
 func (p *Prepared) Controller() ControllerInfo {
+	if p.Chart != nil {
+		return ControllerInfo{Version: p.Chart.AppVersion, Commit: p.Chart.Version, Source: p.Chart.Ref}
+	}
 	return ControllerInfo{Version: p.Build.Version, Commit: p.Build.Commit, Source: p.Build.Source}
 }
 
@@ -146,6 +173,9 @@ func (p *Prepared) Controller() ControllerInfo {
 // and the controller's own config rules, so that a bad input fails before
 // any cluster is touched. A *ConfigError is the user's to fix.
 func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
+	if opts.Chart != "" {
+		return prepareChart(ctx, opts)
+	}
 	if opts.Config == "" {
 		opts.Config = DefaultConfig
 	}
@@ -162,14 +192,8 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
 	if err != nil {
 		return nil, configErr(err)
 	}
-	if opts.Name == "" {
-		opts.Name = named.Name
-	}
-	if err := provision.ValidateName(opts.Name); err != nil {
-		return nil, configErr(fmt.Errorf("deployment name: %w", err))
-	}
-	if opts.Namespace == "" {
-		opts.Namespace = DefaultNamespace + "-" + opts.Name
+	if err := opts.names(named); err != nil {
+		return nil, err
 	}
 	build, err := opts.Source.Resolve(ctx, opts.Progress)
 	if err != nil {
@@ -179,27 +203,9 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := named.CheckKeys(chrt.Values); err != nil {
-		return nil, configErr(err)
-	}
-	for _, f := range opts.ValuesFiles {
-		if _, err := os.Stat(f); err != nil {
-			return nil, configErr(fmt.Errorf("-f %s: %w", f, err))
-		}
-	}
-	user, err := (&values.Options{ValueFiles: opts.ValuesFiles, Values: opts.Set, StringValues: opts.SetString}).MergeValues(getter.Providers{})
+	vals, full, err := opts.values(named, chrt)
 	if err != nil {
-		return nil, configErr(fmt.Errorf("--set/-f values: %w", err))
-	}
-	// -f and --set win over the named config, as later -f files do in helm.
-	vals := chartutil.CoalesceTables(user, copyValues(named.Values))
-	full, err := chartutil.CoalesceValues(chrt, copyValues(vals))
-	if err != nil {
-		return nil, configErr(fmt.Errorf("config %s: %w", named.Name, err))
-	}
-	in := inputs{files: opts.ValuesFiles, set: append(append([]string{}, opts.Set...), opts.SetString...)}
-	if err := chartutil.ValidateAgainstSchema(chrt, full); err != nil {
-		return nil, configErr(named.schemaError(err, in))
+		return nil, err
 	}
 	// The controller loads its config strictly; check it the same way now
 	// rather than when the controller process starts, with the admin URL
@@ -230,6 +236,50 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
 	return p, nil
 }
 
+// names fills in the deployment's name (the config's) and namespace.
+func (o *Options) names(named NamedConfig) error {
+	if o.Name == "" {
+		o.Name = named.Name
+	}
+	if err := provision.ValidateName(o.Name); err != nil {
+		return configErr(fmt.Errorf("deployment name: %w", err))
+	}
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace + "-" + o.Name
+	}
+	return nil
+}
+
+// values merges a chart's values as helm does (the named config, then
+// -f, then --set) and checks them: top-level keys the chart has, and its
+// values.schema.json, each problem blamed on the input that set it. It
+// returns the user's values and the chart's values after them.
+func (o Options) values(named NamedConfig, chrt *chart.Chart) (user, full map[string]any, err error) {
+	if err := named.CheckKeys(chrt.Values); err != nil {
+		return nil, nil, configErr(err)
+	}
+	for _, f := range o.ValuesFiles {
+		if _, err := os.Stat(f); err != nil {
+			return nil, nil, configErr(fmt.Errorf("-f %s: %w", f, err))
+		}
+	}
+	set, err := (&values.Options{ValueFiles: o.ValuesFiles, Values: o.Set, StringValues: o.SetString}).MergeValues(getter.Providers{})
+	if err != nil {
+		return nil, nil, configErr(fmt.Errorf("--set/-f values: %w", err))
+	}
+	// -f and --set win over the named config, as later -f files do in helm.
+	user = chartutil.CoalesceTables(set, copyValues(named.Values))
+	full, err = chartutil.CoalesceValues(chrt, copyValues(user))
+	if err != nil {
+		return nil, nil, configErr(fmt.Errorf("config %s: %w", named.Name, err))
+	}
+	in := inputs{files: o.ValuesFiles, set: append(append([]string{}, o.Set...), o.SetString...)}
+	if err := chartutil.ValidateAgainstSchema(chrt, full); err != nil {
+		return nil, nil, configErr(named.schemaError(err, in))
+	}
+	return user, full, nil
+}
+
 // render renders the chart client-side, as helm template does, so that a
 // template that cannot render fails before any cluster is touched.
 func (p *Prepared) render(ctx context.Context) error {
@@ -258,6 +308,9 @@ func (p *Prepared) manifest(ctx context.Context, vals map[string]any) (string, e
 // this host and is recorded with the cluster in store, so that teardown
 // stops it.
 func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provision.Store) (*Deployment, error) {
+	if p.Chart != nil {
+		return p.applyChart(ctx, c)
+	}
 	opts := p.Options
 	start := time.Now()
 	step := func(format string, args ...any) {

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
+	"github.com/benchctl/benchctl/portfolio/flyte"
+	"github.com/benchctl/benchctl/reports"
 )
 
 // Labels the harness puts on the Workflows it creates.
@@ -58,8 +60,21 @@ type Workflow struct {
 	// Counts is what one execution implies, derived from the closure.
 	Counts Counts `json:"counts"`
 	// Template is the Workflow every execution copies; its name, execution
-	// ID and (for unique inputs) inputs are left empty.
+	// ID and (for unique inputs) inputs are left empty. Nil for a flyte:
+	// entry.
 	Template *v1alpha1.Workflow `json:"template"`
+	// Flyte is the registered launch plan a flyte: entry executes (nil
+	// for the bundled controller's shapes).
+	Flyte *flyte.Entry `json:"flyte,omitempty"`
+}
+
+// Engine is the engine that runs the tier: flyte for flyte: entries
+// (validation keeps a tier to one engine), else the bundled controller.
+func (c *Compiled) Engine() string {
+	if len(c.Workflows) > 0 && c.Workflows[0].Flyte != nil {
+		return reports.EngineFlyte
+	}
+	return reports.EngineBundled
 }
 
 // Compile compiles the workflows of tier (skipping those marked skip).
@@ -84,10 +99,13 @@ func (p *Portfolio) Compile(tier string) (*Compiled, error) {
 			Repetitions: *s.Repetitions,
 			Warmup:      *s.Warmup,
 			Timeout:     time.Duration(*s.Timeout),
-			Inputs:      w.Inputs,
-			Template:    w.compile(),
 		}
-		cw.Counts = Count(cw.Template.Spec.Closure)
+		if w.Flyte != nil {
+			cw.Flyte = w.Flyte
+		} else {
+			cw.Inputs, cw.Template = w.Inputs, w.compile()
+			cw.Counts = Count(cw.Template.Spec.Closure)
+		}
 		c.Workflows = append(c.Workflows, cw)
 	}
 	if len(c.Workflows) == 0 {
@@ -112,13 +130,16 @@ func hashWorkflows(ws []*Workflow) string {
 		Name     string             `json:"name"`
 		Inputs   string             `json:"inputs"`
 		Template *v1alpha1.Workflow `json:"template"`
+		// Omitted for the bundled controller's shapes, whose hashes so
+		// stay what they were before flyte: entries existed.
+		Flyte *flyte.Entry `json:"flyte,omitempty"`
 	}
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	for _, w := range ws {
 		// encoding/json sorts map keys and the compiler builds slices in a
 		// fixed order, so the encoding is canonical.
-		if err := enc.Encode(canon{w.Name, w.Inputs, w.Template}); err != nil {
+		if err := enc.Encode(canon{w.Name, w.Inputs, w.Template, w.Flyte}); err != nil {
 			panic(fmt.Sprintf("portfolio: encode %s: %v", w.Name, err)) // plain data; cannot fail
 		}
 	}
@@ -160,6 +181,8 @@ func (w *WorkflowSpec) shapeString() string {
 		return fmt.Sprintf("subworkflows %dx%d", w.SubWorkflows.Count, w.SubWorkflows.Length)
 	case w.LaunchPlans != nil:
 		return fmt.Sprintf("launchplans %dx%d", w.LaunchPlans.Count, w.LaunchPlans.Length)
+	case w.Flyte != nil:
+		return fmt.Sprintf("flyte launch plan %s version %s", w.Flyte.LaunchPlan, w.Flyte.Version)
 	}
 	return ""
 }

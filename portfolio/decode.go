@@ -201,6 +201,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 			}
 			return nil
 		}
+		// A type of another package with its own YAML syntax (a flyte:
+		// entry's input values).
+		if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
+			if err := u.UnmarshalYAML(n); err != nil {
+				return d.errorf(n, path, "%s", yamlLineRE.ReplaceAllString(err.Error(), ""))
+			}
+			return nil
+		}
 	}
 	switch v.Kind() {
 	case reflect.Pointer:

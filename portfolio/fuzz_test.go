@@ -36,6 +36,9 @@ func fuzzSeeds() []string {
 		wf("    dynamic: {width: 5, depth: 4}\n"),
 		wf("    subworkflows: {count: 3, length: 2}\n    tiers:\n      scale: {subworkflows: {count: 50}}\n"),
 		wf("    launchplans: {count: 2, length: 2}\n    offloadClosure: true\n"),
+		// A flyte: entry, and one with a tier overlay and every input type.
+		header + "workflows:\n  - name: w\n    description: d\n    flyte: {launchPlan: bench.chain, version: v1}\n",
+		header + "workflows:\n  - name: w\n    description: d\n    flyte:\n      launchPlan: bench.chain\n      version: v1\n      project: p\n      domain: d\n      inputs: {n: 1, f: 0.5, s: x, b: true}\n    tiers:\n      smoke: {flyte: {inputs: {n: 2}}}\n",
 		// Aliases, and an overlay with a duplicate key.
 		header + "workflows:\n  - name: a\n    description: d\n    task: &t {duration: 1ms, outputBytes: 1Ki}\n    chain: &c {length: 2}\n  - name: b\n    description: d\n    task: *t\n    chain: *c\n    tiers:\n      smoke: {chain: {length: 1}, chain: {length: 3}}\n",
 		// An overlay merge that took 6^7 steps, and line breaks in keys.
@@ -153,15 +156,26 @@ func checkCompiled(t *testing.T, p *Portfolio, c *Compiled) {
 		if errs := validation.IsDNS1123Label(w.Name); len(errs) > 0 || len(w.Name) > maxNameLen {
 			t.Fatalf("workflow name %q: %v", w.Name, errs)
 		}
+		if w.Repetitions < 1 || w.Repetitions > maxRepetitions || w.Warmup < 0 || w.Warmup > maxWarmup || w.Timeout <= 0 || w.Timeout > maxTimeout {
+			t.Fatalf("%s: %d repetitions, %d warm-ups, timeout %s: beyond the limits", w.Name, w.Repetitions, w.Warmup, w.Timeout)
+		}
+		execs += w.Repetitions + w.Warmup
+		if w.Flyte != nil {
+			// Its launch plan, version and inputs are what Flyte Admin
+			// takes.
+			if err := w.Flyte.Validate(); err != nil || w.Template != nil || w.Name[0] < 'a' || w.Name[0] > 'z' {
+				t.Fatalf("%s: flyte: entry %+v compiled with problems: %v", w.Name, *w.Flyte, err)
+			}
+			if _, err := w.Flyte.LiteralMap(); err != nil {
+				t.Fatalf("%s: inputs: %v", w.Name, err)
+			}
+			continue
+		}
 		for k, v := range w.Template.Labels {
 			if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
 				t.Fatalf("%s: label %s=%q: %v", w.Name, k, v, errs)
 			}
 		}
-		if w.Repetitions < 1 || w.Repetitions > maxRepetitions || w.Warmup < 0 || w.Warmup > maxWarmup || w.Timeout <= 0 || w.Timeout > maxTimeout {
-			t.Fatalf("%s: %d repetitions, %d warm-ups, timeout %s: beyond the limits", w.Name, w.Repetitions, w.Warmup, w.Timeout)
-		}
-		execs += w.Repetitions + w.Warmup
 		cnt := w.Counts
 		if cnt.Pods > maxSize+1 || cnt.Nodes > maxSize+maxWidth || cnt.Depth > maxSize+1 {
 			t.Fatalf("%s: %+v: beyond the limits", w.Name, cnt)

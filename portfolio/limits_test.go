@@ -80,7 +80,7 @@ func TestHostileValues(t *testing.T) {
 			"bad.yaml:8: workflows[w].tiers.smoke.chain: duplicate key (first at line 8)"},
 		{"alias bomb in an overlay", bomb.String(), "bad.yaml:18: workflows[w].tiers.default.task.task: unknown field (known: cacheable, duration, outputBytes, retries, version)"},
 		{"line break in a key", header + "workflows:\n  - {name: w, description: d, chain: {length: 1}, \"x\\ny\": 1}\n",
-			`bad.yaml:4: workflows[w].x\ny: unknown field (known: chain, dag, description, dynamic, fanout, inputs, launchplans, map, maxParallelism, name, offloadClosure, repetitions, skip, subworkflows, task, tiers, timeout, warmup)`},
+			`bad.yaml:4: workflows[w].x\ny: unknown field (known: chain, dag, description, dynamic, fanout, flyte, inputs, launchplans, map, maxParallelism, name, offloadClosure, repetitions, skip, subworkflows, task, tiers, timeout, warmup)`},
 		{"line break in a tier name", header + "tiers:\n  \"a\\nb\": {}\nworkflows: []\n", `bad.yaml:4: tiers.a\nb: tier name "a\nb" is not valid: use lowercase letters, digits and '-'`},
 	}
 	for _, tt := range tests {

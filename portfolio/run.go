@@ -13,13 +13,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/benchctl/benchctl/controller/api/v1alpha1"
@@ -31,7 +24,10 @@ import (
 type Target struct {
 	// Name is the deployment's name, as the plan names it.
 	Name string
-	// Namespace is where the Workflows are created.
+	// Engine runs the target's executions. Nil means the bundled
+	// controller's, from Namespace and Client.
+	Engine Engine
+	// Namespace is where the bundled controller's Workflows are created.
 	Namespace string
 	// Client talks to the cluster; its scheme must know v1alpha1 and core
 	// v1 (see NewScheme).
@@ -83,12 +79,20 @@ type Hooks interface {
 	After(ctx context.Context, e *Execution) error
 }
 
-// Execution is what the hooks see of one execution.
+// Execution is what the engine and the hooks see of one execution.
 type Execution struct {
 	rundir.PlanEntry
+	// RunID is the run's ID (the manifest's), which engines put on what
+	// they create so that a resumed run finds its leftovers.
+	RunID string
+	// Entry is the compiled portfolio entry it executes.
+	Entry *Workflow
+	// Namespace and ExecutionID are where and under which ID the engine
+	// created it (a Workflow's namespace and spec.executionID, the
+	// controller's span attribute execution.id; a Flyte execution's
+	// project/domain and project/domain/name); set for After.
 	Namespace string
-	// Name is the Workflow's name, ExecutionID its spec.executionID (the
-	// controller's span attribute execution.id).
+	// Name is the execution's name, unique per attempt.
 	Name        string
 	ExecutionID string
 	// Dir is the execution's directory, for artifacts.
@@ -96,8 +100,12 @@ type Execution struct {
 	// Created is when the create call returned (unix ns); set for After.
 	Created int64
 	// Final is the Workflow as last read; set for After (nil if it
-	// vanished before it finished).
+	// vanished before it finished, and for engines other than the bundled
+	// controller).
 	Final *v1alpha1.Workflow
+	// Record is the execution's record as the runner and the engine fill
+	// it in; the runner writes it once the execution is done.
+	Record *rundir.Record
 }
 
 // Options control a run.
@@ -303,7 +311,13 @@ type runner struct {
 	opts     Options
 	log      *slog.Logger
 	compiled *Compiled
-	targets  map[string]Target
+	targets  map[string]*target
+}
+
+// target is a Target with its engine resolved.
+type target struct {
+	Target
+	engine Engine
 }
 
 func newRunner(dir *rundir.Dir, m *rundir.Manifest, c *Compiled, targets []Target, opts Options) (*runner, error) {
@@ -313,21 +327,27 @@ func newRunner(dir *rundir.Dir, m *rundir.Manifest, c *Compiled, targets []Targe
 	if opts.CleanupTimeout <= 0 {
 		opts.CleanupTimeout = time.Minute
 	}
-	r := &runner{dir: dir, manifest: m, opts: opts, log: opts.Logger, compiled: c, targets: map[string]Target{}}
+	r := &runner{dir: dir, manifest: m, opts: opts, log: opts.Logger, compiled: c, targets: map[string]*target{}}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
 	for _, t := range targets {
 		switch {
-		case t.Name == "" || t.Namespace == "" || t.Client == nil:
-			return nil, fmt.Errorf("portfolio run: target %+v needs a name, a namespace and a client", t)
+		case t.Name == "":
+			return nil, fmt.Errorf("portfolio run: target %+v needs a name", t)
+		case t.Engine == nil && (t.Namespace == "" || t.Client == nil):
+			return nil, fmt.Errorf("portfolio run: target %s needs an engine, or a namespace and a client for the bundled controller", t.Name)
 		case len(t.Name) > 63:
 			return nil, fmt.Errorf("portfolio run: target name %q is longer than a label value (63)", t.Name)
 		}
 		if _, dup := r.targets[t.Name]; dup {
 			return nil, fmt.Errorf("portfolio run: target %q given twice", t.Name)
 		}
-		r.targets[t.Name] = t
+		e := t.Engine
+		if e == nil {
+			e = &workflowEngine{target: t.Name, namespace: t.Namespace, client: t.Client, cleanupTimeout: opts.CleanupTimeout, log: r.log}
+		}
+		r.targets[t.Name] = &target{Target: t, engine: e}
 	}
 	for _, p := range m.Plan {
 		if _, ok := r.targets[p.Target]; !ok {
@@ -384,38 +404,30 @@ func (r *runner) open(ctx context.Context) (map[int]*rundir.Record, error) {
 	return done, nil
 }
 
-// sweep deletes the run's Workflows still in the cluster, except keep.
+// sweep has every target's engine remove what an earlier, interrupted
+// invocation of the run left behind, except keep.
 func (r *runner) sweep(ctx context.Context, keep map[string]bool) error {
 	for _, name := range r.manifest.TargetNames() {
-		t := r.targets[name]
-		var list v1alpha1.WorkflowList
-		// Bounded like a cleanup: a stalled API server must not hold the
-		// run before its first execution.
-		lctx, cancel := context.WithTimeout(ctx, r.opts.CleanupTimeout)
-		err := t.Client.List(lctx, &list, client.InNamespace(t.Namespace), client.MatchingLabels{LabelRun: r.manifest.RunID})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("list leftover workflows of run %s in %s: %w", r.manifest.RunID, t.Namespace, err)
-		}
-		for i := range list.Items {
-			w := &list.Items[i]
-			if keep[w.Name] {
-				continue
-			}
-			r.log.Info("deleting leftover workflow", "namespace", w.Namespace, "name", w.Name)
-			if err := r.cleanup(t, w.Name, w); err != nil {
-				return err
-			}
+		if err := r.targets[name].engine.Prepare(ctx, r.manifest.RunID, keep); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// errDeleted says a watched Workflow disappeared.
-var errDeleted = errors.New("workflow was deleted before it reached a terminal phase")
+// ErrVanished marks an execution that disappeared before it reached a
+// terminal phase (its Workflow deleted, its Flyte execution gone): the
+// execution is recorded as failed and the run goes on.
+var ErrVanished = errors.New("the execution vanished before it reached a terminal phase")
+
+// vanished is an error that is ErrVanished with a message of its own.
+type vanished string
+
+func (v vanished) Error() string      { return string(v) }
+func (vanished) Is(target error) bool { return target == ErrVanished }
 
 // execute runs one plan entry and writes its record. An error means the
-// run cannot go on (interrupted, or the cluster refuses the work).
+// run cannot go on (interrupted, or the engine refuses the work).
 func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Record, error) {
 	t := r.targets[p.Target]
 	w := r.compiled.Workflow(p.Workflow)
@@ -427,20 +439,22 @@ func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Recor
 	if err != nil {
 		return nil, err
 	}
-	obj := w.NewExecution(t.Namespace, name, map[string]string{LabelRun: r.manifest.RunID, LabelTarget: t.Name})
-	rec := &rundir.Record{
-		PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: obj.Spec.ExecutionID,
-		Closure: obj.Spec.Closure.DeepCopy(), Began: time.Now().UnixNano(),
+	// Namespace and ExecutionID are the bundled controller's until the
+	// engine's launch says otherwise.
+	rec := &rundir.Record{PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: name, Began: time.Now().UnixNano()}
+	if w.Template != nil {
+		rec.Closure = w.Template.Spec.Closure.DeepCopy()
 	}
-	ex := &Execution{PlanEntry: p, Namespace: t.Namespace, Name: name, ExecutionID: obj.Spec.ExecutionID, Dir: dir}
+	ex := &Execution{PlanEntry: p, RunID: r.manifest.RunID, Entry: w, Namespace: t.Namespace, Name: name, ExecutionID: name, Dir: dir, Record: rec}
 	log := r.log.With("workflow", p.Workflow, "target", p.Target, "rep", p.Repetition, "warmup", p.Warmup, "name", name)
 
-	// interrupted undoes the in-flight execution: its Workflow is deleted
-	// and its directory removed, so a resume runs it afresh.
+	// interrupted undoes the in-flight execution: the engine removes it
+	// (a create interrupted on its way may have landed) and its directory
+	// is removed, so a resume runs it afresh.
 	interrupted := func(stage string) (*rundir.Record, error) {
-		if rec.Created != 0 {
-			if err := r.cleanup(t, name, nil); err != nil {
-				log.Warn("could not delete the interrupted workflow; a resumed run deletes it", "err", err)
+		if rec.CreateSent != 0 {
+			if err := t.engine.Cleanup(ex); err != nil {
+				log.Warn("could not remove the interrupted execution; a resumed run does", "err", err)
 			}
 		}
 		if err := dir.Remove(); err != nil {
@@ -459,12 +473,12 @@ func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Recor
 		}
 	}
 	if rec.Error == "" {
-		if err := r.run(ctx, t, w, obj, rec); err != nil {
+		if err := r.run(ctx, t, ex); err != nil {
 			if ctx.Err() != nil {
 				return interrupted("running")
 			}
 			if rec.Created != 0 {
-				if cerr := r.cleanup(t, name, rec.Final); cerr != nil {
+				if cerr := t.engine.Cleanup(ex); cerr != nil {
 					log.Warn("cleanup failed", "err", cerr)
 				}
 			}
@@ -472,6 +486,7 @@ func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Recor
 		}
 		// A dead controller has no spans or metrics to collect.
 		if t.Hooks != nil && rec.Created != 0 && !rec.ControllerExited {
+			ex.Namespace, ex.ExecutionID = rec.Namespace, rec.ExecutionID
 			ex.Created, ex.Final = rec.Created, rec.Final
 			if err := t.Hooks.After(ctx, ex); err != nil {
 				if ctx.Err() != nil {
@@ -492,9 +507,9 @@ func (r *runner) execute(ctx context.Context, p rundir.PlanEntry) (*rundir.Recor
 	}
 	log.Debug("recorded", "phase", rec.Phase, "timedOut", rec.TimedOut, "error", rec.Error)
 	if rec.Created != 0 && !r.opts.KeepWorkflows {
-		if err := r.cleanup(t, name, rec.Final); err != nil {
+		if err := t.engine.Cleanup(ex); err != nil {
 			// The record is safe; a leftover only loads the cluster. Go on.
-			log.Warn("could not delete the finished workflow", "err", err)
+			log.Warn("could not remove the finished execution", "err", err)
 		}
 	}
 	if rec.ControllerExited {
@@ -543,45 +558,41 @@ func joinErr(a, b string) string {
 	return a + "; " + b
 }
 
-// run creates the Workflow, waits for a terminal phase within the
-// workflow's timeout and reads the final object into rec. Outcomes of the
-// execution itself (failed, timed out, deleted) go into rec; an error
-// means the cluster refused the work or ctx ended.
-func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.Workflow, rec *rundir.Record) error {
+// run launches the execution, waits for a terminal phase within the
+// workflow's timeout and has the engine read the final state into the
+// record. Outcomes of the execution itself (failed, timed out, vanished)
+// go into the record; an error means the engine refused the work or ctx
+// ended.
+func (r *runner) run(ctx context.Context, t *target, x *Execution) error {
+	rec, w := x.Record, x.Entry
 	ectx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
 	if t.Liveness != nil {
 		// A controller that died between executions fails the next one
-		// before its Workflow exists: nothing to clean up.
+		// before it exists: nothing to clean up.
 		if err := t.Liveness.Alive(ectx); err != nil && ctx.Err() == nil {
 			rec.ControllerExited, rec.Error = true, controllerExited+err.Error()
 			return nil
 		}
 	}
-	// A refused connection means the request was never sent (the API
-	// server restarting): creating again cannot create twice.
-	if err := retryTransient(ectx, utilnet.IsConnectionRefused, func() error {
-		rec.CreateSent = time.Now().UnixNano()
-		return t.Client.Create(ectx, obj)
-	}); err != nil {
+	if err := t.engine.Launch(ectx, x); err != nil {
 		if ctx.Err() == nil && ectx.Err() != nil {
 			// The create may have happened all the same.
 			rec.TimedOut = true
 			rec.Error = fmt.Sprintf("create did not return within the %s timeout", w.Timeout)
-			if err := r.cleanup(t, obj.Name, nil); err != nil {
+			if err := t.engine.Cleanup(x); err != nil {
 				rec.Error = joinErr(rec.Error, err.Error())
 			}
 			return nil
 		}
-		return fmt.Errorf("create workflow %s/%s: %w", obj.Namespace, obj.Name, err)
+		return err
 	}
-	rec.Created = time.Now().UnixNano()
 	wctx, wcancel := context.WithCancelCause(ectx)
 	defer wcancel(nil)
 	if t.Liveness != nil {
 		go watchLiveness(wctx, t.Liveness, cmp.Or(r.opts.LivenessInterval, time.Second), wcancel)
 	}
-	final, err := waitTerminal(wctx, t.Client, obj)
+	err := t.engine.Wait(wctx, x)
 	var exited *ControllerExitedError
 	switch {
 	case err == nil:
@@ -589,12 +600,12 @@ func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.W
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case ectx.Err() == nil && errors.As(context.Cause(wctx), &exited):
-		// Read the object as the dead controller left it, as evidence.
+		// Read the execution as the dead controller left it, as evidence.
 		rec.ControllerExited, rec.Error = true, controllerExited+exited.Err.Error()
 	case ectx.Err() != nil:
 		rec.TimedOut = true
 		rec.Error = fmt.Sprintf("no terminal phase within the %s timeout", w.Timeout)
-	case errors.Is(err, errDeleted):
+	case errors.Is(err, ErrVanished):
 		rec.Error = err.Error()
 		return nil
 	default:
@@ -602,221 +613,11 @@ func (r *runner) run(ctx context.Context, t Target, w *Workflow, obj *v1alpha1.W
 	}
 	fctx, fcancel := context.WithTimeout(ctx, fetchTimeout)
 	defer fcancel()
-	cur := &v1alpha1.Workflow{}
-	if err := retryTransient(fctx, transient, func() error { return t.Client.Get(fctx, client.ObjectKeyFromObject(obj), cur) }); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if final == nil && !rec.TimedOut {
-			return fmt.Errorf("read workflow %s/%s: %w", obj.Namespace, obj.Name, err)
-		}
-		// After a timeout the record says enough; after a terminal phase
-		// the watched copy is final too. Keep it and say so.
-		rec.Error = joinErr(rec.Error, fmt.Sprintf("read final object: %v", err))
-		cur = final
+	err = t.engine.Settle(fctx, x)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	if cur != nil {
-		cur.ManagedFields = nil // server bookkeeping, noise in the record
-	}
-	rec.Final = cur
-	if !rec.TimedOut && !rec.ControllerExited {
-		rec.Phase = cur.Status.Phase
-		if rec.Phase != v1alpha1.WorkflowSucceeded {
-			rec.Error = joinErr(rec.Error, fmt.Sprintf("workflow %s: %s", rec.Phase, cur.Status.Message))
-		}
-	}
-	return nil
-}
-
-// waitTerminal watches one Workflow until its phase is terminal. The watch
-// starts at the object's resourceVersion, so no update is missed, and is
-// re-established if the server ends it.
-func waitTerminal(ctx context.Context, c client.WithWatch, obj *v1alpha1.Workflow) (*v1alpha1.Workflow, error) {
-	return watchUntil(ctx, c, obj.Namespace, obj.Name, obj.ResourceVersion, func(w *v1alpha1.Workflow) bool {
-		return w.Status.Phase.IsTerminal()
-	})
-}
-
-// watchUntil watches the named Workflow until done returns true for it,
-// returning that object, or errDeleted once it is gone.
-func watchUntil(ctx context.Context, c client.WithWatch, ns, name, rv string, done func(*v1alpha1.Workflow) bool) (*v1alpha1.Workflow, error) {
-	key := client.ObjectKey{Namespace: ns, Name: name}
-	for {
-		var w watch.Interface
-		err := retryTransient(ctx, transient, func() (err error) {
-			w, err = c.Watch(ctx, &v1alpha1.WorkflowList{}, &client.ListOptions{
-				Namespace:     ns,
-				FieldSelector: fields.OneTermEqualSelector("metadata.name", name),
-				Raw:           &metav1.ListOptions{ResourceVersion: rv},
-			})
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("watch workflow %s/%s: %w", ns, name, err)
-		}
-		// Some watch implementations (fakes, caches) ignore the
-		// resourceVersion and deliver only later events; one read after
-		// the watch is open closes that gap.
-		cur := &v1alpha1.Workflow{}
-		switch err := retryTransient(ctx, transient, func() error { return c.Get(ctx, key, cur) }); {
-		case apierrors.IsNotFound(err):
-			w.Stop()
-			return nil, errDeleted
-		case err != nil:
-			w.Stop()
-			return nil, fmt.Errorf("read workflow %s: %w", key, err)
-		case done(cur):
-			w.Stop()
-			return cur, nil
-		}
-		rv = cur.ResourceVersion
-		got, again, err := consume(ctx, w.ResultChan(), name, done)
-		w.Stop()
-		if err != nil || !again {
-			return got, err
-		}
-		if got != nil {
-			rv = got.ResourceVersion
-		}
-		// The server ended the watch (timeout, restart, 410 Gone): pause
-		// briefly so a failing server is not hammered, then watch again.
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(rewatchPause):
-		}
-	}
-}
-
-// rewatchPause separates re-established watches.
-const rewatchPause = 100 * time.Millisecond
-
-// transient reports whether a request failed in a way that passes: the
-// API server restarting or overloaded. Such requests are retried until
-// the execution's timeout, so that a restart mid-run costs an execution
-// at most its timeout, never the run.
-func transient(err error) bool {
-	return utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
-		apierrors.IsServiceUnavailable(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsTimeout(err)
-}
-
-// retryTransient calls f until it succeeds, fails in a way retry does
-// not accept, or ctx ends (then the last error is returned), pausing
-// 100 ms, doubling to 2 s, between tries.
-func retryTransient(ctx context.Context, retry func(error) bool, f func() error) error {
-	pause := rewatchPause
-	for {
-		err := f()
-		if err == nil || ctx.Err() != nil || !retry(err) {
-			return err
-		}
-		slog.DebugContext(ctx, "API request failed; retrying", "err", err, "pause", pause)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 2*time.Second)
-	}
-}
-
-// consume reads watch events until done, deletion, the channel's end
-// (again = true: re-watch from the last object seen) or ctx's end.
-func consume(ctx context.Context, ch <-chan watch.Event, name string, done func(*v1alpha1.Workflow) bool) (last *v1alpha1.Workflow, again bool, err error) {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, false, ctx.Err()
-		case ev, ok := <-ch:
-			if !ok {
-				return last, true, nil
-			}
-			switch ev.Type {
-			case watch.Error:
-				// Typically 410 Gone: the resourceVersion is too old.
-				// Re-watch from the current object.
-				return nil, true, nil
-			case watch.Bookmark:
-				continue
-			}
-			w, ok := ev.Object.(*v1alpha1.Workflow)
-			if !ok || w.Name != name {
-				continue
-			}
-			if ev.Type == watch.Deleted {
-				return nil, false, errDeleted
-			}
-			last = w
-			if done(w) {
-				return w, false, nil
-			}
-		}
-	}
-}
-
-// cleanup deletes an execution's Workflow, its launch-plan children and
-// their pods, and waits until the Workflows are gone, so the next
-// execution starts on a quiet cluster. Pods are deleted by label in one
-// call rather than left to the garbage collector, which would still be
-// deleting them while the next execution is measured; terminal pods go
-// at once. final (may be nil) names the children.
-func (r *runner) cleanup(t Target, name string, final *v1alpha1.Workflow) error {
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.CleanupTimeout)
-	defer cancel()
-	names := []string{name}
-	if final == nil {
-		// Interrupted or timed out: read the status to learn the children.
-		cur := &v1alpha1.Workflow{}
-		if err := t.Client.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: name}, cur); err == nil {
-			final = cur
-		}
-	}
-	if final != nil {
-		for _, id := range sortedKeys(final.Status.Nodes) {
-			if c := final.Status.Nodes[id].Child; c != "" {
-				names = append(names, c)
-			}
-		}
-	}
-	var errs []error
-	bg := metav1.DeletePropagationBackground
-	for _, n := range names {
-		w := &v1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: n}}
-		if err := t.Client.Delete(ctx, w, &client.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete workflow %s/%s: %w", t.Namespace, n, err))
-			continue
-		}
-		if err := t.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(t.Namespace),
-			client.MatchingLabels{v1alpha1.LabelWorkflow: n}, client.PropagationPolicy(bg)); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete pods of workflow %s/%s: %w", t.Namespace, n, err))
-		}
-		if _, err := watchUntil(ctx, t.Client, t.Namespace, n, "", func(*v1alpha1.Workflow) bool { return false }); !errors.Is(err, errDeleted) {
-			errs = append(errs, fmt.Errorf("wait for workflow %s/%s to be deleted: %w", t.Namespace, n, err))
-		}
-		// The pods' deletions (the kubelet's, or KWOK's, final delete) must
-		// not overlap the next execution: their API writes would be
-		// counted, and felt, there.
-		if err := podsGone(ctx, t, n); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// podsGone waits until no pod of workflow n is left.
-func podsGone(ctx context.Context, t Target, n string) error {
-	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		var pods corev1.PodList
-		if err := t.Client.List(ctx, &pods, client.InNamespace(t.Namespace), client.MatchingLabels{v1alpha1.LabelWorkflow: n}); err != nil {
-			return false, nil // retried until the cleanup timeout
-		}
-		return len(pods.Items) == 0, nil
-	})
-	if err != nil {
-		return fmt.Errorf("wait for the pods of workflow %s/%s to be deleted: %w", t.Namespace, n, err)
-	}
-	return nil
+	return err
 }
 
 // executionName is WORKFLOW-RUNID-SEQ-RANDOM: unique per attempt, so an

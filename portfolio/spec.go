@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchctl/benchctl/portfolio/flyte"
 	"github.com/benchctl/benchctl/reports/yamlpos"
 
 	"go.yaml.in/yaml/v3"
@@ -127,6 +128,9 @@ type WorkflowSpec struct {
 	Dynamic      *DynamicShape  `yaml:"dynamic"`
 	SubWorkflows *ParallelShape `yaml:"subworkflows"`
 	LaunchPlans  *ParallelShape `yaml:"launchplans"`
+	// Flyte is a launch plan registered in a Flyte deployment, which the
+	// flyte engine runs (the other shapes are the bundled controller's).
+	Flyte *flyte.Entry `yaml:"flyte"`
 
 	// Tiers holds per-tier overlays: partial entries merged over this one.
 	Tiers map[string]*yaml.Node `yaml:"tiers"`
@@ -474,6 +478,7 @@ func (p *Portfolio) Validate() error {
 	nodes := 0 // over every tier: each is compiled to be checked
 	for _, t := range p.Tiers() {
 		execs := 0
+		var first *WorkflowSpec // the tier's first entry: its engine is the tier's
 		for _, e := range p.entries {
 			w, d, err := p.resolve(e, t)
 			if err != nil {
@@ -481,6 +486,12 @@ func (p *Portfolio) Validate() error {
 			}
 			if w.Skip {
 				continue
+			}
+			if first == nil {
+				first = w
+			} else if (w.Flyte != nil) != (first.Flyte != nil) {
+				return d.at(w.shapes()[0], "tier %s mixes flyte: entries with the bundled controller's shapes (%s is %s): a tier runs on one engine",
+					t, first.Name, first.shapeString())
 			}
 			s := p.settings(w, t)
 			if execs += *s.Warmup + *s.Repetitions; execs > maxExecutions {
@@ -544,6 +555,7 @@ func (w *WorkflowSpec) shapes() []string {
 	add(w.Dynamic != nil, "dynamic")
 	add(w.SubWorkflows != nil, "subworkflows")
 	add(w.LaunchPlans != nil, "launchplans")
+	add(w.Flyte != nil, "flyte")
 	return s
 }
 
@@ -557,13 +569,16 @@ func (w *WorkflowSpec) check(d *decoder) error {
 	}
 	switch shapes := w.shapes(); len(shapes) {
 	case 0:
-		return d.at("", "missing shape: set one of chain, fanout, dag, map, dynamic, subworkflows, launchplans")
+		return d.at("", "missing shape: set one of chain, fanout, dag, map, dynamic, subworkflows, launchplans, flyte")
 	case 1:
 	default:
 		return d.at(shapes[1], "conflicting shapes %s: a workflow has exactly one", strings.Join(shapes, " and "))
 	}
 	if err := checkSettings(d, "", Settings{Repetitions: w.Repetitions, Warmup: w.Warmup, Timeout: w.Timeout}); err != nil {
 		return err
+	}
+	if w.Flyte != nil {
+		return w.checkFlyte(d)
 	}
 	switch w.Inputs {
 	case "":
@@ -640,6 +655,28 @@ func (w *WorkflowSpec) check(d *decoder) error {
 	if total := int64(w.tasks()) * int64(w.Task.OutputBytes); total > maxExecutionOutput {
 		return d.at("task.outputBytes", "%d tasks writing %d bytes each write %d bytes per execution, beyond the %d (16Gi) this harness supports",
 			w.tasks(), w.Task.OutputBytes, total, int64(maxExecutionOutput))
+	}
+	return nil
+}
+
+// bundledOnly are the fields that shape the bundled controller's
+// Workflows; a flyte: entry's launch plan has its own tasks and inputs.
+var bundledOnly = []string{"inputs", "offloadClosure", "maxParallelism", "task"}
+
+// checkFlyte validates a flyte: entry.
+func (w *WorkflowSpec) checkFlyte(d *decoder) error {
+	// Flyte Admin takes execution names matching ^[a-z][a-z\-0-9]*$; an
+	// execution's name starts with the workflow's.
+	if w.Name[0] < 'a' || w.Name[0] > 'z' {
+		return d.at("name", "%q: a flyte: entry's name must start with a letter (Flyte execution names do)", w.Name)
+	}
+	for _, f := range bundledOnly {
+		if _, written := d.pos[f]; written {
+			return d.at(f, "applies to the bundled controller's shapes; a flyte: entry's launch plan brings its own (inputs go under flyte.inputs)")
+		}
+	}
+	if ps := w.Flyte.Problems(); len(ps) > 0 {
+		return d.at(ps[0].Field, "%s", ps[0].Msg)
 	}
 	return nil
 }

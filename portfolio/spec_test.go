@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchctl/benchctl/reports"
 )
 
 func TestBuiltinLoads(t *testing.T) {
@@ -247,14 +249,14 @@ func TestSpecErrors(t *testing.T) {
 		{"unknown top-level field", header + "workflow: []\n", "bad.yaml:3: workflow: unknown field (known: apiVersion, defaults, description, kind, name, tiers, workflows)"},
 		{"no workflows", header + "workflows: []\n", "bad.yaml:3: workflows: no workflows; a portfolio needs at least one"},
 		{"unknown workflow field", wf("    chain: {length: 2}\n    retries: 3\n"),
-			"bad.yaml:7: workflows[w].retries: unknown field (known: chain, dag, description, dynamic, fanout, inputs, launchplans, map, maxParallelism, name, offloadClosure, repetitions, skip, subworkflows, task, tiers, timeout, warmup)"},
+			"bad.yaml:7: workflows[w].retries: unknown field (known: chain, dag, description, dynamic, fanout, flyte, inputs, launchplans, map, maxParallelism, name, offloadClosure, repetitions, skip, subworkflows, task, tiers, timeout, warmup)"},
 		{"unknown shape field", wf("    chain: {lenght: 2}\n"), "bad.yaml:6: workflows[w].chain.lenght: unknown field (known: length)"},
 		{"wrong type", wf("    chain: {length: ten}\n"), `bad.yaml:6: workflows[w].chain.length: expected an integer, got the string "ten"`},
 		{"float size", wf("    chain: {length: 2.5}\n"), "bad.yaml:6: workflows[w].chain.length: expected an integer, got the number 2.5"},
 		{"negative size", wf("    fanout: {width: -3}\n"), "bad.yaml:6: workflows[w].fanout.width: must be >= 1, got -3"},
 		{"missing size", wf("    dag: {layers: 3}\n"), "bad.yaml:6: workflows[w].dag.width: missing: must be an integer >= 1"},
 		{"too large", wf("    dag: {layers: 1000, width: 1000}\n"), "bad.yaml:6: workflows[w].dag: the shape has 1000000 nodes, beyond the 100000 this harness supports"},
-		{"missing shape", wf("    task: {duration: 1s}\n"), "bad.yaml:4: workflows[w]: missing shape: set one of chain, fanout, dag, map, dynamic, subworkflows, launchplans"},
+		{"missing shape", wf("    task: {duration: 1s}\n"), "bad.yaml:4: workflows[w]: missing shape: set one of chain, fanout, dag, map, dynamic, subworkflows, launchplans, flyte"},
 		{"conflicting shapes", wf("    chain: {length: 2}\n    map: {size: 3}\n"), "bad.yaml:7: workflows[w].map: conflicting shapes chain and map: a workflow has exactly one"},
 		{"bad duration", wf("    chain: {length: 2}\n    task: {duration: 10}\n"),
 			`bad.yaml:7: workflows[w].task.duration: invalid duration "10": want a number with a unit such as 10ms, 2s or 5m`},
@@ -283,6 +285,27 @@ func TestSpecErrors(t *testing.T) {
 			"bad.yaml:8: workflows[w].warmup: must be >= 1 for fixed inputs with a cacheable task: the warm-up fills the cache the measured executions hit"},
 		{"string expected", wf("    chain: {length: 2}\n    task: {version: 2}\n"), `bad.yaml:7: workflows[w].task.version: expected a string, got the integer 2 (quote it: "2")`},
 		{"workflows not a list", header + "workflows: {a: 1}\n", "bad.yaml:3: workflows: expected a list, got a mapping"},
+		// flyte: entries, the flyte engine's.
+		{"flyte: unknown field", wf("    flyte:\n      launchPlan: bench.chain\n      version: v1\n      imputs: {n: 1}\n"),
+			"bad.yaml:9: workflows[w].flyte.imputs: unknown field (known: domain, inputs, launchPlan, project, version)"},
+		{"flyte: no launch plan", wf("    flyte:\n      version: v1\n"),
+			"bad.yaml:7: workflows[w].flyte.launchPlan: required: the name of a registered launch plan"},
+		{"flyte: no version", wf("    flyte: {launchPlan: bench.chain}\n"),
+			`bad.yaml:6: workflows[w].flyte.version: required: the registered version of launch plan "bench.chain"`},
+		{"flyte: a list input", wf("    flyte:\n      launchPlan: bench.chain\n      version: v1\n      inputs:\n        n: 1\n        xs: [1, 2]\n"),
+			"bad.yaml:11: workflows[w].flyte.inputs.xs: a list is not a scalar: inputs take int, float, string or bool"},
+		{"flyte: a bad input name", wf("    flyte:\n      launchPlan: bench.chain\n      version: v1\n      inputs: {9lives: 1}\n"),
+			"bad.yaml:9: workflows[w].flyte.inputs.9lives: not a valid input name"},
+		{"flyte: a path for a launch plan", wf("    flyte: {launchPlan: a/../b, version: v1}\n"),
+			`bad.yaml:6: workflows[w].flyte.launchPlan: "a/../b": only letters, digits, '_', '.' and '-'`},
+		{"flyte: a bundled field", wf("    flyte: {launchPlan: bench.chain, version: v1}\n    task: {duration: 1s}\n"),
+			"bad.yaml:7: workflows[w].task: applies to the bundled controller's shapes; a flyte: entry's launch plan brings its own (inputs go under flyte.inputs)"},
+		{"flyte: and a shape", wf("    chain: {length: 2}\n    flyte: {launchPlan: bench.chain, version: v1}\n"),
+			"bad.yaml:7: workflows[w].flyte: conflicting shapes chain and flyte: a workflow has exactly one"},
+		{"flyte: a name Flyte refuses", header + "workflows:\n  - {name: 9lives, description: d, flyte: {launchPlan: a, version: v1}}\n",
+			`bad.yaml:4: workflows[9lives].name: "9lives": a flyte: entry's name must start with a letter (Flyte execution names do)`},
+		{"flyte: mixed with a shape in a tier", header + "workflows:\n  - {name: a, description: d, chain: {length: 1}}\n  - name: b\n    description: d\n    flyte: {launchPlan: bench.chain, version: v1}\n",
+			"bad.yaml:7: workflows[b].flyte: tier default mixes flyte: entries with the bundled controller's shapes (a is chain length=1): a tier runs on one engine"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,5 +376,72 @@ workflows:
 	}
 	if c, _ := alone.Compile(TierDefault); len(c.Workflows) != 1 {
 		t.Errorf("a user file alone has %d workflows, want 1 (the built-in ones only with %q)", len(c.Workflows), Builtin)
+	}
+}
+
+// TestFlyteEntries: a flyte: entry compiles to the launch plan it names,
+// with repetitions, warm-ups and timeout like any entry, no Workflow
+// template, and the flyte engine; its hash follows the launch plan.
+func TestFlyteEntries(t *testing.T) {
+	doc := func(version string) string {
+		return header + `defaults: {repetitions: 7, warmup: 2, timeout: 90s}
+workflows:
+  - name: long-chain-100
+    description: 100 chained no-op tasks on the deployment under test
+    flyte:
+      launchPlan: benchmarks.long_chain
+      version: ` + version + `
+      inputs: {n: 100, sleep: 0.5, label: fast, dry: false}
+    tiers:
+      smoke: {repetitions: 2, flyte: {inputs: {n: 5}}}
+`
+	}
+	p, err := Parse("flyte.yaml", []byte(doc("v1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.Compile(TierDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Workflows[0]
+	if c.Engine() != reports.EngineFlyte || w.Template != nil || w.Flyte == nil {
+		t.Fatalf("engine %s, template %v, flyte %+v", c.Engine(), w.Template, w.Flyte)
+	}
+	if w.Repetitions != 7 || w.Warmup != 2 || w.Timeout != 90*time.Second || w.Flyte.LaunchPlan != "benchmarks.long_chain" || w.Flyte.Version != "v1" {
+		t.Errorf("compiled %+v, %+v", w, *w.Flyte)
+	}
+	lits, err := w.Flyte.LiteralMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := lits.Literals["n"].Scalar.Primitive.Integer; n == nil || *n != 100 || len(lits.Literals) != 4 {
+		t.Errorf("inputs %+v", lits)
+	}
+	smoke, err := p.Compile(TierSmoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := smoke.Workflows[0]; s.Repetitions != 2 || s.Flyte.Inputs["n"].Any() != int64(5) {
+		t.Errorf("smoke tier: %d repetitions, inputs %v", s.Repetitions, s.Flyte.Inputs)
+	}
+	// Another version of the launch plan is another workflow.
+	p2, err := Parse("flyte.yaml", []byte(doc("v2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := p2.Compile(TierDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Hash == c.Hash || smoke.Hash == c.Hash {
+		t.Errorf("hashes: v1 %s, v2 %s, smoke %s: a different launch plan or input must hash differently", c.Hash, c2.Hash, smoke.Hash)
+	}
+	builtin, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc, err := builtin.Compile(TierSmoke); err != nil || bc.Engine() != reports.EngineBundled {
+		t.Errorf("the built-in smoke tier: engine %v (%v)", bc, err)
 	}
 }

@@ -22,6 +22,11 @@ type ExecutionSample struct {
 	// the same workflow counts as zero operations: the spans of the whole
 	// execution were read, and none was found.
 	Infra map[string][]time.Duration
+	// Counts maps an infrastructure metric to the number of operations in
+	// this execution where their latencies are not known (an engine's
+	// metric deltas); such a metric's row carries counts only. A name is
+	// in Infra or in Counts, not both.
+	Counts map[string]int
 	// Path is the critical path: segments that tile [created, succeeded].
 	// Nil when it was not measured.
 	Path []PathSegment
@@ -94,6 +99,12 @@ func NewWorkflow(name string, execs []ExecutionSample) (Workflow, error) {
 		for m := range e.Infra {
 			infraNames[m] = true
 		}
+		for m := range e.Counts {
+			if _, both := e.Infra[m]; both {
+				return Workflow{}, fmt.Errorf("workflow %s execution %d: infrastructure metric %s has latencies and a bare count", name, i, m)
+			}
+			infraNames[m] = true
+		}
 	}
 	w.Wall, w.Setup, w.Teardown = DurationStats(wall), DurationStats(setup), DurationStats(teardown)
 	var err error
@@ -113,6 +124,14 @@ func NewWorkflow(name string, execs []ExecutionSample) (Workflow, error) {
 	}
 	w.addEvents(execs)
 	for _, m := range orderInfra(infraNames) {
+		if counted(execs, m) {
+			counts := make([]float64, len(execs))
+			for i, e := range execs {
+				counts[i] = float64(e.Counts[m])
+			}
+			w.Infrastructure = append(w.Infrastructure, NewInfraCount(m, counts))
+			continue
+		}
 		per := make([][]float64, len(execs))
 		for i, e := range execs {
 			for _, d := range e.Infra[m] {
@@ -201,6 +220,16 @@ func (w *Workflow) addEvents(execs []ExecutionSample) {
 	}
 	ec.Persisted, ec.Compared, ec.MaxDisagreement = NewStats(UnitCount, persisted), NewStats(UnitCount, compared), worst.Seconds()
 	w.Events = ec
+}
+
+// counted says whether the executions count metric m without latencies.
+func counted(execs []ExecutionSample, m string) bool {
+	for _, e := range execs {
+		if _, ok := e.Counts[m]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // orderInfra puts the standard metrics first, in table order, then any

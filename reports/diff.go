@@ -179,6 +179,9 @@ func Comparability(a, b *Report) []string {
 	if a.APIVersion != b.APIVersion || a.Kind != b.Kind {
 		out = append(out, fmt.Sprintf("schema differs (%s %s vs %s %s)", a.APIVersion, a.Kind, b.APIVersion, b.Kind))
 	}
+	if ea, eb := a.Environment.EngineName(), b.Environment.EngineName(); ea != eb {
+		out = append(out, fmt.Sprintf("engine differs (%s vs %s): their numbers measure different things", ea, eb))
+	}
 	if pa, pb := a.Environment.Provider.Name, b.Environment.Provider.Name; pa != pb {
 		out = append(out, fmt.Sprintf("provider differs (%s vs %s)", pa, pb))
 	}

@@ -151,6 +151,10 @@ func TestCompareRefusesIncomparable(t *testing.T) {
 		{"schema", func(b *reports.Report) { b.APIVersion = "benchctl/v2" }, "schema differs"},
 		{"nodes", func(b *reports.Report) { b.Environment.Provider.Nodes++ }, "cluster node count differs"},
 		{"kubernetes", func(b *reports.Report) { b.Environment.Provider.KubernetesVersion = "v1.30.0" }, "Kubernetes version differs ("},
+		// A report naming no engine is the bundled controller's.
+		{"engine", func(b *reports.Report) {
+			b.Environment.Engine = &reports.Engine{Name: reports.EngineFlyte, Version: "v1.16.8"}
+		}, "engine differs (bundled vs flyte)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

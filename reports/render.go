@@ -129,6 +129,9 @@ func headerLines(r *Report) []string {
 			e.Provider.Name, orDash(e.Provider.KubernetesVersion), e.Provider.Nodes,
 			e.Host.OS, e.Host.Arch, e.Host.CPUs, orDash(e.Host.GoVersion), buildString(e.Benchctl.Version, e.Benchctl.Commit)),
 	}
+	if e.Engine != nil {
+		lines = append(lines[:1], append([]string{fmt.Sprintf("engine %s %s", e.Engine.Name, orDash(e.Engine.Version))}, lines[1:]...)...)
+	}
 	if e.Admin != nil {
 		lines = append(lines, fmt.Sprintf("events: admin service %s on %s", buildString(e.Admin.Version, e.Admin.Commit), orDash(e.Admin.Database)))
 	}

@@ -81,3 +81,30 @@ func TestFormatValue(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTextNamesTheEngine: a report's summary says which engine ran
+// it when the report names one; one of an older benchctl says nothing.
+func TestWriteTextNamesTheEngine(t *testing.T) {
+	tests := []struct {
+		name   string
+		engine *reports.Engine
+		want   string
+	}{
+		{"flyte", &reports.Engine{Name: reports.EngineFlyte, Version: "v1.16.8"}, "engine flyte v1.16.8\n"},
+		{"bundled", &reports.Engine{Name: reports.EngineBundled, Version: "v0.4.0"}, "engine bundled v0.4.0\n"},
+		{"none", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := reportstest.MustBuild(reportstest.Default("default", 1, 5))
+			r.Environment.Engine = tt.engine
+			var buf bytes.Buffer
+			if err := reports.WriteText(&buf, r, reports.DefaultRenderOptions); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(buf.String(), "engine "); got != (tt.want != "") || !strings.Contains(buf.String(), tt.want) {
+				t.Errorf("summary:\n%s\nwant the line %q", buf.String(), tt.want)
+			}
+		})
+	}
+}

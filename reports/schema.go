@@ -55,6 +55,9 @@ type Report struct {
 // Environment fingerprints everything that can change a result. Two
 // reports are comparable when schema, provider and portfolio hash agree.
 type Environment struct {
+	// Engine is what ran the workflows (absent in reports made before
+	// benchctl had engines: the bundled controller).
+	Engine     *Engine    `yaml:"engine,omitempty" json:"engine,omitempty"`
 	Provider   Provider   `yaml:"provider" json:"provider"`
 	Benchctl   BuildInfo  `yaml:"benchctl" json:"benchctl"`
 	Controller Controller `yaml:"controller" json:"controller"`
@@ -67,6 +70,30 @@ type Environment struct {
 	Floor     *Floor    `yaml:"floor,omitempty" json:"floor,omitempty"`
 	Portfolio Portfolio `yaml:"portfolio" json:"portfolio"`
 	Host      Host      `yaml:"host" json:"host"`
+}
+
+// Engines: what runs a report's workflows.
+const (
+	// EngineBundled is benchctl's own FlytePropeller-style controller.
+	EngineBundled = "bundled"
+	// EngineFlyte is a Flyte deployment, driven through Flyte Admin.
+	EngineFlyte = "flyte"
+)
+
+// Engine names what ran the workflows and its version: the bundled
+// controller's build, or the Flyte release Admin reports.
+type Engine struct {
+	Name    string `yaml:"name" json:"name"`
+	Version string `yaml:"version" json:"version"`
+}
+
+// EngineName is the environment's engine, the bundled controller when
+// the report names none.
+func (e Environment) EngineName() string {
+	if e.Engine == nil || e.Engine.Name == "" {
+		return EngineBundled
+	}
+	return e.Engine.Name
 }
 
 // Admin is the admin service's effective configuration: its build and
@@ -299,7 +326,9 @@ var InfraMetrics = []string{
 // InfraMetric is one row of the infrastructure table. Count has one
 // sample per execution (how many operations it did). P50..Max are
 // quantiles of that execution's operation latencies, so they have one
-// sample per execution that did at least one operation.
+// sample per execution that did at least one operation, or none at all
+// in a row of counts only (where the engine exposes no latency per
+// operation, as Flyte's propeller does not).
 type InfraMetric struct {
 	Name  string `yaml:"name"`
 	Count Stats  `yaml:"count"`

@@ -147,6 +147,20 @@ func NewInfraMetric(name string, perExecution [][]float64) InfraMetric {
 	}
 }
 
+// NewInfraCount is a row of operation counts whose latencies are not
+// known (an engine that exposes only its metrics' sums and counts): one
+// count per execution, and no latency samples rather than invented ones.
+func NewInfraCount(name string, counts []float64) InfraMetric {
+	return InfraMetric{
+		Name:  name,
+		Count: NewStats(UnitCount, counts),
+		P50:   NewStats(UnitSeconds, nil),
+		P90:   NewStats(UnitSeconds, nil),
+		P95:   NewStats(UnitSeconds, nil),
+		Max:   NewStats(UnitSeconds, nil),
+	}
+}
+
 // Shift is the Hodges–Lehmann estimate of how far sample b lies from
 // sample a (b − a), with its distribution-free confidence interval.
 type Shift struct {

@@ -61,6 +61,9 @@ func (e *Environment) validate(p string) error {
 			return fieldErr(f.path, "is required")
 		}
 	}
+	if e.Engine != nil && e.Engine.Name != EngineBundled && e.Engine.Name != EngineFlyte {
+		return fieldErr(p+".engine.name", "%q is not one of %s, %s", e.Engine.Name, EngineBundled, EngineFlyte)
+	}
 	if e.Floor != nil {
 		if err := e.Floor.validate(p + ".floor"); err != nil {
 			return err
@@ -233,6 +236,10 @@ func (m *InfraMetric) validate(p string, executions int, seen map[string]bool) e
 		name string
 		st   *Stats
 	}{{"p50", &m.P50}, {"p90", &m.P90}, {"p95", &m.P95}, {"max", &m.Max}}
+	if m.P50.N == 0 && m.P90.N == 0 && m.P95.N == 0 && m.Max.N == 0 {
+		// A row of counts only (NewInfraCount): no latency is known.
+		active = 0
+	}
 	for _, q := range qs {
 		if err := q.st.validate(p+"."+q.name, UnitSeconds, active, true); err != nil {
 			return fmt.Errorf("%w (one latency sample per execution with a nonzero count)", err)

@@ -51,11 +51,14 @@ type Collector struct {
 
 var _ portfolio.Hooks = (*Collector)(nil)
 
+// defaultHTTP bounds every request to a controller or its metrics.
+var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
+
 func (c *Collector) client() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	return defaultHTTP
 }
 
 // Before scrapes metrics before the Workflow is created.
@@ -271,18 +274,9 @@ func (c *Collector) spans(ctx context.Context, id string) ([]byte, int64, error)
 
 // scrape saves the controller's and the kube-apiserver's metrics.
 func (c *Collector) scrape(ctx context.Context, dir *rundir.Execution, controllerFile, apiserverFile string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+telemetry.PathMetrics, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.client().Do(req)
+	body, err := get(ctx, c.client(), c.Endpoint+telemetry.PathMetrics)
 	if err != nil {
 		return fmt.Errorf("scrape controller metrics: %w", err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("scrape controller metrics: %s %v", resp.Status, err)
 	}
 	if err := dir.WriteArtifact(controllerFile, body); err != nil {
 		return fmt.Errorf("write metrics: %w", err)

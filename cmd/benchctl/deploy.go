@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 		configs []string
 		d       deployFlags
 		timeout time.Duration
+		chart   string
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy",
@@ -42,13 +44,21 @@ the cluster stops it too.
 --controller-source builds the controller (and takes its chart) from a
 source tree or a git ref of the current repository, through a cached git
 worktree: the basis of branch comparisons. kind, eks, gke and existing
-clusters pull images from --image-repo.`,
+clusters pull images from --image-repo.
+
+--chart installs any chart instead, such as flyte-binary or flyte-core: a
+chart directory, a packaged chart or an OCI reference. Its configs are
+values files (--config FILE, named by the file), checked against the
+chart's keys and values.schema.json and rendered before the cluster is
+touched, and recorded with the deployment; 'benchctl run --engine flyte
+--cluster C --config NAME' then records them in the reports.`,
 		Example: `  benchctl deploy --config default
   benchctl deploy --config streak-1 --set config.workers=16
   benchctl deploy --config mine.yaml -f more-values.yaml
   benchctl deploy --config default --controller-source main    # a git ref
   benchctl deploy --kubeconfig ~/.kube/config --context lab --image-repo registry.example/bench --install-crds
-  benchctl configs                                             # the named configs`,
+  benchctl configs                                             # the named configs
+  benchctl deploy --chart oci://ghcr.io/flyteorg/helm-charts/flyte-binary:v1.16.1 --config propeller-a.yaml`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req, err := cluster.request(cmd)
@@ -59,7 +69,12 @@ clusters pull images from --image-repo.`,
 			if err != nil {
 				return err
 			}
-			if len(configs) == 0 {
+			switch {
+			case chart != "" && source != "":
+				return usageError(errors.New("--chart and --controller-source name two things to deploy; give one"))
+			case len(configs) == 0 && chart != "":
+				configs = []string{""} // the chart's own values
+			case len(configs) == 0:
 				configs = []string{deploy.DefaultConfig}
 			}
 			var targets []bench.TargetSpec
@@ -67,7 +82,7 @@ clusters pull images from --image-repo.`,
 				targets = append(targets, bench.TargetSpec{Config: c, Source: src})
 			}
 			opts := d.opts
-			opts.Timeout = timeout
+			opts.Timeout, opts.Chart = timeout, chart
 			act := &bench.Deploy{Cluster: req, Targets: targets, Deploy: opts, Progress: cmd.ErrOrStderr(),
 				Clusters: g.clusters(), Deployer: bench.LiveDeployer{}}
 			res, err := act.Run(cmd.Context())
@@ -75,6 +90,11 @@ clusters pull images from --image-repo.`,
 				return err
 			}
 			for _, dep := range res.Deployments {
+				if c := dep.Chart; c != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "deployed chart %s %s as %s (config %s) to cluster %s (namespace %s, release %s revision %d, values %s)\n",
+						c.Name, c.Version, dep.Name, dep.Config, res.Cluster.Name, dep.Namespace, dep.Release, dep.Revision, dep.ConfigHash)
+					continue
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "deployed config %s to cluster %s (namespace %s, release %s revision %d, controller %s, config %s)\n",
 					dep.Config, res.Cluster.Name, dep.Namespace, dep.Release, dep.Revision, dep.Controller.Commit, dep.ConfigHash)
 			}
@@ -87,6 +107,7 @@ clusters pull images from --image-repo.`,
 	f.StringArrayVar(&configs, "config", nil, "named config or values file (repeatable; default: default)")
 	f.StringVar(&source, "controller-source", "", "build the controller from a source tree DIR or a git REF (default: the one built into benchctl)")
 	f.DurationVar(&timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the controller to be ready")
+	f.StringVar(&chart, "chart", "", "install this chart instead of the bundled controller: a chart directory, a .tgz or oci://host/repo/name:version (configs are then values files for it)")
 	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd
 }

@@ -236,6 +236,7 @@ func controllerSource(spec string) (deploy.Source, error) {
 func newRunCmd(g *globals) *cobra.Command {
 	var (
 		b         benchFlags
+		engine    flyteFlags
 		configs   []string
 		source    string
 		precision string
@@ -282,10 +283,17 @@ workflow says why it stopped (stopped: reason, repetitions, precision).
 The runner's own wall time (create returned to the watch seeing the end)
 decides, as no spans are aggregated during a run.
 
+A Flyte deployment (--engine flyte --flyte-endpoint URL) runs a portfolio
+of flyte: entries, launch plans registered there (--register DIR registers
+a package first, through flytectl): nothing is provisioned or deployed,
+each execution is created and polled through Flyte Admin, and the reports
+are measured from what Admin recorded. Several --flyte-endpoint, each named
+by a --config in order, are compared as configs are.
+
 Exit codes: 0 valid reports (and, with --fail-on, no regression beyond a
-threshold); 1 an invalid report, a failed execution or a
-regression; 2 bad usage or input; 130 interrupted (resume with --resume and
-the same --output-dir).`,
+threshold); 1 an invalid report, a failed execution, a regression or a
+service that cannot be reached; 2 bad usage or input; 130 interrupted
+(resume with --resume and the same --output-dir).`,
 		Example: `  benchctl run                                   # local cluster, default tier, default config
   benchctl run --tier smoke                      # a quick check (about a minute)
   benchctl run --config default --config streak-1 --fail-on 'wall>+5%' --markdown diff.md
@@ -293,23 +301,35 @@ the same --output-dir).`,
   benchctl run --config default --config downstream-delay --target-precision 2% --max-repetitions 20
   benchctl run --kubeconfig ~/.kube/config --context lab --tier smoke --install-crds
   benchctl run --output-dir /tmp/r1 --resume     # after Ctrl-C
-  benchctl run --provider eks --cluster perf --region us-west-2 --image-repo 1234.dkr.ecr.us-west-2.amazonaws.com/b --dry-run`,
+  benchctl run --provider eks --cluster perf --region us-west-2 --image-repo 1234.dkr.ecr.us-west-2.amazonaws.com/b --dry-run
+  benchctl run --engine flyte --flyte-endpoint http://127.0.0.1:30080 --portfolio flyte.yaml
+  benchctl run --engine flyte --flyte-endpoint https://a.example --config a --flyte-endpoint https://b.example --config b --flyte-client-id benchctl --flyte-client-secret-file secret --portfolio flyte.yaml`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(configs) == 0 {
-				configs = []string{deploy.DefaultConfig}
-			}
-			src, err := controllerSource(source)
+			fl, err := engine.parse(cmd, configs)
 			if err != nil {
 				return err
 			}
 			var targets []bench.TargetSpec
-			for _, c := range configs {
-				targets = append(targets, bench.TargetSpec{Config: c, Source: src})
+			if fl == nil {
+				if len(configs) == 0 {
+					configs = []string{deploy.DefaultConfig}
+				}
+				src, err := controllerSource(source)
+				if err != nil {
+					return err
+				}
+				for _, c := range configs {
+					targets = append(targets, bench.TargetSpec{Config: c, Source: src})
+				}
 			}
 			bm, err := b.benchmark(cmd, g, targets)
 			if err != nil {
 				return err
+			}
+			if fl != nil {
+				bm.Flyte = fl
+				bm.Cluster.NoCreate = true // the deployments are Flyte's own
 			}
 			if precision != "" {
 				x, err := parsePrecision(precision)
@@ -324,9 +344,11 @@ the same --output-dir).`,
 		},
 	}
 	b.flags(cmd, g)
+	engine.flags(cmd.Flags())
+	_ = cmd.RegisterFlagCompletionFunc("engine", cobra.FixedCompletions(engines, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&precision, "target-precision", "", "add repetitions until the 95% interval of each workflow's wall time (or of its shift against the first config) is within ±this, e.g. 2%")
 	cmd.Flags().IntVar(&maxReps, "max-repetitions", 20, "with --target-precision: the most measured repetitions of any workflow")
-	cmd.Flags().StringArrayVar(&configs, "config", nil, "named config or values file (repeatable, interleaved; the first is the baseline; default: default)")
+	cmd.Flags().StringArrayVar(&configs, "config", nil, "named config or values file (repeatable, interleaved; the first is the baseline; default: default); with --engine flyte, the name of each --flyte-endpoint's config")
 	cmd.Flags().StringVar(&source, "controller-source", "", "build the controller from a source tree DIR or a git REF (default: the one built into benchctl)")
 	_ = cmd.RegisterFlagCompletionFunc("config", completeConfigs)
 	return cmd

@@ -156,3 +156,32 @@ func TestClientCredentials(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateOptions: what can be checked without the network is, so
+// that a run tells bad input (a loose or missing secret, an unset
+// variable) from an Admin that cannot be reached.
+func TestValidateOptions(t *testing.T) {
+	private := writeSecret(t, "t0k3n", 0o600)
+	loose := writeSecret(t, "t0k3n", 0o640)
+	t.Setenv("BENCH_FLYTE_EMPTY", "")
+	tests := []struct {
+		name    string
+		o       Options
+		wantErr string
+	}{
+		{"no auth", Options{Endpoint: "http://127.0.0.1:1"}, ""},
+		{"a private token file", Options{Endpoint: "https://f.example", Auth: AuthConfig{Mode: AuthTokenFile, TokenFile: private}}, ""},
+		{"a loose token file", Options{Endpoint: "https://f.example", Auth: AuthConfig{Mode: AuthTokenFile, TokenFile: loose}}, "has mode 0640"},
+		{"a missing secret file", Options{Endpoint: "https://f.example", Auth: AuthConfig{Mode: AuthClientCredentials, ClientID: "b", ClientSecretFile: loose + ".none"}}, "auth.clientSecretFile"},
+		{"an empty secret variable", Options{Endpoint: "https://f.example", Auth: AuthConfig{Mode: AuthClientCredentials, ClientID: "b", ClientSecretEnv: "BENCH_FLYTE_EMPTY"}}, "BENCH_FLYTE_EMPTY is empty or unset"},
+		{"not a URL", Options{Endpoint: "f.example"}, "want an http(s) URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateOptions(context.Background(), tt.o)
+			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package flyte
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,6 +39,21 @@ type Breakdown struct {
 	// Path is the critical path's nodes in order, nested ones as
 	// "parent/child".
 	Path []string
+	// Segments are the operation spans on the critical path, in time
+	// order: where no span covers the path (Unresolved), they leave a gap.
+	Segments []Segment
+}
+
+// Segment is one operation span on the critical path.
+type Segment struct {
+	// Op is the operation id (OpTaskRuntime, ...).
+	Op string
+	// Node is the node it belongs to, nested ones as "parent/child" (""
+	// for the workflow's setup and teardown); Attempt is the task
+	// attempt of a TASK_ operation.
+	Node       string
+	Attempt    int
+	Start, End time.Time
 }
 
 // ErrNotWorkflow is a span tree whose root is not a workflow execution.
@@ -57,17 +74,18 @@ func BreakdownOf(root *Span) (Breakdown, error) {
 	}
 	var b Breakdown
 	b.Wall = root.EndTime.Sub(root.StartTime)
-	covered, path := b.walk(root, "")
+	covered, path := b.walk(root, "", 0)
 	b.Path = path
 	if rest := b.Wall - covered; rest > 0 {
 		b.Unresolved += rest
 	}
+	slices.SortStableFunc(b.Segments, func(x, y Segment) int { return x.Start.Compare(y.Start) })
 	return b, nil
 }
 
 // walk adds a workflow, node or task span's operations on the critical
 // path, and returns the time they cover and the nodes of the path inside.
-func (b *Breakdown) walk(s *Span, prefix string) (time.Duration, []string) {
+func (b *Breakdown) walk(s *Span, prefix string, attempt int) (time.Duration, []string) {
 	var covered time.Duration
 	var path []string
 	var nodes []*Span
@@ -77,13 +95,17 @@ func (b *Breakdown) walk(s *Span, prefix string) (time.Duration, []string) {
 		case c.OperationID == OpNodeTransition:
 			// Counted with the path step that precedes the node.
 		case c.OperationID != "":
-			covered += b.op(c)
+			covered += b.op(c, strings.TrimSuffix(prefix, "/"), attempt)
 		case c.NodeID != nil:
 			nodes = append(nodes, c)
-		case c.TaskID != nil, c.WorkflowID != nil:
-			// Attempts run one after another; a launch-plan child is one
-			// execution inside its node.
-			d, p := b.walk(c, prefix)
+		case c.TaskID != nil:
+			// Attempts run one after another.
+			d, p := b.walk(c, prefix, int(c.TaskID.RetryAttempt))
+			covered += d
+			path = append(path, p...)
+		case c.WorkflowID != nil:
+			// A launch-plan child is one execution inside its node.
+			d, p := b.walk(c, prefix, 0)
 			covered += d
 			path = append(path, p...)
 		}
@@ -103,12 +125,13 @@ func (b *Breakdown) walk(s *Span, prefix string) (time.Duration, []string) {
 	return covered, path
 }
 
-// op adds one operation span to its part.
-func (b *Breakdown) op(s *Span) time.Duration {
+// op adds one operation span of node to its part and to the segments.
+func (b *Breakdown) op(s *Span, node string, attempt int) time.Duration {
 	d := s.EndTime.Sub(s.StartTime)
 	if d < 0 {
 		return 0
 	}
+	b.Segments = append(b.Segments, Segment{Op: s.OperationID, Node: node, Attempt: attempt, Start: s.StartTime, End: s.EndTime})
 	switch s.OperationID {
 	case OpTaskRuntime:
 		b.User += d
@@ -141,14 +164,14 @@ func (b *Breakdown) path(nodes []*Span, parent *Span, prefix string) (time.Durat
 		}
 		seen[n] = true
 		name := prefix + n.NodeID.NodeID
-		d, inner := b.walk(n, name+"/")
+		d, inner := b.walk(n, name+"/", 0)
 		covered += d
 		steps = append(steps, append([]string{name}, inner...))
 		tr := transition(n)
 		if tr == nil {
 			break
 		}
-		covered += b.op(tr)
+		covered += b.op(tr, name, 0)
 		end = tr.StartTime
 	}
 	var path []string

@@ -2,6 +2,8 @@ package flyte
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +112,20 @@ func TestBreakdownOf(t *testing.T) {
 			if got := strings.Join(b.Path, " "); got != tt.path {
 				t.Errorf("path %q, want %q", got, tt.path)
 			}
+			// The segments are the covered part of the path, in order and
+			// without overlap; where the tree is cut, gaps hold the rest.
+			var covered time.Duration
+			at := tt.root.StartTime
+			for _, s := range b.Segments {
+				if s.Start.Before(at) || s.End.Before(s.Start) {
+					t.Fatalf("segment %+v overlaps the one before (which ended at %v)", s, at)
+				}
+				covered += s.End.Sub(s.Start)
+				at = s.End
+			}
+			if covered != b.User+b.Kubernetes+b.Flyte {
+				t.Errorf("segments cover %v, the parts %v", covered, b.User+b.Kubernetes+b.Flyte)
+			}
 		})
 	}
 }
@@ -119,5 +135,42 @@ func TestBreakdownOfRefuses(t *testing.T) {
 		if _, err := BreakdownOf(root); !errors.Is(err, ErrNotWorkflow) {
 			t.Errorf("BreakdownOf(%+v) = %v, want ErrNotWorkflow", root, err)
 		}
+	}
+}
+
+// TestBreakdownSegments: each segment names its node (nested ones by
+// path) and its attempt, and the transition into a node is the node's.
+func TestBreakdownSegments(t *testing.T) {
+	root := workflowSpan(0, 400,
+		op(OpWorkflowSetup, 0, 10),
+		nodeSpan("n0", 10, 12, 290,
+			op(OpNodeSetup, 12, 15),
+			taskSpan(0, 15, 20, 100, 110),
+			op(OpNodeReset, 110, 130),
+			taskSpan(1, 130, 140, 270, 280),
+			op(OpNodeTeardown, 280, 290)),
+		nodeSpan("lp", 290, 292, 380,
+			op(OpNodeSetup, 292, 300),
+			*workflowSpan(300, 370,
+				op(OpWorkflowSetup, 300, 310),
+				taskNode("c0", 310, 312, 320, 330, 350),
+				op(OpWorkflowTeardown, 350, 370)),
+			op(OpNodeTeardown, 370, 380)),
+		op(OpWorkflowTeardown, 380, 400))
+	b, err := BreakdownOf(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range b.Segments {
+		got = append(got, fmt.Sprintf("%s@%s#%d", s.Op, s.Node, s.Attempt))
+	}
+	want := []string{"WORKFLOW_SETUP@#0", "NODE_TRANSITION@n0#0", "NODE_SETUP@n0#0", "TASK_SETUP@n0#0", "TASK_RUNTIME@n0#0", "TASK_TEARDOWN@n0#0",
+		"NODE_RESET@n0#0", "TASK_SETUP@n0#1", "TASK_RUNTIME@n0#1", "TASK_TEARDOWN@n0#1", "NODE_TEARDOWN@n0#0",
+		"NODE_TRANSITION@lp#0", "NODE_SETUP@lp#0", "WORKFLOW_SETUP@lp#0", "NODE_TRANSITION@lp/c0#0", "NODE_SETUP@lp/c0#0",
+		"TASK_SETUP@lp/c0#0", "TASK_RUNTIME@lp/c0#0", "TASK_TEARDOWN@lp/c0#0", "NODE_TEARDOWN@lp/c0#0", "WORKFLOW_TEARDOWN@lp#0",
+		"NODE_TEARDOWN@lp#0", "WORKFLOW_TEARDOWN@#0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("segments\n got %v\nwant %v", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -128,20 +129,9 @@ type Client struct {
 // NewClient checks the options and, for OAuth2, discovers the token
 // endpoint (which needs the network, hence ctx).
 func NewClient(ctx context.Context, o Options) (*Client, error) {
-	base, err := url.Parse(strings.TrimRight(o.Endpoint, "/"))
-	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
-		return nil, fmt.Errorf("flyte admin endpoint %q: want an http(s) URL with a host", o.Endpoint)
-	}
-	if base.User != nil {
-		return nil, fmt.Errorf("flyte admin endpoint: credentials in the URL are not supported; use the auth settings")
-	}
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
-		if o.Auth.mode() != AuthNone {
-			return nil, fmt.Errorf("flyte admin endpoint %s: refusing to send credentials over plain http to a non-loopback host; use https", base.Redacted())
-		}
-		if !o.AllowInsecureHTTP {
-			return nil, fmt.Errorf("flyte admin endpoint %s: plain http to a non-loopback host needs AllowInsecureHTTP", base.Redacted())
-		}
+	base, err := endpointURL(o)
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{
 		base:           base,
@@ -181,6 +171,55 @@ func NewClient(ctx context.Context, o Options) (*Client, error) {
 	return c, nil
 }
 
+// endpointURL checks the endpoint and what may be sent to it.
+func endpointURL(o Options) (*url.URL, error) {
+	base, err := url.Parse(strings.TrimRight(o.Endpoint, "/"))
+	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return nil, fmt.Errorf("flyte admin endpoint %q: want an http(s) URL with a host", o.Endpoint)
+	}
+	if base.User != nil {
+		return nil, fmt.Errorf("flyte admin endpoint: credentials in the URL are not supported; use the auth settings")
+	}
+	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
+		if o.Auth.mode() != AuthNone {
+			return nil, fmt.Errorf("flyte admin endpoint %s: refusing to send credentials over plain http to a non-loopback host; use https", base.Redacted())
+		}
+		if !o.AllowInsecureHTTP {
+			return nil, fmt.Errorf("flyte admin endpoint %s: plain http to a non-loopback host needs AllowInsecureHTTP", base.Redacted())
+		}
+	}
+	return base, nil
+}
+
+// ValidateOptions checks the options as far as it can without the
+// network: the endpoint, the auth settings, and that a token or secret
+// file is there, private and not empty. What it refuses is the user's to
+// fix; what NewClient refuses beyond it is Admin's or the network's.
+func ValidateOptions(ctx context.Context, o Options) error {
+	if _, err := endpointURL(o); err != nil {
+		return err
+	}
+	a := o.Auth
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	switch {
+	case a.mode() == AuthTokenFile:
+		_, _, err := readSecretFile(ctx, a.TokenFile, "auth.tokenFile", a.AllowLooseFilePermissions, log)
+		return err
+	case a.mode() == AuthClientCredentials && a.ClientSecretFile != "":
+		_, _, err := readSecretFile(ctx, a.ClientSecretFile, "auth.clientSecretFile", a.AllowLooseFilePermissions, log)
+		return err
+	case a.mode() == AuthClientCredentials && strings.TrimSpace(os.Getenv(a.ClientSecretEnv)) == "":
+		return fmt.Errorf("auth.clientSecretEnv: environment variable %s is empty or unset", a.ClientSecretEnv)
+	}
+	return nil
+}
+
 // String names the endpoint and auth mode, never a credential.
 func (c *Client) String() string {
 	return fmt.Sprintf("flyte.Client{endpoint: %s, project: %s, domain: %s, auth: %s}", c.base.Redacted(), c.project, c.domain, c.auth)
@@ -197,6 +236,10 @@ func (c *Client) LogValue() slog.Value {
 
 // Endpoint is the Admin base URL.
 func (c *Client) Endpoint() string { return c.base.String() }
+
+// Project and Domain are where entries that name none run.
+func (c *Client) Project() string { return c.project }
+func (c *Client) Domain() string  { return c.domain }
 
 func isLoopback(host string) bool {
 	if host == "localhost" {
@@ -297,6 +340,12 @@ func (c *Client) once(ctx context.Context, r request, payload []byte, out any) e
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The method and path say which request; url.Error would repeat
+		// them with the whole URL.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return fmt.Errorf("flyte admin %s %s: no answer within %v: %w", r.method, r.path, c.requestTimeout, err)
 		}
@@ -654,6 +703,17 @@ func (c *Client) TerminateExecution(ctx context.Context, id ExecutionID, cause s
 	return c.do(ctx, request{method: http.MethodDelete, path: "/api/v1/executions" + id.path(), body: body}, nil)
 }
 
+// ListExecutions lists a project and domain's executions that match
+// filters (Admin's syntax, e.g. "value_in(phase,QUEUED;RUNNING)"; several
+// joined by "+"), every page.
+func (c *Client) ListExecutions(ctx context.Context, project, domain, filters string) ([]Execution, error) {
+	q := url.Values{}
+	if filters != "" {
+		q.Set("filters", filters)
+	}
+	return listAll[Execution](ctx, c, "/api/v1/executions"+esc(project, domain), q, "executions")
+}
+
 // pageLimit is the page size of list calls; Admin refuses a limit of 0.
 const pageLimit = 100
 
@@ -707,6 +767,49 @@ func listAll[T any](ctx context.Context, c *Client, path string, q url.Values, k
 		}
 		token = next
 	}
+}
+
+// NodeTree is a node execution with its task executions (its attempts)
+// and, for a parent node (dynamic, sub-workflow, launch plan), the node
+// executions under it.
+type NodeTree struct {
+	NodeExecution
+	Tasks    []TaskExecution `json:"task_executions,omitempty"`
+	Children []NodeTree      `json:"children,omitempty"`
+}
+
+// maxNesting bounds how deep NodeTrees follows parent nodes, so that a
+// misbehaving server cannot make it recurse without end.
+const maxNesting = 16
+
+// NodeTrees lists every node execution of an execution with its task
+// executions, nested levels included.
+func (c *Client) NodeTrees(ctx context.Context, id ExecutionID) ([]NodeTree, error) {
+	return c.nodeTrees(ctx, id, "", 0)
+}
+
+func (c *Client) nodeTrees(ctx context.Context, id ExecutionID, parent string, depth int) ([]NodeTree, error) {
+	if depth > maxNesting {
+		return nil, fmt.Errorf("node executions of %s nest deeper than %d levels", id, maxNesting)
+	}
+	nodes, err := c.ListNodeExecutions(ctx, id, parent)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NodeTree, 0, len(nodes))
+	for _, n := range nodes {
+		t := NodeTree{NodeExecution: n}
+		if t.Tasks, err = c.ListTaskExecutions(ctx, n.ID); err != nil {
+			return nil, err
+		}
+		if n.Metadata.IsParentNode {
+			if t.Children, err = c.nodeTrees(ctx, id, n.ID.NodeID, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // GetExecutionMetrics fetches the span tree Admin derives from its

@@ -6,7 +6,8 @@
 //
 // Flyte's Go modules cannot be fetched here, so the wire types are written
 // from flyteidl's admin.swagger.json: only the fields benchctl reads.
-// BreakdownOf maps GetExecutionMetrics onto the report's breakdown. Nothing
-// in benchctl calls this package yet; the runner's engine seam is
-// still to be built.
+// BreakdownOf maps GetExecutionMetrics onto the report's breakdown. The
+// flyte engine (package flyteengine) drives executions with it, the
+// collector (collect.Flyte) stores what Admin recorded, and the aggregate
+// package measures that.
 package flyte

@@ -39,11 +39,19 @@ var (
 	inputRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// Validate reports every problem, each naming its field under flyte.
-func (e Entry) Validate() error {
-	var errs []error
+// FieldError is one problem of an entry: its field under flyte (e.g.
+// flyte.inputs.n) and what is wrong with it.
+type FieldError struct {
+	Field, Msg string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Problems lists every problem of the entry, in field order.
+func (e Entry) Problems() []*FieldError {
+	var out []*FieldError
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("flyte.%s: "+format, append([]any{field}, args...)...))
+		out = append(out, &FieldError{Field: "flyte." + field, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch {
 	case e.LaunchPlan == "":
@@ -71,6 +79,15 @@ func (e Entry) Validate() error {
 		if err := e.Inputs[k].check(); err != nil {
 			bad("inputs."+k, "%v", err)
 		}
+	}
+	return out
+}
+
+// Validate reports every problem, each naming its field under flyte.
+func (e Entry) Validate() error {
+	var errs []error
+	for _, p := range e.Problems() {
+		errs = append(errs, p)
 	}
 	return errors.Join(errs...)
 }
@@ -100,25 +117,6 @@ func (e Entry) LiteralMap() (LiteralMap, error) {
 		m.Literals[k] = l
 	}
 	return m, nil
-}
-
-// DecodeEntry decodes a flyte: block strictly: an unknown key is an error
-// with its line, as the portfolio's own decoder reports them.
-func DecodeEntry(n *yaml.Node) (Entry, error) {
-	var e Entry
-	if n.Kind != yaml.MappingNode {
-		return e, fmt.Errorf("line %d: flyte: want a mapping", n.Line)
-	}
-	known := []string{"launchPlan", "version", "project", "domain", "inputs"}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; !slices.Contains(known, k) {
-			return e, fmt.Errorf("line %d: flyte.%s: unknown field (want one of %s)", n.Content[i].Line, k, strings.Join(known, ", "))
-		}
-	}
-	if err := n.Decode(&e); err != nil {
-		return e, fmt.Errorf("flyte: %w", err)
-	}
-	return e, nil
 }
 
 // ---- LiteralMap: core.LiteralMap as Admin's JSON spells it. Only

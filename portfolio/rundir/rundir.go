@@ -81,6 +81,15 @@ const (
 	// them (absent when the controller's event sink is not admin).
 	ArtifactAdminEvents  = "admin-events.json"
 	ArtifactAdminMetrics = "admin-metrics.json"
+	// The flyte engine's: the execution as Flyte Admin recorded it, its
+	// node executions with their task executions (flyte.NodeTree), the
+	// span tree of GetExecutionMetrics, and flytepropeller's metrics
+	// before and after it (when its endpoint was given).
+	ArtifactFlyteExecution  = "flyte-execution.json"
+	ArtifactFlyteNodes      = "flyte-nodes.json"
+	ArtifactFlyteMetrics    = "flyte-metrics.json"
+	ArtifactPropellerBefore = "propeller-metrics-before.prom"
+	ArtifactPropellerAfter  = "propeller-metrics-after.prom"
 	// With run --profile: the controller's CPU profile over the
 	// execution, and its allocation profile (cumulative since the process
 	// started) before and after; pprof's own gzipped format, stored as

@@ -94,6 +94,7 @@
     const e = r.environment, run = r.run;
     const dl = el('dl', { class: 'env' });
     const add = (k, v) => dl.append(el('dt', { text: k }), el('dd', { text: v }));
+    if (e.engine) add('engine', e.engine.name + ' ' + (e.engine.version || '-'));
     add('config', e.config.name + ' (' + (e.config.hash || '').replace('sha256:', '').slice(0, 12) + ')');
     add('controller', e.controller.version + ' (' + e.controller.commit + ')' + (e.controller.source ? ', ' + e.controller.source : ''));
     add('cluster', e.provider.name + ', Kubernetes ' + (e.provider.kubernetesVersion || '-') + ', ' + e.provider.nodes + ' nodes' +

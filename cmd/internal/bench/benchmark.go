@@ -72,7 +72,10 @@ type Benchmark struct {
 	Deploy deploy.Options
 	// Deployed skips the deploy stage: the targets name deployments that
 	// 'benchctl deploy' made on the cluster.
-	Deployed  bool
+	Deployed bool
+	// Flyte, when set, runs the portfolio's flyte: entries on Flyte
+	// deployments (the flyte engine) instead of Targets on Cluster.
+	Flyte     *Flyte
 	Portfolio PortfolioSpec
 	// OutputDir is the run directory (default: DefaultRunDir).
 	OutputDir string
@@ -157,7 +160,7 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 	if b.Progress == nil {
 		b.Progress = io.Discard
 	}
-	if len(b.Targets) == 0 {
+	if len(b.Targets) == 0 && b.Flyte == nil {
 		return nil, inputErrorf("no targets to run")
 	}
 	if b.Resume && b.OutputDir == "" {
@@ -165,6 +168,9 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 	}
 	compiled, err := b.Portfolio.Compile()
 	if err != nil {
+		return nil, err
+	}
+	if err := b.checkEngine(compiled); err != nil {
 		return nil, err
 	}
 	if b.OutputDir == "" {
@@ -176,6 +182,9 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 	if err := dir.Probe(); err != nil {
 		return nil, inputErr(err)
 	}
+	if b.Flyte != nil {
+		return b.runFlyte(ctx, compiled, dir)
+	}
 	ts, err := b.prepare(ctx)
 	if err != nil {
 		return nil, err
@@ -185,16 +194,10 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 		names[i] = t.name()
 	}
 	plan := portfolio.Plan(compiled, names)
-	if b.Adaptive != nil {
-		most := 0
-		for _, w := range compiled.Workflows {
-			most = max(most, w.Repetitions)
-		}
-		if err := b.Adaptive.Check(most); err != nil {
-			return nil, inputErr(err)
-		}
+	if err := b.checkAdaptive(compiled); err != nil {
+		return nil, err
 	}
-	old, err := b.previous(dir, compiled, plan, ts)
+	old, err := b.previous(dir, compiled, plan, identities(ts, b.Deployed))
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +228,17 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 	}
-	m, err := b.manifest(dir, old, compiled, plan, res.Cluster, ts, floor)
+	var targets []rundir.Target
+	for _, t := range ts {
+		env, err := Environment(res.Cluster, t.deployed, b.Benchctl)
+		if err != nil {
+			return res, err
+		}
+		env.Floor = floor
+		targets = append(targets, rundir.Target{Name: t.name(), Namespace: t.deployed.Namespace, Environment: env,
+			Inputs: t.prepared.Inputs, InputsHash: t.prepared.InputsHash})
+	}
+	m, err := b.manifest(dir, old, compiled, plan, targets)
 	if err != nil {
 		return res, err
 	}
@@ -235,40 +248,66 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 	for _, t := range ts {
 		ds = append(ds, t.deployed)
 	}
-	res.Run, err = b.Executor.Execute(ctx, dir, m, compiled, res.Cluster, ds, b.Progress)
+	return res, b.executeAndReport(ctx, dir, m, compiled, names, res, func(ctx context.Context, m *rundir.Manifest) (*rundir.Run, error) {
+		return b.Executor.Execute(ctx, dir, m, compiled, res.Cluster, ds, b.Progress)
+	})
+}
+
+// checkAdaptive checks the adaptive rule against the portfolio's planned
+// repetitions.
+func (b *Benchmark) checkAdaptive(compiled *portfolio.Compiled) error {
+	if b.Adaptive == nil {
+		return nil
+	}
+	most := 0
+	for _, w := range compiled.Workflows {
+		most = max(most, w.Repetitions)
+	}
+	return inputErr(b.Adaptive.Check(most))
+}
+
+// runPlan executes the manifest's plan (its missing executions).
+type runPlan func(ctx context.Context, m *rundir.Manifest) (*rundir.Run, error)
+
+// executeAndReport runs the plan (and, adaptive, the repetitions it
+// adds), then aggregates the reports and diffs into res; an error is
+// the run's (bad input, an interrupt, a failure that stopped it).
+func (b *Benchmark) executeAndReport(ctx context.Context, dir *rundir.Dir, m *rundir.Manifest, compiled *portfolio.Compiled, names []string, res *Result, execute runPlan) error {
+	var err error
+	res.Run, err = execute(ctx, m)
 	var stops []portfolio.Decision
 	if err == nil && b.Adaptive != nil {
-		res.Run, stops, err = b.adapt(ctx, dir, m, compiled, res.Cluster, ds, names, res.Run)
+		res.Run, stops, err = b.adapt(ctx, dir, m, compiled, names, res.Run, execute)
 	}
 	if err != nil {
 		if res.Run != nil && !res.Run.Complete() {
 			fmt.Fprintf(b.Progress, "%d of %d executions recorded; continue with the same command plus --output-dir %s --resume\n",
 				len(res.Run.Records), len(m.Plan), b.OutputDir)
 		}
-		return res, err
+		return err
 	}
 	if b.NoReports {
-		return res, nil
+		return nil
 	}
 	if stops != nil {
 		// Why each workflow stopped goes into the manifest, so that every
 		// aggregation of this run (now, or 'benchctl aggregate' later)
 		// reports it.
 		if err := b.recordStops(dir, m, stops); err != nil {
-			return res, err
+			return err
 		}
 		res.Run.Manifest = m
 	}
 	res.Outcome, err = report(res.Run, dir.ReportsDir(), b.Gate, b.Progress)
-	return res, err
+	return err
 }
 
 // adapt runs the adaptive repetitions: while a workflow's wall interval
 // is wider than the target and it is below the maximum, it gets the next
 // batch of repetitions, appended to the manifest's plan (written before
 // they run, so a resume continues them) and executed.
-func (b *Benchmark) adapt(ctx context.Context, dir *rundir.Dir, m *rundir.Manifest, c *portfolio.Compiled, cl *provision.Cluster,
-	ds []*deploy.Deployment, targets []string, run *rundir.Run) (*rundir.Run, []portfolio.Decision, error) {
+func (b *Benchmark) adapt(ctx context.Context, dir *rundir.Dir, m *rundir.Manifest, c *portfolio.Compiled,
+	targets []string, run *rundir.Run, execute runPlan) (*rundir.Run, []portfolio.Decision, error) {
 	var workflows []string
 	for _, w := range c.Workflows {
 		workflows = append(workflows, w.Name)
@@ -302,7 +341,7 @@ func (b *Benchmark) adapt(ctx context.Context, dir *rundir.Dir, m *rundir.Manife
 			return run, nil, err
 		}
 		var err error
-		if run, err = b.Executor.Execute(ctx, dir, m, c, cl, ds, b.Progress); err != nil {
+		if run, err = execute(ctx, m); err != nil {
 			return run, nil, err
 		}
 	}
@@ -374,7 +413,33 @@ func (b *Benchmark) prepare(ctx context.Context) ([]*target, error) {
 // controllers and config inputs. A difference is an InputError naming it,
 // unless Force, which records it. Without Resume the directory must hold
 // no run. nil when there is no run to resume.
-func (b *Benchmark) previous(dir *rundir.Dir, c *portfolio.Compiled, plan []rundir.PlanEntry, ts []*target) (*resumed, error) {
+// identity is what a resumed run must find unchanged about a target.
+type identity struct {
+	name string
+	// controller is the build to run (nil: not checked, as for
+	// deployments made earlier).
+	controller *deploy.ControllerInfo
+	// inputs and their hash are what configures it ("" hash: not checked).
+	inputs     map[string]any
+	inputsHash string
+}
+
+// identities are the bundled controller's targets' identities; with
+// deployed, the deployments were made earlier and only their names count.
+func identities(ts []*target, deployed bool) []identity {
+	var out []identity
+	for _, t := range ts {
+		id := identity{name: t.name()}
+		if !deployed {
+			c := t.prepared.Controller()
+			id.controller, id.inputs, id.inputsHash = &c, t.prepared.Inputs, t.prepared.InputsHash
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (b *Benchmark) previous(dir *rundir.Dir, c *portfolio.Compiled, plan []rundir.PlanEntry, ids []identity) (*resumed, error) {
 	m, err := dir.ReadManifest()
 	switch {
 	case errors.Is(err, rundir.ErrNoRun):
@@ -392,26 +457,27 @@ func (b *Benchmark) previous(dir *rundir.Dir, c *portfolio.Compiled, plan []rund
 		diffs = append(diffs, fmt.Sprintf("portfolio: it ran %s tier %s (%s), now %s tier %s (%s)",
 			m.Portfolio.Name, m.Portfolio.Tier, m.Portfolio.Hash, c.Name, c.Tier, c.Hash))
 	}
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.name()
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = id.name
 	}
 	if !slices.Equal(m.TargetNames(), names) {
 		diffs = append(diffs, fmt.Sprintf("targets: it ran %v, now %v", m.TargetNames(), names))
 	} else if !samePlan(m.Plan, plan, b.Adaptive != nil) {
 		diffs = append(diffs, fmt.Sprintf("plan: %d executions planned, now %d (repetitions, warm-ups or workflows changed)", len(m.Plan), len(plan)))
 	}
-	for _, t := range ts {
-		mt := m.Target(t.name())
-		if mt == nil || b.Deployed {
+	for _, id := range ids {
+		mt := m.Target(id.name)
+		if mt == nil {
 			continue
 		}
-		was, now := mt.Environment.Controller, t.prepared.Controller()
-		if was.Commit != now.Commit || was.Source != now.Source {
-			diffs = append(diffs, fmt.Sprintf("%s: controller %s (commit %s), now %s (commit %s)", t.name(), was.Source, was.Commit, now.Source, now.Commit))
+		if now := id.controller; now != nil {
+			if was := mt.Environment.Controller; was.Commit != now.Commit || was.Source != now.Source {
+				diffs = append(diffs, fmt.Sprintf("%s: controller %s (commit %s), now %s (commit %s)", id.name, was.Source, was.Commit, now.Source, now.Commit))
+			}
 		}
-		if mt.InputsHash != "" && mt.InputsHash != t.prepared.InputsHash {
-			diffs = append(diffs, fmt.Sprintf("%s: config values %s", t.name(), valueDiff(mt.Inputs, t.prepared.Inputs)))
+		if mt.InputsHash != "" && id.inputsHash != "" && mt.InputsHash != id.inputsHash {
+			diffs = append(diffs, fmt.Sprintf("%s: config values %s", id.name, valueDiff(mt.Inputs, id.inputs)))
 		}
 	}
 	if len(diffs) > 0 && !b.Force {
@@ -460,7 +526,7 @@ func (b *Benchmark) deploy(ctx context.Context, c *provision.Cluster, ts []*targ
 			t.deployed = d
 			continue
 		}
-		fmt.Fprintf(b.Progress, "deploying %s (config %s, controller %s)\n", t.name(), t.prepared.Named.Name, t.prepared.Build.Source)
+		fmt.Fprintf(b.Progress, "deploying %s (config %s, %s)\n", t.name(), t.prepared.Named.Name, t.prepared.Controller().Source)
 		d, err := b.Deployer.Apply(ctx, t.prepared, c, b.Clusters.Store())
 		if err != nil {
 			var ce *deploy.ConfigError
@@ -477,17 +543,7 @@ func (b *Benchmark) deploy(ctx context.Context, c *provision.Cluster, ts []*targ
 // manifest writes the run's manifest before the first execution: a new
 // one, or the resumed one with this resumption added. On resume, each
 // target's running controller must match what the manifest recorded.
-func (b *Benchmark) manifest(dir *rundir.Dir, old *resumed, c *portfolio.Compiled, plan []rundir.PlanEntry, cl *provision.Cluster, ts []*target, floor *reports.Floor) (*rundir.Manifest, error) {
-	var targets []rundir.Target
-	for _, t := range ts {
-		env, err := Environment(cl, t.deployed, b.Benchctl)
-		if err != nil {
-			return nil, err
-		}
-		env.Floor = floor
-		targets = append(targets, rundir.Target{Name: t.name(), Namespace: t.deployed.Namespace, Environment: env,
-			Inputs: t.prepared.Inputs, InputsHash: t.prepared.InputsHash})
-	}
+func (b *Benchmark) manifest(dir *rundir.Dir, old *resumed, c *portfolio.Compiled, plan []rundir.PlanEntry, targets []rundir.Target) (*rundir.Manifest, error) {
 	if old != nil {
 		m := old.manifest
 		forced := old.forced
@@ -574,6 +630,7 @@ func Environment(c *provision.Cluster, d *deploy.Deployment, benchctl reports.Bu
 		admin = &reports.Admin{Version: d.Admin.Version, Commit: d.Admin.Commit, Database: d.Admin.Database}
 	}
 	return reports.Environment{
+		Engine:     &reports.Engine{Name: reports.EngineBundled, Version: d.Controller.Version},
 		Admin:      admin,
 		Provider:   reports.Provider{Name: fp.Provider, KubernetesVersion: fp.KubernetesVersion, Nodes: fp.Nodes, Options: redact.Strings(fp.Options)},
 		Benchctl:   benchctl,
