@@ -348,6 +348,9 @@ func (p *Prepared) Apply(ctx context.Context, c *provision.Cluster, store *provi
 	} else if err := setImages(c, opts.ImageRepo, p.Build, vals, p.admin); err != nil {
 		return nil, err
 	}
+	if err := ensureCRD(ctx, c, opts, p.chart, step); err != nil {
+		return nil, err
+	}
 	rel, err := helmApply(ctx, c, opts, p.chart, vals, !onHost)
 	if err != nil {
 		return nil, err

@@ -57,6 +57,9 @@ func (p *plan) setDynamic(path, ref string, d *dag) {
 // itself would never end). Errors name the offending field.
 func buildPlan(c *v1alpha1.WorkflowClosure) (*plan, error) {
 	p := &plan{closure: c, subs: map[string]*dag{}, dynamic: map[string]dynamicDAG{}}
+	if err := checkTasks(c.Tasks); err != nil {
+		return nil, err
+	}
 	var err error
 	if p.primary, err = compileTemplate(c, &c.Primary, "spec.closure.primary"); err != nil {
 		return nil, err
@@ -104,6 +107,29 @@ func buildPlan(c *v1alpha1.WorkflowClosure) (*plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkTasks checks what the API server no longer does (the closure is
+// schemaless in the CRD): no count or size of a task is negative.
+func checkTasks(tasks map[string]v1alpha1.TaskSpec) error {
+	names := make([]string, 0, len(tasks))
+	for name := range tasks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		t := tasks[name]
+		field := fmt.Sprintf("spec.closure.tasks[%s]", name)
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{{"retries", int64(t.Retries)}, {"failAttempts", int64(t.FailAttempts)}, {"outputBytes", t.OutputBytes}, {"duration", int64(t.Duration.Duration)}} {
+			if f.v < 0 {
+				return fmt.Errorf("%s.%s: must not be negative, got %d", field, f.name, f.v)
+			}
+		}
+	}
+	return nil
 }
 
 // references lists the sub-workflows a template's nodes run, sorted.
@@ -229,6 +255,9 @@ func checkNode(c *v1alpha1.WorkflowClosure, id string, n v1alpha1.NodeSpec, fiel
 		}
 		if n.Map == nil || n.Map.Size < 1 {
 			return fmt.Errorf("%s.map: a map node needs map.size >= 1", field)
+		}
+		if n.Map.Parallelism < 0 {
+			return fmt.Errorf("%s.map.parallelism: must not be negative, got %d", field, n.Map.Parallelism)
 		}
 		if n.Map.MinSuccessRatio != nil {
 			if r := n.Map.MinSuccessRatio.AsApproximateFloat64(); r < 0 || r > 1 {

@@ -30,6 +30,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -343,6 +344,9 @@ func (e *Engine) handle(ctx context.Context, key string) (handleResult, time.Dur
 		e.plans.Delete(wf.UID)
 		return resultDone, 0, nil
 	}
+	if why := wf.Annotations[AnnotationDecodeError]; why != "" {
+		return resultDone, 0, e.failUndecodable(ctx, wf, why)
+	}
 	exec := executionID(wf)
 	ctx = obs.WithExecution(ctx, exec)
 	defer e.tel.Inflight.Begin(exec)() // after span.End below
@@ -471,6 +475,26 @@ func (e *Engine) failTooLarge(ctx context.Context, wf *v1alpha1.Workflow, size i
 		return fmt.Errorf("fail too-large workflow %s/%s: %w", wf.Namespace, wf.Name, err)
 	}
 	return fmt.Errorf("workflow %s/%s failed: %s", wf.Namespace, wf.Name, cur.Status.Message)
+}
+
+// failUndecodable fails a workflow whose spec or status does not decode
+// (AnnotationDecodeError) with a merge patch of its status: writing the
+// object back whole would replace what did not decode with nothing.
+func (e *Engine) failUndecodable(ctx context.Context, wf *v1alpha1.Workflow, why string) error {
+	msg := "the workflow does not decode: " + why
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{
+		"phase": v1alpha1.WorkflowFailed, "message": msg, "finishedAt": time.Now().UnixNano(),
+	}})
+	if err != nil {
+		return err
+	}
+	slog.Warn("workflow does not decode; failing it", "workflow", wf.Namespace+"/"+wf.Name, "err", why)
+	if err := e.wfc.Patch(ctx, wf.Namespace, wf.Name, patch); err != nil {
+		return fmt.Errorf("fail undecodable workflow %s/%s: %w", wf.Namespace, wf.Name, err)
+	}
+	e.events.Record(ctx, events.Event{Kind: events.KindWorkflow, Namespace: wf.Namespace, Workflow: wf.Name, UID: wf.UID,
+		Execution: executionID(wf), Phase: string(v1alpha1.WorkflowFailed), Message: msg, MapItem: -1})
+	return nil
 }
 
 func executionID(wf *v1alpha1.Workflow) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,6 +102,32 @@ func (f *fakeWorkflows) Get(_ context.Context, ns, name string) (*v1alpha1.Workf
 		return nil, apierrors.NewNotFound(v1alpha1.Resource("workflows"), name)
 	}
 	return o.DeepCopy(), nil
+}
+
+func (f *fakeWorkflows) Patch(_ context.Context, ns, name string, mergePatch []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur, ok := f.objs[ns+"/"+name]
+	if !ok {
+		return apierrors.NewNotFound(v1alpha1.Resource("workflows"), name)
+	}
+	old, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	merged, err := jsonpatch.MergePatch(old, mergePatch)
+	if err != nil {
+		return err
+	}
+	next := &v1alpha1.Workflow{}
+	if err := json.Unmarshal(merged, next); err != nil {
+		return err
+	}
+	f.rv++
+	next.ResourceVersion = strconv.FormatInt(f.rv, 10)
+	f.objs[ns+"/"+name] = next
+	f.emit(watch.Modified, next)
+	return nil
 }
 
 func (f *fakeWorkflows) Delete(_ context.Context, ns, name string) error {

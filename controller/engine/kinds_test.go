@@ -500,6 +500,23 @@ func TestInvalidClosures(t *testing.T) {
 		{"launch plan without its spec", func(wf *v1alpha1.Workflow) {
 			wf.Spec.Closure.Primary.Nodes["sw0"] = v1alpha1.NodeSpec{Kind: v1alpha1.NodeKindLaunchPlan}
 		}, "spec.closure.primary.nodes[sw0].launchPlan: a launch-plan node needs launchPlan.workflow"},
+		// The CRD no longer bounds these: the controller does.
+		{"negative retries", func(wf *v1alpha1.Workflow) {
+			tk := wf.Spec.Closure.Tasks["t"]
+			tk.Retries = -1
+			wf.Spec.Closure.Tasks["t"] = tk
+		}, "spec.closure.tasks[t].retries: must not be negative, got -1"},
+		{"negative output bytes", func(wf *v1alpha1.Workflow) {
+			tk := wf.Spec.Closure.Tasks["t"]
+			tk.OutputBytes = -5
+			wf.Spec.Closure.Tasks["t"] = tk
+		}, "spec.closure.tasks[t].outputBytes: must not be negative, got -5"},
+		{"unknown kind", func(wf *v1alpha1.Workflow) {
+			wf.Spec.Closure.Primary.Nodes["sw0"] = v1alpha1.NodeSpec{Kind: "loop", Task: "t"}
+		}, `spec.closure.primary.nodes[sw0].kind: unknown kind "loop"`},
+		{"negative map parallelism", func(wf *v1alpha1.Workflow) {
+			wf.Spec.Closure.Primary.Nodes["sw0"] = v1alpha1.NodeSpec{Kind: v1alpha1.NodeKindMap, Task: "t", Map: &v1alpha1.MapSpec{Size: 3, Parallelism: -1}}
+		}, "spec.closure.primary.nodes[sw0].map.parallelism: must not be negative, got -1"},
 		{"node ID with a slash", func(wf *v1alpha1.Workflow) {
 			wf.Spec.Closure.SubWorkflows[testwf.SubWorkflow].Nodes["a/b"] = v1alpha1.NodeSpec{Kind: v1alpha1.NodeKindTask, Task: "t"}
 		}, `spec.closure.subWorkflows[sub].nodes[a/b]: a node ID must be non-empty and must not contain "/"`},
@@ -517,6 +534,30 @@ func TestInvalidClosures(t *testing.T) {
 				t.Fatalf("got %s %q, want a failure naming %q", got.Status.Phase, got.Status.Message, tt.want)
 			}
 		})
+	}
+}
+
+// TestUndecodableWorkflowFails: a Workflow the client could only decode
+// in part (AnnotationDecodeError) fails with the reason, through a status
+// patch that keeps its spec as stored, and the others run on.
+func TestUndecodableWorkflowFails(t *testing.T) {
+	kube := fake.NewClientset()
+	wfs := newFakeWorkflows(0)
+	h := newHarness(t, testConfig(), kube, wfs)
+	startFakeKubelet(t.Context(), t, kube, "ns")
+	bad := testwf.Chain("ns", "bad", 2, testwf.Task(0, 0))
+	bad.Annotations = map[string]string{AnnotationDecodeError: "spec.closure.tasks.retries: a JSON string where int32 belongs"}
+	create(t, wfs, bad)
+	create(t, wfs, testwf.Chain("ns", "good", 2, testwf.Task(0, 0)))
+	got := h.wait("bad", 5*time.Second)
+	if got.Status.Phase != v1alpha1.WorkflowFailed || !strings.Contains(got.Status.Message, "does not decode: spec.closure.tasks.retries") {
+		t.Fatalf("got %s %q, want a failure naming the field", got.Status.Phase, got.Status.Message)
+	}
+	if got.Spec.Closure == nil || len(got.Spec.Closure.Primary.Nodes) != 4 || len(got.Status.Nodes) != 0 {
+		t.Fatalf("the failure rewrote more than the status' phase: closure %v, %d node statuses", got.Spec.Closure != nil, len(got.Status.Nodes))
+	}
+	if good := h.wait("good", 5*time.Second); good.Status.Phase != v1alpha1.WorkflowSucceeded {
+		t.Fatalf("good: %s %s", good.Status.Phase, good.Status.Message)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -36,6 +37,10 @@ type WorkflowClient interface {
 	Update(ctx context.Context, wf *v1alpha1.Workflow, body []byte) (*v1alpha1.Workflow, error)
 	Get(ctx context.Context, namespace, name string) (*v1alpha1.Workflow, error)
 	Create(ctx context.Context, wf *v1alpha1.Workflow) (*v1alpha1.Workflow, error)
+	// Patch applies a JSON merge patch to a Workflow; the engine uses it
+	// only to fail a Workflow it cannot decode, which it must not write
+	// back whole.
+	Patch(ctx context.Context, namespace, name string, mergePatch []byte) error
 	// Delete deletes a Workflow in the background (its dependents go with
 	// it through garbage collection).
 	Delete(ctx context.Context, namespace, name string) error
@@ -57,7 +62,7 @@ func NewWorkflowClient(cfg *rest.Config, namespace string) (WorkflowClient, erro
 	c.GroupVersion = &v1alpha1.SchemeGroupVersion
 	c.APIPath = "/apis"
 	c.ContentType, c.AcceptContentTypes = runtime.ContentTypeJSON, runtime.ContentTypeJSON
-	c.NegotiatedSerializer = serializer.NewCodecFactory(Scheme).WithoutConversion()
+	c.NegotiatedSerializer = lenientSerializers{serializer.NewCodecFactory(Scheme).WithoutConversion()}
 	if c.UserAgent == "" {
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
@@ -85,6 +90,11 @@ func (c *restWorkflowClient) Create(ctx context.Context, wf *v1alpha1.Workflow) 
 	out := &v1alpha1.Workflow{}
 	err := c.rc.Post().Namespace(wf.Namespace).Resource("workflows").Body(wf).Do(ctx).Into(out)
 	return out, err
+}
+
+func (c *restWorkflowClient) Patch(ctx context.Context, namespace, name string, mergePatch []byte) error {
+	return c.rc.Patch(types.MergePatchType).Namespace(namespace).Resource("workflows").Name(name).
+		Body(mergePatch).Do(ctx).Error()
 }
 
 func (c *restWorkflowClient) Delete(ctx context.Context, namespace, name string) error {

@@ -21,6 +21,11 @@ const (
 	// AnnotationFail, when "true", makes the attempt end Failed (exit code 1)
 	// instead of Succeeded, after the same duration.
 	AnnotationFail = Domain + "/fail"
+	// AnnotationCRDRevision is the Workflow CRD's revision, on the CRD
+	// itself: deploy upgrades an older CRD (Helm installs a chart's CRDs
+	// only when absent, and never upgrades them). 2 is the first with a
+	// schemaless closure and compact node statuses; none means 1.
+	AnnotationCRDRevision = Domain + "/crd-revision"
 
 	// ConditionUserCode is a pod condition that KWOK writes when the pod
 	// starts running. Its message is a UserCodeCondition in JSON: the start
