@@ -103,7 +103,7 @@ func (c *cluster) namespace(t testing.TB, name string) string {
 func testConfig(t testing.TB) config.Config {
 	cfg := config.Defaults()
 	cfg.HTTP.Address = "127.0.0.1:0"
-	cfg.Blobstore.URL = "file://" + t.TempDir() + "?no_tmp_dir=1"
+	cfg.Blobstore.URL = "file://" + t.TempDir() + "?no_tmp_dir=1&metadata=skip" // as deploy sets it
 	cfg.Events.Sink = config.EventSinkKube
 	cfg.LogLevel = "warn"
 	return cfg

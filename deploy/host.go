@@ -64,7 +64,7 @@ func prepareHost(c *provision.Cluster, name string, vals map[string]any) (*hostC
 	}
 	setValue(vals, valReplicas, 0)
 	setValue(vals, valHTTPAddress, h.address)
-	setValue(vals, valBlobURL, "file://"+filepath.Join(h.dir, "blobs")+"?create_dir=1&no_tmp_dir=1")
+	setValue(vals, valBlobURL, "file://"+filepath.Join(h.dir, "blobs")+"?create_dir=1&no_tmp_dir=1&metadata=skip")
 	// No code runs in KWOK pods: the controller writes task outputs on
 	// their behalf (see the controller's taskOutputs documentation).
 	setValue(vals, valTaskOutputs, "simulate")

@@ -163,8 +163,10 @@ type KubeClientConfig struct {
 // closures live.
 type BlobstoreConfig struct {
 	// URL is a gocloud.dev/blob bucket URL: file:///dir (default
-	// file:///tmp/benchflow-blobs?create_dir=1&no_tmp_dir=1), mem://,
-	// s3://bucket?region=..., gs://bucket.
+	// file:///tmp/benchflow-blobs?create_dir=1&no_tmp_dir=1&metadata=skip;
+	// metadata=skip: no sidecar attributes file per blob, which doubled
+	// every write and which nothing reads), mem://, s3://bucket?region=...,
+	// gs://bucket.
 	URL string `yaml:"url"`
 	// CacheSizeBytes is the write-through cache's capacity (default 0: no
 	// cache, every read reaches the bucket; the named config blob-cache-64mb
@@ -337,7 +339,7 @@ func Defaults() Config {
 		},
 		KubeClient: KubeClientConfig{QPS: 100, Burst: 200, Timeout: Duration(30 * time.Second)},
 		Blobstore: BlobstoreConfig{
-			URL:            "file:///tmp/benchflow-blobs?create_dir=1&no_tmp_dir=1",
+			URL:            "file:///tmp/benchflow-blobs?create_dir=1&no_tmp_dir=1&metadata=skip",
 			CacheSizeBytes: 0,
 		},
 		TaskPod: TaskPodConfig{
