@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,6 +91,39 @@ func TestCreateFailures(t *testing.T) {
 			// The failed create leaves no record and no process behind.
 			if list, _ := store.List(); len(list) != 0 {
 				t.Errorf("state left behind: %+v", list[0])
+			}
+		})
+	}
+}
+
+func TestControlPlaneDown(t *testing.T) {
+	self, err := procStartTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := func(name string) provision.Process {
+		return provision.Process{Name: name, PID: os.Getpid(), StartTime: self}
+	}
+	// A recorded PID whose start time differs is another process: dead.
+	gone := func(name string) provision.Process {
+		return provision.Process{Name: name, PID: os.Getpid(), StartTime: self + 1}
+	}
+	tests := []struct {
+		name  string
+		procs []provision.Process
+		want  []string
+	}{
+		{"all up", []provision.Process{up("etcd"), up("kube-apiserver"), up("kube-scheduler"), up("kube-controller-manager"), up("kwok")}, nil},
+		{"after a reboot", []provision.Process{gone("etcd"), gone("kube-apiserver"), gone("kube-scheduler"), gone("kube-controller-manager"), gone("kwok"), up("benchadmin-default")},
+			[]string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager", "kwok"}},
+		{"a host controller down is not the control plane", []provision.Process{up("etcd"), up("kube-apiserver"), gone("benchflow-default")}, nil},
+		{"apiserver down", []provision.Process{up("etcd"), gone("kube-apiserver"), up("kwok")}, []string{"kube-apiserver"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ControlPlaneDown(&provision.Cluster{Processes: tt.procs})
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("ControlPlaneDown = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -342,6 +342,25 @@ func (p *Provider) Fingerprint(_ context.Context, c *provision.Cluster) (provisi
 	return c.Fingerprint, nil
 }
 
+// controlPlane names the processes a local cluster cannot work without;
+// deploy starts the host controllers and admin services it needs.
+var controlPlane = []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager", "kwok"}
+
+// ControlPlaneDown names the recorded control-plane processes of a local
+// cluster that no longer run, in start order: all of them after the
+// machine restarted.
+func ControlPlaneDown(c *provision.Cluster) []string {
+	var down []string
+	for _, name := range controlPlane {
+		for _, pr := range c.Processes {
+			if pr.Name == name && !Alive(pr) {
+				down = append(down, name)
+			}
+		}
+	}
+	return down
+}
+
 // RunningProcesses reports which recorded processes are running, by name.
 func RunningProcesses(c *provision.Cluster) map[string]bool {
 	out := map[string]bool{}

@@ -19,6 +19,7 @@ import (
 	"github.com/benchctl/benchctl/portfolio"
 	"github.com/benchctl/benchctl/portfolio/rundir"
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/provision/local"
 )
 
 // ClusterRequest names the cluster a run uses: a registered one by Name,
@@ -63,6 +64,13 @@ func (l *LiveClusters) Ensure(ctx context.Context, r ClusterRequest) (*provision
 	if err == nil {
 		if c.Provider == "" {
 			return nil, false, inputErrorf("cluster %s did not finish provisioning; remove it with 'benchctl teardown %s'", c.Name, c.Name)
+		}
+		// A local cluster outlives benchctl but not a reboot; fail here, on
+		// one line, rather than at the first API call.
+		if c.Provider == provision.ProviderLocal {
+			if down := local.ControlPlaneDown(c); len(down) > 0 {
+				return nil, false, inputErrorf("cluster %s: %s not running (stopped, or the machine restarted); remove it with 'benchctl teardown %s' and run again", c.Name, strings.Join(down, ", "), c.Name)
+			}
 		}
 		fmt.Fprintf(progress, "reusing cluster %s (%s, %d nodes)\n", c.Name, c.Provider, c.Fingerprint.Nodes)
 		return c, false, nil
