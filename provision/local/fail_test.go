@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/benchctl/benchctl/provision"
 )
@@ -126,5 +128,35 @@ func TestControlPlaneDown(t *testing.T) {
 				t.Errorf("ControlPlaneDown = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStartProcessDropsInheritedDescriptors(t *testing.T) {
+	// A descriptor opened without O_CLOEXEC, as a shell's flock leaves one.
+	lock := filepath.Join(t.TempDir(), "lock")
+	fd, err := syscall.Open(lock, syscall.O_CREAT|syscall.O_RDONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	logPath := filepath.Join(t.TempDir(), "log")
+	r, err := StartProcess("ls-fd", "/bin/sh", []string{"-c", "ls -l /proc/self/fd/"}, logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("sh did not exit")
+	}
+	out, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "->") {
+		t.Fatalf("no descriptors listed: %s", out)
+	}
+	if strings.Contains(string(out), lock) {
+		t.Errorf("the started process holds the inherited %s:\n%s", lock, out)
 	}
 }

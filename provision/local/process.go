@@ -42,6 +42,7 @@ func StartProcess(name, bin string, args []string, logPath string) (*Running, er
 		return nil, fmt.Errorf("open %s log: %w", name, err)
 	}
 	defer logf.Close()
+	closeInheritedOnExec()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -63,6 +64,22 @@ func StartProcess(name, bin string, args []string, logPath string) (*Running, er
 		close(r.exited)
 	}()
 	return r, nil
+}
+
+// closeInheritedOnExec marks every descriptor above stderr close-on-exec.
+// Go opens its own that way, but descriptors benchctl inherited (a CI
+// job's `flock LOCK benchctl ...`) would otherwise pass to the cluster's
+// processes, which outlive benchctl and would hold the lock until teardown.
+func closeInheritedOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return // not Linux's procfs: nothing to mark
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // procStartTime reads the process start time (field 22 of /proc/PID/stat,
