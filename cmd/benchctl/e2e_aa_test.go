@@ -145,10 +145,10 @@ workflows:
 // alpha): the most significant rows an unbiased A/A diff of n rows shows
 // in all but a tail's share of runs.
 func aaAllowance(n int, alpha, tail float64) int {
+	// log C(n,k) through lgamma keeps large n finite.
+	lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
 	cdf := 0.0
 	for k := 0; k <= n; k++ {
-		// log C(n,k) through lgamma keeps large n finite.
-		lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
 		cdf += math.Exp(lg(n) - lg(k) - lg(n-k) + float64(k)*math.Log(alpha) + float64(n-k)*math.Log1p(-alpha))
 		if 1-cdf <= tail {
 			return k

@@ -24,6 +24,17 @@ func taskSpan(attempt int64, created, running, ended, updated float64) Span {
 		Spans: []Span{op(OpTaskSetup, created, running), op(OpTaskRuntime, running, ended), op(OpTaskTeardown, ended, updated)}}
 }
 
+// retriedNode is node n0 (10-290) whose first attempt (15-110) failed
+// and was reset (110-130) before the second (130-280) succeeded.
+func retriedNode() Span {
+	return nodeSpan("n0", 10, 12, 290,
+		op(OpNodeSetup, 12, 15),
+		taskSpan(0, 15, 20, 100, 110),
+		op(OpNodeReset, 110, 130),
+		taskSpan(1, 130, 140, 270, 280),
+		op(OpNodeTeardown, 280, 290))
+}
+
 // nodeSpan is a node from its first to its last event; transitionFrom is
 // its latest upstream's last event (negative: none).
 func nodeSpan(id string, transitionFrom, created, updated float64, children ...Span) Span {
@@ -68,12 +79,7 @@ func TestBreakdownOf(t *testing.T) {
 			160, 14, 10 + 3 + 3 + 18 + 7 + 15, 0, "long"},
 		{"a retry's reset is flyte time", workflowSpan(0, 300,
 			op(OpWorkflowSetup, 0, 10),
-			nodeSpan("n0", 10, 12, 290,
-				op(OpNodeSetup, 12, 15),
-				taskSpan(0, 15, 20, 100, 110),
-				op(OpNodeReset, 110, 130),
-				taskSpan(1, 130, 140, 270, 280),
-				op(OpNodeTeardown, 280, 290)),
+			retriedNode(),
 			op(OpWorkflowTeardown, 290, 300)),
 			80 + 130, 5 + 10, 10 + 2 + 3 + 10 + 20 + 10 + 10 + 10, 0, "n0"},
 		{"a tree cut above the tasks leaves the nodes unresolved", workflowSpan(0, 230,
@@ -143,12 +149,7 @@ func TestBreakdownOfRefuses(t *testing.T) {
 func TestBreakdownSegments(t *testing.T) {
 	root := workflowSpan(0, 400,
 		op(OpWorkflowSetup, 0, 10),
-		nodeSpan("n0", 10, 12, 290,
-			op(OpNodeSetup, 12, 15),
-			taskSpan(0, 15, 20, 100, 110),
-			op(OpNodeReset, 110, 130),
-			taskSpan(1, 130, 140, 270, 280),
-			op(OpNodeTeardown, 280, 290)),
+		retriedNode(),
 		nodeSpan("lp", 290, 292, 380,
 			op(OpNodeSetup, 292, 300),
 			*workflowSpan(300, 370,
