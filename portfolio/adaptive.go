@@ -58,7 +58,7 @@ func (a Adaptive) Check(planned int) error {
 	case !(a.TargetPrecision > 0 && a.TargetPrecision < 1):
 		return fmt.Errorf("target precision %v: want a relative half-width between 0 and 1, such as 2%%", a.TargetPrecision)
 	case a.MaxRepetitions < planned:
-		return fmt.Errorf("max repetitions %d is below the %d planned: want at least as many", a.MaxRepetitions, planned)
+		return fmt.Errorf("--max-repetitions %d is below the %d repetitions the tier plans for a workflow: want at least as many", a.MaxRepetitions, planned)
 	case a.Batch < 0:
 		return fmt.Errorf("batch %d: want 1 or more", a.Batch)
 	}

@@ -20,6 +20,8 @@ func TestRunDryRun(t *testing.T) {
 	// No eksctl or gcloud: the plan's note on missing tools is the same
 	// on every machine.
 	t.Setenv("PATH", t.TempDir())
+	t.Setenv("BENCHCTL_TEST_SECRET", "s3cret") // must not be printed
+	const flytePortfolio = "testdata/flyte/smoke.yaml"
 	tests := []struct {
 		name   string
 		args   []string
@@ -40,6 +42,20 @@ func TestRunDryRun(t *testing.T) {
 		{"existing, images named by --set", []string{"--kubeconfig", "/nonexistent/kubeconfig", "--context", "lab", "--tier", "smoke",
 			"--set", "image.repository=r.example/flow", "--set", "config.taskPod.image=r.example/task:1", "--set", "admin.image.repository=r.example/admin"}, "dryrun-existing.golden", ""},
 		{"local", []string{"--cluster", "a", "--config", "default", "--config", "downstream-delay", "--tier", "smoke", "--keep-deployments"}, "dryrun-local.golden", ""},
+		{"local, fewer repetitions than a workflow's", []string{"--cluster", "a", "--tier", "smoke", "--target-precision", "2%", "--max-repetitions", "2"}, "", "--max-repetitions"},
+		// The flyte engine's plan contacts no Admin: the endpoints here
+		// answer nothing.
+		{"flyte", []string{"--engine", "flyte", "--portfolio", flytePortfolio,
+			"--flyte-endpoint", "https://a.example", "--config", "a", "--flyte-endpoint", "http://127.0.0.1:1", "--config", "b",
+			"--flyte-client-id", "benchctl", "--flyte-client-secret-env", "BENCHCTL_TEST_SECRET", "--flyte-project", "perf",
+			"--propeller-metrics", "http://127.0.0.1:10254/metrics", "--propeller-metrics", "http://127.0.0.1:10255/metrics",
+			"--target-precision", "5%"}, "dryrun-flyte.golden", ""},
+		{"flyte, register without flytectl", []string{"--engine", "flyte", "--portfolio", flytePortfolio,
+			"--flyte-endpoint", "http://127.0.0.1:1", "--register", "testdata/flyte"}, "", "--register needs flytectl on PATH"},
+		{"flyte, the bundled controller's portfolio", []string{"--engine", "flyte", "--tier", "smoke",
+			"--flyte-endpoint", "http://127.0.0.1:1"}, "", "--engine flyte runs flyte: entries"},
+		{"flyte, secret variable unset", []string{"--engine", "flyte", "--portfolio", flytePortfolio,
+			"--flyte-endpoint", "https://a.example", "--flyte-client-id", "benchctl", "--flyte-client-secret-env", "BENCHCTL_TEST_UNSET"}, "", "BENCHCTL_TEST_UNSET"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +74,9 @@ func TestRunDryRun(t *testing.T) {
 			}
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if strings.Contains(stdout, "s3cret") {
+				t.Fatal("the plan prints a credential")
 			}
 			got := strings.ReplaceAll(stdout, state, "$STATE")
 			path := filepath.Join("testdata", tt.golden)

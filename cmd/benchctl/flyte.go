@@ -50,7 +50,7 @@ func (f *flyteFlags) flags(fs *pflag.FlagSet) {
 // bundledOnly are run's flags that configure the bundled controller, its
 // cluster or its deployment: the flyte engine takes none of them.
 var bundledOnly = []string{"controller-source", "profile", "image-repo", "values", "set", "set-string", "install-crds", "calibration",
-	"keep-deployments", "keep-workflows", "provider", "nodes", "teardown", "dry-run", "region", "zone", "node-type", "project", "kubernetes-version"}
+	"keep-deployments", "keep-workflows", "provider", "nodes", "teardown", "region", "zone", "node-type", "project", "kubernetes-version"}
 
 // flyteOnly are the flags that only the flyte engine takes.
 var flyteOnly = []string{"flyte-endpoint", "flyte-project", "flyte-domain", "flyte-auth", "flyte-token-file", "flyte-client-id",

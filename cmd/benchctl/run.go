@@ -189,7 +189,7 @@ func (b *benchFlags) flags(cmd *cobra.Command, g *globals) {
 	b.portfolio.flags(cmd.Flags())
 	b.gate.flags(cmd.Flags())
 	cmd.Flags().BoolVar(&b.keep, "keep-deployments", false, "leave the controllers this run deployed running after it (default: undeploy them, so that none loads the next run)")
-	cmd.Flags().BoolVar(&b.dryRun, "dry-run", false, "print every step (cluster create, image push, helm values, executions, teardown) and run none")
+	cmd.Flags().BoolVar(&b.dryRun, "dry-run", false, "print every step (cluster create, image push, helm values, executions, teardown; with --engine flyte, the Admins, the registration and the executions) and run none")
 }
 
 // benchmark is the Benchmark the flags describe, with the live stages.
@@ -288,7 +288,8 @@ of flyte: entries, launch plans registered there (--register DIR registers
 a package first, through flytectl): nothing is provisioned or deployed,
 each execution is created and polled through Flyte Admin, and the reports
 are measured from what Admin recorded. Several --flyte-endpoint, each named
-by a --config in order, are compared as configs are.
+by a --config in order, are compared as configs are. --dry-run prints the
+plan without contacting Admin.
 
 Exit codes: 0 valid reports (and, with --fail-on, no regression beyond a
 threshold); 1 an invalid report, a failed execution, a regression or a
@@ -303,6 +304,7 @@ service that cannot be reached; 2 bad usage or input; 130 interrupted
   benchctl run --output-dir /tmp/r1 --resume     # after Ctrl-C
   benchctl run --provider eks --cluster perf --region us-west-2 --image-repo 1234.dkr.ecr.us-west-2.amazonaws.com/b --dry-run
   benchctl run --engine flyte --flyte-endpoint http://127.0.0.1:30080 --portfolio flyte.yaml
+  benchctl run --engine flyte --flyte-endpoint http://127.0.0.1:30080 --portfolio flyte.yaml --dry-run
   benchctl run --engine flyte --flyte-endpoint https://a.example --config a --flyte-endpoint https://b.example --config b --flyte-client-id benchctl --flyte-client-secret-file secret --portfolio flyte.yaml`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/benchctl/benchctl/deploy"
 	"github.com/benchctl/benchctl/portfolio"
+	"github.com/benchctl/benchctl/portfolio/flyte"
 	"github.com/benchctl/benchctl/provision"
+	"github.com/benchctl/benchctl/reports/redact"
 )
 
 // clusterPlanner prints how a cluster request would be met, without
@@ -29,12 +32,21 @@ type clusterPlanner interface {
 // into a cluster, pushed or written; bad input fails as Run would (an
 // InputError), so a dry run is also a check of the flags.
 func (b *Benchmark) DryRun(ctx context.Context, w io.Writer) error {
-	if len(b.Targets) == 0 {
+	if len(b.Targets) == 0 && b.Flyte == nil {
 		return inputErrorf("no targets to run")
 	}
 	compiled, err := b.Portfolio.Compile()
 	if err != nil {
 		return err
+	}
+	if err := b.checkEngine(compiled); err != nil {
+		return err
+	}
+	if err := b.checkAdaptive(compiled); err != nil {
+		return err
+	}
+	if b.Flyte != nil {
+		return b.dryRunFlyte(ctx, compiled, w)
 	}
 	cp, ok := b.Clusters.(clusterPlanner)
 	if !ok {
@@ -175,4 +187,112 @@ func (l *LiveClusters) PlanCluster(ctx context.Context, r ClusterRequest, w io.W
 		return "", false, inputErr(err)
 	}
 	return spec.Provider, true, nil
+}
+
+// dryRunFlyte is DryRun for the flyte engine. It checks what Run checks
+// before contacting Admin (flags, credential files, flytectl and the
+// package for --register) and prints the registration, the executions
+// and what stays behind; it contacts no Admin, so whether each launch
+// plan is registered is left to the run, which asks before its first
+// execution.
+func (b *Benchmark) dryRunFlyte(ctx context.Context, compiled *portfolio.Compiled, w io.Writer) error {
+	reg, err := b.checkFlyte(ctx, compiled)
+	if err != nil {
+		return err
+	}
+	f := b.Flyte
+	project, domain := f.Project, f.Domain
+	if project == "" {
+		project = flyte.DefaultProject
+	}
+	if domain == "" {
+		domain = flyte.DefaultDomain
+	}
+	var out strings.Builder
+	out.WriteString("## 1. cluster\n# none: --engine flyte runs on the Flyte deployments below, as they are\n")
+	for _, t := range f.Targets {
+		metrics := "none"
+		if t.Propeller != "" {
+			metrics = redact.String(t.Propeller)
+		}
+		fmt.Fprintf(&out, "# %s: Flyte Admin %s, project %s, domain %s, auth %s, flytepropeller metrics %s\n",
+			t.Name, redact.String(t.Endpoint), project, domain, describeAuth(f.Auth), metrics)
+	}
+	out.WriteString("\n## 2. register\n")
+	if reg == nil {
+		out.WriteString("# nothing: no --register; the launch plans must be registered already\n")
+	}
+	for _, t := range f.Targets {
+		if reg == nil {
+			break
+		}
+		r := *reg
+		r.Endpoint, r.Project, r.Domain = t.Endpoint, project, domain
+		args, err := r.Args()
+		if err != nil {
+			return inputErr(err)
+		}
+		fmt.Fprintf(&out, "%s %s   # into %s\n", r.Flytectl, strings.Join(args, " "), t.Name)
+	}
+	out.WriteString("\n## 3. deploy\n")
+	if f.Deployments {
+		for _, t := range f.Targets {
+			fmt.Fprintf(&out, "# %s: nothing is deployed; the reports record the values 'benchctl deploy --chart' recorded for deployment %s on cluster %s\n", t.Name, t.Name, b.Cluster.Name)
+		}
+	} else {
+		out.WriteString("# nothing: benchctl deploys nothing into a Flyte deployment (see 'benchctl deploy --chart')\n")
+	}
+	names := make([]string, len(f.Targets))
+	for i, t := range f.Targets {
+		names[i] = t.Name
+	}
+	plan := portfolio.Plan(compiled, names)
+	warm := 0
+	for _, e := range plan {
+		if e.Warmup {
+			warm++
+		}
+	}
+	fmt.Fprintf(&out, "\n## 4. portfolio %s, tier %s: %d executions (%d warm-up), one at a time, configs interleaved\n", compiled.Name, compiled.Tier, len(plan), warm)
+	out.WriteString("# first, Admin's version and every launch plan are looked up on each endpoint\n")
+	for _, wf := range compiled.Workflows {
+		id := wf.Flyte.LaunchPlanID(project, domain)
+		inputs := "none"
+		if len(wf.Flyte.Inputs) > 0 {
+			j, err := json.Marshal(wf.Flyte.Inputs) // map keys sorted
+			if err != nil {
+				return fmt.Errorf("dry run: inputs of %s: %w", wf.Name, err)
+			}
+			inputs = string(j)
+		}
+		fmt.Fprintf(&out, "# %s: launch plan %s version %s in %s/%s, inputs %s: %d repetitions + %d warm-up per config, timeout %s\n",
+			wf.Name, id.Name, id.Version, id.Project, id.Domain, inputs, wf.Repetitions, wf.Warmup, wf.Timeout)
+	}
+	if b.Adaptive != nil {
+		fmt.Fprintf(&out, "# then two more at a time per workflow until ±%s, at most %d repetitions\n", percent(b.Adaptive.TargetPrecision), b.Adaptive.MaxRepetitions)
+	}
+	out.WriteString("# calibration: none (benchctl creates no objects in a Flyte deployment's cluster)\n")
+	out.WriteString("\n## 5. after the run\n# nothing is removed: the executions stay in Flyte Admin; one still running at its timeout or at an interrupt is aborted\n")
+	_, err = io.WriteString(w, out.String())
+	return err
+}
+
+// describeAuth names the auth mode and where its credential comes from
+// (a path or a variable's name, never the credential).
+func describeAuth(a flyte.AuthConfig) string {
+	switch a.Mode {
+	case flyte.AuthTokenFile:
+		return "token-file " + a.TokenFile
+	case flyte.AuthClientCredentials:
+		from := "file " + a.ClientSecretFile
+		if a.ClientSecretFile == "" {
+			from = "$" + a.ClientSecretEnv
+		}
+		token := "discovered"
+		if a.TokenURL != "" {
+			token = a.TokenURL
+		}
+		return fmt.Sprintf("client-credentials (client %s, secret from %s, token endpoint %s)", a.ClientID, from, token)
+	}
+	return string(flyte.AuthNone)
 }

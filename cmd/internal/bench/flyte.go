@@ -82,51 +82,16 @@ func flyteHTTP() *http.Client {
 // reached or refuses is an error naming its endpoint.
 func (b *Benchmark) prepareFlyte(ctx context.Context, compiled *portfolio.Compiled) ([]*flyteTarget, error) {
 	f := b.Flyte
-	if len(f.Targets) == 0 {
-		return nil, inputErrorf("--engine flyte needs --flyte-endpoint: the Flyte Admin to run the portfolio on")
-	}
-	var reg *flyteengine.Registration
-	if f.Register != "" {
-		exe, err := flyteengine.LookFlytectl()
-		if err != nil {
-			return nil, inputErr(err)
-		}
-		version, err := registerVersion(compiled)
-		if err != nil {
-			return nil, inputErr(err)
-		}
-		reg = &flyteengine.Registration{Flytectl: exe, Dir: f.Register, Version: version, Auth: f.Auth}
-		if _, err := reg.Args(); err != nil {
-			return nil, inputErr(err)
-		}
+	reg, err := b.checkFlyte(ctx, compiled)
+	if err != nil {
+		return nil, err
 	}
 	var ts []*flyteTarget
-	seen := map[string]bool{}
 	for _, spec := range f.Targets {
-		if err := provision.ValidateName(spec.Name); err != nil {
-			return nil, inputErrorf("flyte target name: %w", err)
-		}
-		if seen[spec.Name] {
-			return nil, inputErrorf("flyte target %q is named twice; give each --flyte-endpoint its own --config name", spec.Name)
-		}
-		seen[spec.Name] = true
-		if spec.Propeller != "" {
-			if u, err := url.Parse(spec.Propeller); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-				return nil, inputErrorf("--propeller-metrics %q: want an http(s) URL such as http://127.0.0.1:10254/metrics", spec.Propeller)
-			}
-		}
-		o := flyte.Options{Endpoint: spec.Endpoint, Project: f.Project, Domain: f.Domain, Auth: f.Auth,
-			AllowInsecureHTTP: f.AllowInsecureHTTP, HTTPClient: flyteHTTP()}
-		if err := flyte.ValidateOptions(ctx, o); err != nil {
-			return nil, inputErr(err)
-		}
 		ts = append(ts, &flyteTarget{spec: spec})
 	}
 	for _, t := range ts {
-		o := flyte.Options{Endpoint: t.spec.Endpoint, Project: f.Project, Domain: f.Domain, Auth: f.Auth,
-			AllowInsecureHTTP: f.AllowInsecureHTTP, HTTPClient: flyteHTTP()}
-		var err error
-		if t.client, err = flyte.NewClient(ctx, o); err != nil {
+		if t.client, err = flyte.NewClient(ctx, f.options(t.spec.Endpoint)); err != nil {
 			return nil, fmt.Errorf("flyte admin %s: %w", redact.String(t.spec.Endpoint), err)
 		}
 		if reg != nil {
@@ -149,6 +114,57 @@ func (b *Benchmark) prepareFlyte(ctx context.Context, compiled *portfolio.Compil
 		fmt.Fprintf(b.Progress, "flyte admin %s: %s (build %s)\n", redact.String(t.spec.Endpoint), t.version.Version, t.version.Build)
 	}
 	return ts, nil
+}
+
+// checkFlyte checks the flyte engine's settings without contacting
+// Admin: the targets' names, URLs and credential files, and the
+// registration (flytectl on PATH, the package). It returns the
+// registration, without endpoint, project and domain, or nil.
+func (b *Benchmark) checkFlyte(ctx context.Context, compiled *portfolio.Compiled) (*flyteengine.Registration, error) {
+	f := b.Flyte
+	if len(f.Targets) == 0 {
+		return nil, inputErrorf("--engine flyte needs --flyte-endpoint: the Flyte Admin to run the portfolio on")
+	}
+	var reg *flyteengine.Registration
+	if f.Register != "" {
+		exe, err := flyteengine.LookFlytectl()
+		if err != nil {
+			return nil, inputErr(err)
+		}
+		version, err := registerVersion(compiled)
+		if err != nil {
+			return nil, inputErr(err)
+		}
+		reg = &flyteengine.Registration{Flytectl: exe, Dir: f.Register, Version: version, Auth: f.Auth}
+		if _, err := reg.Args(); err != nil {
+			return nil, inputErr(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, spec := range f.Targets {
+		if err := provision.ValidateName(spec.Name); err != nil {
+			return nil, inputErrorf("flyte target name: %w", err)
+		}
+		if seen[spec.Name] {
+			return nil, inputErrorf("flyte target %q is named twice; give each --flyte-endpoint its own --config name", spec.Name)
+		}
+		seen[spec.Name] = true
+		if spec.Propeller != "" {
+			if u, err := url.Parse(spec.Propeller); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+				return nil, inputErrorf("--propeller-metrics %q: want an http(s) URL such as http://127.0.0.1:10254/metrics", spec.Propeller)
+			}
+		}
+		if err := flyte.ValidateOptions(ctx, f.options(spec.Endpoint)); err != nil {
+			return nil, inputErr(err)
+		}
+	}
+	return reg, nil
+}
+
+// options are the Admin client's options for one endpoint.
+func (f *Flyte) options(endpoint string) flyte.Options {
+	return flyte.Options{Endpoint: endpoint, Project: f.Project, Domain: f.Domain, Auth: f.Auth,
+		AllowInsecureHTTP: f.AllowInsecureHTTP, HTTPClient: flyteHTTP()}
 }
 
 // registerVersion is the version --register registers the package
