@@ -95,3 +95,37 @@ func TestRunDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRunDryRunFlyteRegister: with --register, the flyte plan prints
+// flytectl's exact command for every endpoint and does not run it.
+func TestRunDryRunFlyteRegister(t *testing.T) {
+	bin, pkg := t.TempDir(), t.TempDir()
+	ran := filepath.Join(t.TempDir(), "ran")
+	// A flytectl that leaves a mark if anything runs it.
+	if err := os.WriteFile(filepath.Join(bin, "flytectl"), []byte("#!/bin/sh\ntouch "+ran+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pkg, "flyte-package.tgz"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	t.Setenv("BENCHCTL_STATE_DIR", t.TempDir())
+	stdout, stderr, code := runCLI(t, "run", "--dry-run", "--engine", "flyte", "--portfolio", "testdata/flyte/smoke.yaml",
+		"--flyte-endpoint", "http://127.0.0.1:1", "--config", "a", "--flyte-endpoint", "https://b.example", "--config", "b",
+		"--flyte-domain", "staging", "--register", pkg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tgz := filepath.Join(pkg, "flyte-package.tgz")
+	for _, want := range []string{
+		filepath.Join(bin, "flytectl") + " register files " + tgz + " --archive --project flytesnacks --domain staging --version v1 --admin.endpoint dns:///127.0.0.1:1 --admin.insecure   # into a\n",
+		filepath.Join(bin, "flytectl") + " register files " + tgz + " --archive --project flytesnacks --domain staging --version v1 --admin.endpoint dns:///b.example:443   # into b\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, stdout)
+		}
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the dry run ran flytectl")
+	}
+}

@@ -221,18 +221,16 @@ func (b *Benchmark) dryRunFlyte(ctx context.Context, compiled *portfolio.Compile
 	out.WriteString("\n## 2. register\n")
 	if reg == nil {
 		out.WriteString("# nothing: no --register; the launch plans must be registered already\n")
-	}
-	for _, t := range f.Targets {
-		if reg == nil {
-			break
+	} else {
+		for _, t := range f.Targets {
+			r := *reg
+			r.Endpoint, r.Project, r.Domain = t.Endpoint, project, domain
+			args, err := r.Args()
+			if err != nil {
+				return inputErr(err)
+			}
+			fmt.Fprintf(&out, "%s %s   # into %s\n", r.Flytectl, strings.Join(args, " "), t.Name)
 		}
-		r := *reg
-		r.Endpoint, r.Project, r.Domain = t.Endpoint, project, domain
-		args, err := r.Args()
-		if err != nil {
-			return inputErr(err)
-		}
-		fmt.Fprintf(&out, "%s %s   # into %s\n", r.Flytectl, strings.Join(args, " "), t.Name)
 	}
 	out.WriteString("\n## 3. deploy\n")
 	if f.Deployments {

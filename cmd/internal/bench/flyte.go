@@ -136,9 +136,6 @@ func (b *Benchmark) checkFlyte(ctx context.Context, compiled *portfolio.Compiled
 			return nil, inputErr(err)
 		}
 		reg = &flyteengine.Registration{Flytectl: exe, Dir: f.Register, Version: version, Auth: f.Auth}
-		if _, err := reg.Args(); err != nil {
-			return nil, inputErr(err)
-		}
 	}
 	seen := map[string]bool{}
 	for _, spec := range f.Targets {
@@ -156,6 +153,14 @@ func (b *Benchmark) checkFlyte(ctx context.Context, compiled *portfolio.Compiled
 		}
 		if err := flyte.ValidateOptions(ctx, f.options(spec.Endpoint)); err != nil {
 			return nil, inputErr(err)
+		}
+		if reg != nil {
+			// The package and flytectl's flags for this endpoint.
+			r := *reg
+			r.Endpoint = spec.Endpoint
+			if _, err := r.Args(); err != nil {
+				return nil, inputErr(err)
+			}
 		}
 	}
 	return reg, nil

@@ -388,3 +388,55 @@ workflows:
 		t.Errorf("a bundled deployment as a Flyte config: %v", err)
 	}
 }
+
+// TestFlyteRegister: --register runs flytectl once per endpoint, with
+// the package, the entries' version and that endpoint, before the first
+// execution; a flytectl that fails stops the run with its last line.
+func TestFlyteRegister(t *testing.T) {
+	a := fakeFlyte(t, 3*time.Millisecond)
+	short := writeFile(t, "flyte.yaml", strings.Replace(flytePortfolio, "repetitions: 5, warmup: 1", "repetitions: 2, warmup: 0", 1))
+	pkg := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pkg, "flyte-package.tgz"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		flytectl string // the fake's body; $CALLS is where it logs its arguments
+		wantErr  string
+	}{
+		{"registered", "echo \"$@\" >> \"$CALLS\"\n", ""},
+		{"flytectl fails", "echo \"$@\" >> \"$CALLS\"\necho 'Error: connection refused' >&2\nexit 1\n", "flytectl register files " + pkg + ": exit status 1: Error: connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := t.TempDir()
+			calls := filepath.Join(t.TempDir(), "calls")
+			if err := os.WriteFile(filepath.Join(bin, "flytectl"), []byte("#!/bin/sh\n"+tt.flytectl), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+			t.Setenv("CALLS", calls)
+			b := flyteBenchmark(t, filepath.Join(t.TempDir(), "run"), short, FlyteTarget{Name: "flyte", Endpoint: a.URL})
+			b.Flyte.Register = pkg
+			res, err := b.Run(context.Background())
+			got, _ := os.ReadFile(calls)
+			host := strings.TrimPrefix(a.URL, "http://")
+			want := "register files " + filepath.Join(pkg, "flyte-package.tgz") + " --archive --project flytesnacks --domain development --version v1 --admin.endpoint dns:///" + host + " --admin.insecure\n"
+			if string(got) != want {
+				t.Errorf("flytectl ran with:\n%q\nwant once with:\n%q", got, want)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Failed() != 0 || res.Outcome == nil || len(res.Outcome.Reports) != 1 {
+				t.Fatalf("result: %d failed executions, outcome %+v", res.Failed(), res.Outcome)
+			}
+		})
+	}
+}
