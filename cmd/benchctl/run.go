@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -330,6 +331,7 @@ service that cannot be reached; 2 bad usage or input; 130 interrupted
 				return err
 			}
 			if fl != nil {
+				fl.LockDir = filepath.Join(g.stateDir, "flyte-runs")
 				bm.Flyte = fl
 				bm.Cluster.NoCreate = true // the deployments are Flyte's own
 			}

@@ -2,11 +2,15 @@ package bench
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/benchctl/benchctl/aggregate/collect"
@@ -39,6 +43,51 @@ type Flyte struct {
 	Deployments bool
 	// Poll bounds the wait for each execution (default flyte.DefaultPoll).
 	Poll flyte.Poll
+	// LockDir holds a run lock per Admin endpoint, so that two runs from
+	// this host never interleave executions on one deployment ("" for
+	// none).
+	LockDir string
+}
+
+// lockPath is the run lock file of the Admin at endpoint: one per
+// deployment, whatever spelling of its URL names it.
+func (f *Flyte) lockPath(endpoint string) string {
+	key := strings.TrimRight(endpoint, "/")
+	if u, err := url.Parse(key); err == nil {
+		u.Host = strings.ToLower(u.Host)
+		u.User = nil
+		key = u.String()
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(f.LockDir, hex.EncodeToString(sum[:8])+".lock")
+}
+
+// lockRuns takes the run lock of every distinct Admin of the run.
+func (f *Flyte) lockRuns(what string) (unlock func(), err error) {
+	var unlocks []func()
+	unlock = func() {
+		for _, u := range unlocks {
+			u()
+		}
+	}
+	if f.LockDir == "" {
+		return unlock, nil
+	}
+	held := map[string]bool{}
+	for _, t := range f.Targets {
+		p := f.lockPath(t.Endpoint)
+		if held[p] {
+			continue
+		}
+		u, err := provision.LockRunsAt(p, "flyte admin "+redact.String(t.Endpoint), "run on another deployment", what)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		held[p] = true
+		unlocks = append(unlocks, u)
+	}
+	return unlock, nil
 }
 
 // FlyteTarget is one Flyte deployment.
@@ -228,6 +277,17 @@ func (t *flyteTarget) environment(cl *provision.Cluster, benchctl reports.BuildI
 // --chart' deployed), and the floor is not measured (benchctl does not
 // create objects in a Flyte deployment's cluster).
 func (b *Benchmark) runFlyte(ctx context.Context, compiled *portfolio.Compiled, dir *rundir.Dir) (*Result, error) {
+	// One run at a time per deployment, as per cluster for the bundled
+	// controller: another run's executions would share the propeller and
+	// its metric deltas.
+	unlock, err := b.Flyte.lockRuns("benchctl run into " + b.OutputDir)
+	if err != nil {
+		if errors.Is(err, provision.ErrClusterBusy) {
+			return nil, inputErr(err)
+		}
+		return nil, err
+	}
+	defer unlock()
 	ts, err := b.prepareFlyte(ctx, compiled)
 	if err != nil {
 		return nil, err

@@ -440,3 +440,35 @@ func TestFlyteRegister(t *testing.T) {
 		})
 	}
 }
+
+// TestFlyteRunLock: a run on a Flyte deployment that another run holds
+// is refused at once, naming the holder, whatever spelling of the URL
+// each uses; a run on another deployment, or after the holder ends, runs.
+func TestFlyteRunLock(t *testing.T) {
+	a := fakeFlyte(t, 3*time.Millisecond)
+	short := writeFile(t, "flyte.yaml", strings.Replace(flytePortfolio, "repetitions: 5, warmup: 1", "repetitions: 2, warmup: 0", 1))
+	locks := t.TempDir()
+	holder := &Flyte{LockDir: locks, Targets: []FlyteTarget{{Name: "x", Endpoint: a.URL + "/"}}} // the same Admin, spelt with a slash
+	unlock, err := holder.lockRuns("benchctl run into /elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(endpoint string) error {
+		b := flyteBenchmark(t, filepath.Join(t.TempDir(), "run"), short, FlyteTarget{Name: "flyte", Endpoint: endpoint})
+		b.Flyte.LockDir = locks
+		_, err := b.Run(context.Background())
+		return err
+	}
+	var ie *InputError
+	if err := run(a.URL); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is in use by another benchctl run (benchctl run into /elsewhere, pid") {
+		t.Fatalf("while held: err = %v, want bad input naming the holder", err)
+	}
+	other := fakeFlyte(t, 3*time.Millisecond)
+	if err := run(other.URL); err != nil {
+		t.Fatalf("another deployment: %v", err)
+	}
+	unlock()
+	if err := run(a.URL); err != nil {
+		t.Fatalf("after the holder ended: %v", err)
+	}
+}
