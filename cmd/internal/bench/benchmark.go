@@ -211,10 +211,7 @@ func (b *Benchmark) Run(ctx context.Context) (*Result, error) {
 	// each other's metric deltas meaningless.
 	unlock, err := res.Cluster.LockRuns("benchctl run into " + b.OutputDir)
 	if err != nil {
-		if errors.Is(err, provision.ErrClusterBusy) {
-			return nil, inputErr(err)
-		}
-		return nil, err
+		return nil, lockError(err)
 	}
 	defer unlock()
 	defer b.undeploy(ctx, res, ts)
@@ -345,6 +342,15 @@ func (b *Benchmark) adapt(ctx context.Context, dir *rundir.Dir, m *rundir.Manife
 			return run, nil, err
 		}
 	}
+}
+
+// lockError is a run lock's error: another run holding it is the user's
+// to resolve (bad input, exit 2), anything else is the run's.
+func lockError(err error) error {
+	if errors.Is(err, provision.ErrClusterBusy) {
+		return inputErr(err)
+	}
+	return err
 }
 
 // recordStops writes into the manifest why each workflow stopped.

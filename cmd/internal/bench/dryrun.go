@@ -117,14 +117,7 @@ func (b *Benchmark) DryRun(ctx context.Context, w io.Writer) error {
 	for i, t := range ts {
 		names[i] = t.name()
 	}
-	plan := portfolio.Plan(compiled, names)
-	warm := 0
-	for _, e := range plan {
-		if e.Warmup {
-			warm++
-		}
-	}
-	fmt.Fprintf(&out, "\n## 4. portfolio %s, tier %s: %d executions (%d warm-up), one at a time, configs interleaved\n", compiled.Name, compiled.Tier, len(plan), warm)
+	planHeader(&out, compiled, names)
 	for _, wf := range compiled.Workflows {
 		fmt.Fprintf(&out, "# %s: %d repetitions + %d warm-up per config, timeout %s\n", wf.Name, wf.Repetitions, wf.Warmup, wf.Timeout)
 	}
@@ -189,6 +182,19 @@ func (l *LiveClusters) PlanCluster(ctx context.Context, r ClusterRequest, w io.W
 	return spec.Provider, true, nil
 }
 
+// planHeader heads a plan's step 4: how many executions the portfolio's
+// plan over the named targets makes, and how many of them warm up.
+func planHeader(out io.Writer, compiled *portfolio.Compiled, names []string) {
+	plan := portfolio.Plan(compiled, names)
+	warm := 0
+	for _, e := range plan {
+		if e.Warmup {
+			warm++
+		}
+	}
+	fmt.Fprintf(out, "\n## 4. portfolio %s, tier %s: %d executions (%d warm-up), one at a time, configs interleaved\n", compiled.Name, compiled.Tier, len(plan), warm)
+}
+
 // dryRunFlyte is DryRun for the flyte engine. It checks what Run checks
 // before contacting Admin (flags, credential files, flytectl and the
 // package for --register) and prints the registration, the executions
@@ -244,14 +250,7 @@ func (b *Benchmark) dryRunFlyte(ctx context.Context, compiled *portfolio.Compile
 	for i, t := range f.Targets {
 		names[i] = t.Name
 	}
-	plan := portfolio.Plan(compiled, names)
-	warm := 0
-	for _, e := range plan {
-		if e.Warmup {
-			warm++
-		}
-	}
-	fmt.Fprintf(&out, "\n## 4. portfolio %s, tier %s: %d executions (%d warm-up), one at a time, configs interleaved\n", compiled.Name, compiled.Tier, len(plan), warm)
+	planHeader(&out, compiled, names)
 	out.WriteString("# first, Admin's version and every launch plan are looked up on each endpoint\n")
 	for _, wf := range compiled.Workflows {
 		id := wf.Flyte.LaunchPlanID(project, domain)

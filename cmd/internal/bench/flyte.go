@@ -282,10 +282,7 @@ func (b *Benchmark) runFlyte(ctx context.Context, compiled *portfolio.Compiled, 
 	// its metric deltas.
 	unlock, err := b.Flyte.lockRuns("benchctl run into " + b.OutputDir)
 	if err != nil {
-		if errors.Is(err, provision.ErrClusterBusy) {
-			return nil, inputErr(err)
-		}
-		return nil, err
+		return nil, lockError(err)
 	}
 	defer unlock()
 	ts, err := b.prepareFlyte(ctx, compiled)
